@@ -1,0 +1,1918 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The fingerprint table (docs/table.md has the layout, the concurrency
+ * argument, crash repair and growth; this comment is the short version).
+ *
+ * One shared file: [reader registry | header + stash | Bloom filter |
+ * buckets].  A bucket is one 64-byte line: three 16-byte fingerprints,
+ * three 4-byte values and a 32-bit meta word (valid bits 0-2, a sequence
+ * number in bits 3-31 bumped by every write to the bucket).  A key lives in
+ * one of two buckets chosen by bits of the fingerprint itself, or in the
+ * small stash in the header when no cuckoo path exists.
+ *
+ * Invariants the readers rely on (single writer, lock-free readers):
+ *  - a slot's bytes are written only while its valid bit is clear, and the
+ *    valid bit is set last (release); readers load meta (acquire), compare,
+ *    and re-check meta before trusting a hit (seqlock per bucket);
+ *  - a move copies the entry to its free destination and publishes it,
+ *    bumps the header's change counter, then clears the source: a key is
+ *    always in at least one bucket, and a reader that missed re-reads the
+ *    counter and retries if it moved;
+ *  - Bloom bits are set before an entry is published and cleared (when
+ *    the writer's private 4-bit counter reaches 0) after it is cleared.
+ *
+ * The fast path (lookup, lookup_bulk) is in this translation unit, never
+ * allocates, never takes a lock and makes no indirect calls.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <unistd.h>
+
+#ifdef __AVX512F__
+#include <immintrin.h>
+#endif
+
+#include "common/table.h"
+
+#if __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+#error "the table file format is little-endian; add byte swaps for this target"
+#endif
+
+#define RG_TABLE_MAGIC "RGTABLE1"
+#define RG_TABLE_REG_MAGIC "RGTBLREG"
+#define RG_TABLE_VERSION 1
+#define RG_TABLE_SLOTS 3	       /* entries per bucket */
+#define RG_TABLE_LINE 64	       /* bytes */
+#define RG_TABLE_FILTER_K 8	       /* Bloom bits per key, one per 64-bit word of the block */
+#define RG_TABLE_STASH_BUCKETS 16      /* 48 stash entries */
+#define RG_TABLE_META_VALID 0x7u       /* meta bits 0-2: slot valid */
+#define RG_TABLE_META_SEQ 0x8u	       /* meta bits 3-31: write sequence */
+#define RG_TABLE_MAX_BUCKETS (1ull << 32) /* fastrange on 32 bits of the fp */
+#define RG_TABLE_HUGETLBFS_MAGIC 0x958458f6
+#ifndef RG_TABLE_PRIMARY_FIRST
+#define RG_TABLE_PRIMARY_FIRST 1 /* bulk: second bucket only after a first-bucket miss */
+#endif
+#ifndef RG_TABLE_BALANCE
+#define RG_TABLE_BALANCE 1 /* new keys go to the emptier candidate */
+#endif
+#define RG_TABLE_SWITCH_BACKOFF 1024   /* quiescent calls between switch retries */
+
+#define RG_LIKELY(x) __builtin_expect(!!(x), 1)
+#define RG_UNLIKELY(x) __builtin_expect(!!(x), 0)
+
+enum rg_table_flag {
+	RG_TABLE_F_HUGETLB = 1u << 0,
+};
+
+/* Writer operation in progress (crash marker). */
+enum rg_table_wop {
+	RG_TABLE_WOP_NONE = 0,
+	RG_TABLE_WOP_WRITE = 1,
+	RG_TABLE_WOP_BATCH = 2,
+	RG_TABLE_WOP_REPAIR = 3,
+};
+
+struct rg_table_bucket {
+	uint64_t fp[RG_TABLE_SLOTS][2]; /* little-endian words of the fingerprint */
+	uint32_t val[RG_TABLE_SLOTS];	/* rg_table_val_pack() */
+	uint32_t meta;			/* valid bits 0-2, sequence 3-31 */
+} __attribute__((aligned(RG_TABLE_LINE)));
+
+_Static_assert(sizeof(struct rg_table_bucket) == RG_TABLE_LINE, "bucket is one cache line");
+
+/* First line of the file, in the reader-writable registry region. */
+struct rg_table_reg_head {
+	char magic[8];	    /* RG_TABLE_REG_MAGIC */
+	uint32_t version;
+	uint32_t pad;
+	uint64_t map_align; /* bytes: region alignment (huge page or page size) */
+	uint64_t off_hdr;   /* bytes: where the header starts = registry size */
+	uint64_t pad2[4];
+} __attribute__((aligned(RG_TABLE_LINE)));
+
+struct rg_table_reg_slot {
+	uint32_t pid;	       /* 0 = free */
+	uint32_t pad;
+	uint64_t generation;   /* generation this reader has mapped */
+	uint64_t nb_quiescent; /* quiescent states reported */
+	uint64_t pad2[5];
+} __attribute__((aligned(RG_TABLE_LINE)));
+
+struct rg_table_reg {
+	struct rg_table_reg_head head;
+	struct rg_table_reg_slot slot[RG_TABLE_READERS_MAX];
+};
+
+struct rg_table_hdr {
+	/* line 0-1: immutable after creation */
+	char magic[8]; /* RG_TABLE_MAGIC, written last at creation */
+	uint32_t version;
+	uint32_t hdr_bytes;
+	uint32_t slots_per_bucket;
+	uint32_t bucket_bytes;
+	uint32_t filter_bits_per_slot;
+	uint32_t filter_k;
+	uint32_t stash_buckets;
+	uint32_t flags;	      /* enum rg_table_flag */
+	uint32_t load_pct;
+	uint32_t bfs_max_nodes;
+	uint64_t generation;
+	uint64_t nb_buckets;
+	uint64_t nb_blocks;   /* 64-byte filter blocks */
+	uint64_t capacity;
+	uint64_t map_align;
+	uint64_t off_hdr;
+	uint64_t off_filter;
+	uint64_t off_buckets;
+	uint64_t file_bytes;
+
+	/* read by readers, written rarely by the writer */
+	struct {
+		uint64_t superseded; /* generation that replaced this file, 0 = current */
+		uint64_t ledger_pos;
+		uint32_t batch;	     /* batch in progress */
+		uint32_t key_epoch[2]; /* current, previous */
+		uint32_t nb_stash;   /* valid stash entries */
+	} __attribute__((aligned(RG_TABLE_LINE))) r;
+
+	/* the change counter alone on its line: one bump per move */
+	struct {
+		uint64_t chg;
+	} __attribute__((aligned(RG_TABLE_LINE))) c;
+
+	/* writer's line: readers touch it only for stats */
+	struct {
+		uint32_t pid;	/* writer process, 0 = none attached */
+		uint32_t op;	/* enum rg_table_wop: crash marker */
+		uint64_t count;
+		uint64_t nb_displacements;
+		uint64_t nb_failed_inserts;
+		uint64_t nb_repairs;
+	} __attribute__((aligned(RG_TABLE_LINE))) w;
+
+	struct rg_table_bucket stash[RG_TABLE_STASH_BUCKETS];
+};
+
+struct rg_bfs_node {
+	uint64_t bucket;
+	int32_t parent; /* node index, -1 for the two roots */
+	uint32_t slot;	/* slot in the parent's bucket whose key moves here */
+};
+
+/* A mapped generation. */
+struct rg_table_map {
+	uint8_t *base;	      /* whole file: RW for the writer, RO for readers */
+	size_t bytes;
+	struct rg_table_reg *reg; /* RW view of the registry */
+	size_t reg_bytes;     /* reader's separate RW mapping; 0 = part of base */
+	struct rg_table_hdr *hdr;
+	int fd;		      /* writer: holds the flock; readers: -1 */
+};
+
+struct rg_table {
+	/* fast path first */
+	const uint64_t *filter;
+	struct rg_table_bucket *buckets;
+	struct rg_table_hdr *hdr;
+	uint64_t nb_buckets;
+	uint64_t nb_blocks;
+
+	struct rg_table_map m;
+	uint64_t generation;
+	bool writer;
+	int reg_slot;		/* reader: registry slot, -1 = unregistered */
+	uint64_t nb_quiescent;
+	unsigned switch_backoff;
+	char *path;		/* data file (symlinks resolved) */
+
+	/* writer private */
+	uint8_t *cnt;		/* 4-bit delete counters, one per filter bit */
+	size_t cnt_bytes;	/* mapped for cnt */
+	struct rg_bfs_node *bfs;
+	unsigned bfs_max;
+	bool in_batch;
+	bool quiet;
+	bool auto_grow;
+	struct rg_table_map old; /* previous generation awaiting readers */
+	uint64_t old_generation;
+};
+
+/* ---- bits of the fingerprint ------------------------------------------ */
+
+static inline void fp_words(const struct rg_fp *fp, uint64_t *w0, uint64_t *w1)
+{
+	memcpy(w0, fp->b, 8);
+	memcpy(w1, fp->b + 8, 8);
+}
+
+/* Uniform x in [0, 2^32) to [0, n), n <= 2^32, without division. */
+static inline uint64_t fastrange32(uint64_t x, uint64_t n)
+{
+	return ((x & 0xffffffffu) * n) >> 32;
+}
+
+/* Candidate buckets: low and high 32 bits of word 0; never equal. */
+static inline void fp_buckets(uint64_t w0, uint64_t nb, uint64_t *b1, uint64_t *b2)
+{
+	uint64_t x = fastrange32(w0, nb), y = fastrange32(w0 >> 32, nb);
+
+	if (RG_UNLIKELY(x == y))
+		y = x + 1 == nb ? 0 : x + 1;
+	*b1 = x;
+	*b2 = y;
+}
+
+static inline uint64_t fp_block(uint64_t w1, uint64_t nb_blocks)
+{
+	return fastrange32(w1, nb_blocks);
+}
+
+/* 48 bits picking one bit in each of the block's eight words: the high half
+ * of word 1 and the top 16 bits of word 0, independent of the block index. */
+static inline uint64_t fp_filter_bits(uint64_t w0, uint64_t w1)
+{
+	return (w1 >> 32) | (w0 >> 48) << 32;
+}
+
+static inline bool filter_test(const uint64_t *blk, uint64_t f)
+{
+#ifdef __AVX512F__
+	const __m512i sh = _mm512_set_epi64(42, 36, 30, 24, 18, 12, 6, 0);
+	__m512i pos = _mm512_and_si512(_mm512_srlv_epi64(_mm512_set1_epi64((long long)f), sh),
+				       _mm512_set1_epi64(63));
+	__m512i bits = _mm512_sllv_epi64(_mm512_set1_epi64(1), pos);
+	__m512i w = _mm512_load_si512((const void *)blk);
+
+	return _mm512_testn_epi64_mask(w, bits) == 0;
+#else
+	uint64_t acc = ~0ull;
+
+	for (unsigned i = 0; i < RG_TABLE_FILTER_K; i++)
+		acc &= __atomic_load_n(&blk[i], __ATOMIC_RELAXED) >> ((f >> (6 * i)) & 63);
+	return acc & 1;
+#endif
+}
+
+/* ---- reader side of a bucket ------------------------------------------ */
+
+/* Slot of (w0, w1) among the valid slots of b, or -1. */
+static inline int bucket_match(const struct rg_table_bucket *b, uint32_t valid, uint64_t w0,
+			       uint64_t w1)
+{
+	for (int s = 0; s < RG_TABLE_SLOTS; s++) {
+		if ((valid >> s & 1) && __atomic_load_n(&b->fp[s][0], __ATOMIC_RELAXED) == w0 &&
+		    __atomic_load_n(&b->fp[s][1], __ATOMIC_RELAXED) == w1)
+			return s;
+	}
+	return -1;
+}
+
+/*
+ * Seqlock read of one bucket.  A miss needs no re-check: a key present
+ * throughout is never being rewritten (only free slots are written); a hit
+ * is trusted only if meta did not change while fp and value were read.
+ */
+static inline bool bucket_lookup(const struct rg_table_bucket *b, uint64_t w0, uint64_t w1,
+				 uint32_t *val)
+{
+	for (;;) {
+		uint32_t m1 = __atomic_load_n(&b->meta, __ATOMIC_ACQUIRE);
+		int s = bucket_match(b, m1 & RG_TABLE_META_VALID, w0, w1);
+		uint32_t v;
+
+		if (s < 0)
+			return false;
+		v = __atomic_load_n(&b->val[s], __ATOMIC_RELAXED);
+		__atomic_thread_fence(__ATOMIC_ACQUIRE);
+		if (RG_LIKELY(__atomic_load_n(&b->meta, __ATOMIC_RELAXED) == m1)) {
+			*val = v;
+			return true;
+		}
+	}
+}
+
+static inline bool stash_lookup(const struct rg_table_hdr *h, uint64_t w0, uint64_t w1,
+				uint32_t *val)
+{
+	if (RG_LIKELY(__atomic_load_n(&h->r.nb_stash, __ATOMIC_ACQUIRE) == 0))
+		return false;
+	for (unsigned i = 0; i < RG_TABLE_STASH_BUCKETS; i++) {
+		if (bucket_lookup(&h->stash[i], w0, w1, val))
+			return true;
+	}
+	return false;
+}
+
+/* The buckets and stash, retried while the change counter moves. */
+static inline bool lookup_slow(const struct rg_table *t, uint64_t w0, uint64_t w1, uint64_t b1,
+			       uint64_t b2, uint32_t *val)
+{
+	for (;;) {
+		uint64_t c1 = __atomic_load_n(&t->hdr->c.chg, __ATOMIC_ACQUIRE);
+
+		if (bucket_lookup(&t->buckets[b1], w0, w1, val) ||
+		    bucket_lookup(&t->buckets[b2], w0, w1, val) || stash_lookup(t->hdr, w0, w1, val))
+			return true;
+		__atomic_thread_fence(__ATOMIC_ACQUIRE);
+		if (__atomic_load_n(&t->hdr->c.chg, __ATOMIC_RELAXED) == c1)
+			return false;
+	}
+}
+
+int rg_table_lookup(const struct rg_table *t, const struct rg_fp *fp, struct rg_table_val *v)
+{
+	uint64_t w0, w1, b1, b2;
+	uint32_t val;
+
+	fp_words(fp, &w0, &w1);
+	if (!filter_test(t->filter + fp_block(w1, t->nb_blocks) * 8, fp_filter_bits(w0, w1)))
+		return -ENOENT;
+	fp_buckets(w0, t->nb_buckets, &b1, &b2);
+	if (!lookup_slow(t, w0, w1, b1, b2, &val))
+		return -ENOENT;
+	if (v)
+		*v = rg_table_val_unpack(val);
+	return 0;
+}
+
+/*
+ * Three stages over the burst so that every line is in flight before it is
+ * needed: filter blocks, then both buckets of the filter positives, then
+ * the compares.  ptrs == NULL means the contiguous array arr.
+ */
+static inline __attribute__((always_inline)) uint64_t
+lookup_bulk(const struct rg_table *t, const struct rg_fp *arr, const struct rg_fp *const *ptrs,
+	    unsigned n, struct rg_table_val *vals)
+{
+	uint64_t w0[RG_TABLE_BULK_MAX], w1[RG_TABLE_BULK_MAX];
+	const struct rg_table_bucket *bk1[RG_TABLE_BULK_MAX], *bk2[RG_TABLE_BULK_MAX];
+	const uint64_t *blk[RG_TABLE_BULK_MAX];
+	uint64_t pos = 0, hit = 0, miss, c1;
+	uint32_t val;
+
+	if (RG_UNLIKELY(n > RG_TABLE_BULK_MAX))
+		return 0;
+	for (unsigned i = 0; i < n; i++) {
+		fp_words(ptrs ? ptrs[i] : &arr[i], &w0[i], &w1[i]);
+		blk[i] = t->filter + fp_block(w1[i], t->nb_blocks) * 8;
+		__builtin_prefetch(blk[i], 0, 3);
+	}
+	for (unsigned i = 0; i < n; i++) {
+		uint64_t b1, b2;
+
+		if (!filter_test(blk[i], fp_filter_bits(w0[i], w1[i])))
+			continue;
+		pos |= 1ull << i;
+		fp_buckets(w0[i], t->nb_buckets, &b1, &b2);
+		bk1[i] = &t->buckets[b1];
+		bk2[i] = &t->buckets[b2];
+		__builtin_prefetch(bk1[i], 0, 3);
+		if (!RG_TABLE_PRIMARY_FIRST)
+			__builtin_prefetch(bk2[i], 0, 3);
+	}
+	if (!pos)
+		return 0;
+	c1 = __atomic_load_n(&t->hdr->c.chg, __ATOMIC_ACQUIRE);
+	miss = 0;
+	if (RG_TABLE_PRIMARY_FIRST) {
+		/* Most keys sit in their first bucket: fetch the second only
+		 * for the few that are not there. */
+		for (uint64_t p = pos; p; p &= p - 1) {
+			unsigned i = (unsigned)__builtin_ctzll(p);
+
+			if (bucket_lookup(bk1[i], w0[i], w1[i], &val)) {
+				hit |= 1ull << i;
+				vals[i] = rg_table_val_unpack(val);
+			} else {
+				miss |= 1ull << i;
+				__builtin_prefetch(bk2[i], 0, 3);
+			}
+		}
+		pos = miss;
+		miss = 0;
+	}
+	for (uint64_t p = pos; p; p &= p - 1) {
+		unsigned i = (unsigned)__builtin_ctzll(p);
+
+		if ((!RG_TABLE_PRIMARY_FIRST && bucket_lookup(bk1[i], w0[i], w1[i], &val)) ||
+		    bucket_lookup(bk2[i], w0[i], w1[i], &val)) {
+			hit |= 1ull << i;
+			vals[i] = rg_table_val_unpack(val);
+		} else {
+			miss |= 1ull << i;
+		}
+	}
+	if (RG_LIKELY(!miss))
+		return hit;
+	for (uint64_t p = miss; p; p &= p - 1) {
+		unsigned i = (unsigned)__builtin_ctzll(p);
+
+		if (stash_lookup(t->hdr, w0[i], w1[i], &val)) {
+			hit |= 1ull << i;
+			miss &= ~(1ull << i);
+			vals[i] = rg_table_val_unpack(val);
+		}
+	}
+	__atomic_thread_fence(__ATOMIC_ACQUIRE);
+	if (RG_LIKELY(__atomic_load_n(&t->hdr->c.chg, __ATOMIC_RELAXED) == c1))
+		return hit;
+	/* The writer moved entries meanwhile: redo the misses one by one. */
+	for (uint64_t p = miss; p; p &= p - 1) {
+		unsigned i = (unsigned)__builtin_ctzll(p);
+		uint64_t b1, b2;
+
+		fp_buckets(w0[i], t->nb_buckets, &b1, &b2);
+		if (lookup_slow(t, w0[i], w1[i], b1, b2, &val)) {
+			hit |= 1ull << i;
+			vals[i] = rg_table_val_unpack(val);
+		}
+	}
+	return hit;
+}
+
+uint64_t rg_table_lookup_bulk(const struct rg_table *t, const struct rg_fp *const *fps,
+			      unsigned n, struct rg_table_val *vals)
+{
+	return lookup_bulk(t, NULL, fps, n, vals);
+}
+
+uint64_t rg_table_lookup_burst(const struct rg_table *t, const struct rg_fp *fps, unsigned n,
+			       struct rg_table_val *vals)
+{
+	return lookup_bulk(t, fps, NULL, n, vals);
+}
+
+/* ---- layout -------------------------------------------------------------- */
+
+struct rg_table_layout {
+	uint64_t capacity;
+	uint64_t nb_buckets;
+	uint64_t nb_blocks;
+	uint64_t map_align;
+	uint64_t off_hdr;
+	uint64_t off_filter;
+	uint64_t off_buckets;
+	uint64_t file_bytes;
+	unsigned load_pct;
+	unsigned bits_per_slot;
+	unsigned bfs_max;
+};
+
+static uint64_t align_up(uint64_t x, uint64_t a)
+{
+	return (x + a - 1) / a * a;
+}
+
+static int layout_size(struct rg_table_layout *l, uint64_t capacity, unsigned load_pct,
+		       unsigned bits_per_slot)
+{
+	uint64_t nb_slots;
+
+	if (capacity == 0 || load_pct < 50 || load_pct > 98 || bits_per_slot < 4 ||
+	    bits_per_slot > 32)
+		return -EINVAL;
+	if (capacity > (RG_TABLE_MAX_BUCKETS - 1) * RG_TABLE_SLOTS / 100 * load_pct)
+		return -EINVAL;
+	nb_slots = (capacity * 100 + load_pct - 1) / load_pct;
+	l->capacity = capacity;
+	l->load_pct = load_pct;
+	l->bits_per_slot = bits_per_slot;
+	l->nb_buckets = (nb_slots + RG_TABLE_SLOTS - 1) / RG_TABLE_SLOTS;
+	if (l->nb_buckets < 2)
+		l->nb_buckets = 2;
+	l->nb_blocks = (l->nb_buckets * RG_TABLE_SLOTS * bits_per_slot + 511) / 512;
+	if (l->nb_blocks > UINT32_MAX)
+		return -EINVAL;
+	return 0;
+}
+
+static void layout_place(struct rg_table_layout *l, uint64_t map_align)
+{
+	l->map_align = map_align;
+	l->off_hdr = align_up(sizeof(struct rg_table_reg), map_align);
+	l->off_filter = align_up(l->off_hdr + sizeof(struct rg_table_hdr), 4096);
+	l->off_buckets = align_up(l->off_filter + l->nb_blocks * RG_TABLE_LINE, 4096);
+	l->file_bytes = align_up(l->off_buckets + l->nb_buckets * RG_TABLE_LINE, map_align);
+}
+
+static uint64_t fd_map_align(int fd, bool *huge)
+{
+	struct statfs sfs;
+
+	if (fstatfs(fd, &sfs) == 0 && (uint32_t)sfs.f_type == RG_TABLE_HUGETLBFS_MAGIC) {
+		*huge = true;
+		return (uint64_t)sfs.f_bsize;
+	}
+	*huge = false;
+	return (uint64_t)sysconf(_SC_PAGESIZE);
+}
+
+/* Point the fast-path fields of t at mapping m. */
+static void table_bind(struct rg_table *t)
+{
+	struct rg_table_hdr *h = t->m.hdr;
+
+	t->hdr = h;
+	t->filter = (const uint64_t *)(t->m.base + h->off_filter);
+	t->buckets = (struct rg_table_bucket *)(t->m.base + h->off_buckets);
+	t->nb_buckets = h->nb_buckets;
+	t->nb_blocks = h->nb_blocks;
+	t->generation = h->generation;
+}
+
+static void map_release(struct rg_table_map *m)
+{
+	if (m->reg_bytes && m->reg)
+		munmap(m->reg, m->reg_bytes);
+	if (m->base)
+		munmap(m->base, m->bytes);
+	if (m->fd >= 0)
+		close(m->fd);
+	memset(m, 0, sizeof(*m));
+	m->fd = -1;
+}
+
+/* Validate the mapped file's self-description against its size. */
+static int map_check(const uint8_t *base, size_t bytes, uint64_t map_align)
+{
+	const struct rg_table_reg_head *rh = (const void *)base;
+	const struct rg_table_hdr *h;
+
+	if (bytes < sizeof(struct rg_table_reg) || memcmp(rh->magic, RG_TABLE_REG_MAGIC, 8))
+		return -EINVAL;
+	if (rh->version != RG_TABLE_VERSION)
+		return -EPROTO;
+	if (rh->map_align != map_align || rh->off_hdr + sizeof(*h) > bytes)
+		return -EINVAL;
+	h = (const void *)(base + rh->off_hdr);
+	if (memcmp(h->magic, RG_TABLE_MAGIC, 8))
+		return -EINVAL;
+	if (h->version != RG_TABLE_VERSION)
+		return -EPROTO;
+	__atomic_thread_fence(__ATOMIC_ACQUIRE);
+	if (h->file_bytes != bytes || h->slots_per_bucket != RG_TABLE_SLOTS ||
+	    h->bucket_bytes != RG_TABLE_LINE || h->filter_k != RG_TABLE_FILTER_K ||
+	    h->stash_buckets != RG_TABLE_STASH_BUCKETS || h->hdr_bytes != sizeof(*h) ||
+	    h->nb_buckets < 2 || h->nb_buckets > RG_TABLE_MAX_BUCKETS || h->nb_blocks == 0 ||
+	    h->off_filter + h->nb_blocks * RG_TABLE_LINE > h->off_buckets ||
+	    h->off_buckets + h->nb_buckets * RG_TABLE_LINE > bytes)
+		return -EINVAL;
+	return 0;
+}
+
+/* Map an existing file: whole file RW (writer) or RO plus an RW registry
+ * view (reader).  fd is taken over by m on success. */
+static int map_file(struct rg_table_map *m, int fd, bool writer)
+{
+	struct stat st;
+	bool huge;
+	uint64_t align = fd_map_align(fd, &huge);
+	int ret;
+
+	memset(m, 0, sizeof(*m));
+	m->fd = -1;
+	if (fstat(fd, &st) < 0)
+		return -errno;
+	if (!S_ISREG(st.st_mode) || (uint64_t)st.st_size < sizeof(struct rg_table_reg))
+		return -EINVAL;
+	m->bytes = (size_t)st.st_size;
+	m->base = mmap(NULL, m->bytes, writer ? PROT_READ | PROT_WRITE : PROT_READ, MAP_SHARED,
+		       fd, 0);
+	if (m->base == MAP_FAILED) {
+		m->base = NULL;
+		return -errno;
+	}
+	ret = map_check(m->base, m->bytes, align);
+	if (ret < 0)
+		goto out_unmap;
+	m->hdr = (struct rg_table_hdr *)(m->base + ((struct rg_table_reg_head *)m->base)->off_hdr);
+	if (writer) {
+		m->reg = (struct rg_table_reg *)m->base;
+	} else {
+		m->reg_bytes = m->hdr->off_hdr;
+		m->reg = mmap(NULL, m->reg_bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+		if (m->reg == MAP_FAILED) {
+			/* Read-only access: an unregistered reader still works. */
+			m->reg = NULL;
+			m->reg_bytes = 0;
+		}
+	}
+	m->fd = fd;
+	return 0;
+out_unmap:
+	munmap(m->base, m->bytes);
+	m->base = NULL;
+	return ret;
+}
+
+/* ---- writer: slots, filter, counters ----------------------------------- */
+
+static inline void slot_publish(struct rg_table_bucket *b, unsigned s, uint64_t w0, uint64_t w1,
+				uint32_t val)
+{
+	uint32_t m = b->meta;
+
+	/* The slot's previous clear must be visible before its new bytes. */
+	__atomic_thread_fence(__ATOMIC_RELEASE);
+	__atomic_store_n(&b->fp[s][0], w0, __ATOMIC_RELAXED);
+	__atomic_store_n(&b->fp[s][1], w1, __ATOMIC_RELAXED);
+	__atomic_store_n(&b->val[s], val, __ATOMIC_RELAXED);
+	__atomic_store_n(&b->meta, (m | 1u << s) + RG_TABLE_META_SEQ, __ATOMIC_RELEASE);
+}
+
+static inline void slot_clear(struct rg_table_bucket *b, unsigned s)
+{
+	uint32_t m = b->meta;
+
+	__atomic_store_n(&b->meta, (m & ~(1u << s)) + RG_TABLE_META_SEQ, __ATOMIC_RELEASE);
+}
+
+static inline int bucket_free_slot(const struct rg_table_bucket *b)
+{
+	uint32_t v = b->meta & RG_TABLE_META_VALID;
+
+	return v == RG_TABLE_META_VALID ? -1 : __builtin_ctz(~v);
+}
+
+static inline void chg_bump(struct rg_table *t)
+{
+	__atomic_store_n(&t->hdr->c.chg, t->hdr->c.chg + 1, __ATOMIC_RELEASE);
+}
+
+static inline void wstat_add(uint64_t *p, int64_t d)
+{
+	__atomic_store_n(p, *p + (uint64_t)d, __ATOMIC_RELAXED);
+}
+
+static inline void op_begin(struct rg_table *t)
+{
+	if (!t->in_batch)
+		__atomic_store_n(&t->hdr->w.op, RG_TABLE_WOP_WRITE, __ATOMIC_RELAXED);
+	atomic_signal_fence(memory_order_seq_cst);
+}
+
+static inline void op_end(struct rg_table *t)
+{
+	atomic_signal_fence(memory_order_seq_cst);
+	if (!t->in_batch)
+		__atomic_store_n(&t->hdr->w.op, RG_TABLE_WOP_NONE, __ATOMIC_RELEASE);
+}
+
+/* Counter of filter bit (block, word i, bit p): 4 bits, 15 = sticky. */
+static inline void filter_add(struct rg_table *t, uint64_t w0, uint64_t w1)
+{
+	uint64_t blk = fp_block(w1, t->nb_blocks), f = fp_filter_bits(w0, w1);
+	uint64_t *words = (uint64_t *)t->filter + blk * 8;
+
+	for (unsigned i = 0; i < RG_TABLE_FILTER_K; i++) {
+		unsigned p = (f >> (6 * i)) & 63;
+		uint64_t bit = blk * 512 + i * 64 + p;
+		uint8_t *c = &t->cnt[bit >> 1];
+		unsigned sh = (bit & 1) * 4, v = (*c >> sh) & 0xf;
+
+		if (v == 15)
+			continue;
+		*c = (uint8_t)((*c & ~(0xf << sh)) | (v + 1) << sh);
+		if (v == 0)
+			__atomic_store_n(&words[i], words[i] | 1ull << p, __ATOMIC_RELEASE);
+	}
+}
+
+static inline void filter_remove(struct rg_table *t, uint64_t w0, uint64_t w1)
+{
+	uint64_t blk = fp_block(w1, t->nb_blocks), f = fp_filter_bits(w0, w1);
+	uint64_t *words = (uint64_t *)t->filter + blk * 8;
+
+	for (unsigned i = 0; i < RG_TABLE_FILTER_K; i++) {
+		unsigned p = (f >> (6 * i)) & 63;
+		uint64_t bit = blk * 512 + i * 64 + p;
+		uint8_t *c = &t->cnt[bit >> 1];
+		unsigned sh = (bit & 1) * 4, v = (*c >> sh) & 0xf;
+
+		if (v == 15 || v == 0)
+			continue;
+		*c = (uint8_t)((*c & ~(0xf << sh)) | (v - 1) << sh);
+		if (v == 1)
+			__atomic_store_n(&words[i], words[i] & ~(1ull << p), __ATOMIC_RELEASE);
+	}
+}
+
+static void filter_prefetch(const struct rg_table *t, uint64_t w0, uint64_t w1)
+{
+	uint64_t blk = fp_block(w1, t->nb_blocks);
+
+	(void)w0;
+	__builtin_prefetch(t->filter + blk * 8, 1, 3);
+	for (unsigned i = 0; i < 256; i += RG_TABLE_LINE)
+		__builtin_prefetch(t->cnt + blk * 256 + i, 1, 3);
+}
+
+struct rg_loc {
+	struct rg_table_bucket *b;
+	unsigned s;
+	bool stash;
+};
+
+static bool bucket_find_w(struct rg_table_bucket *b, uint64_t w0, uint64_t w1, struct rg_loc *l)
+{
+	int s = bucket_match(b, b->meta & RG_TABLE_META_VALID, w0, w1);
+
+	if (s < 0)
+		return false;
+	l->b = b;
+	l->s = (unsigned)s;
+	l->stash = false;
+	return true;
+}
+
+static bool find_w(struct rg_table *t, uint64_t w0, uint64_t w1, uint64_t b1, uint64_t b2,
+		   struct rg_loc *l)
+{
+	if (bucket_find_w(&t->buckets[b1], w0, w1, l) || bucket_find_w(&t->buckets[b2], w0, w1, l))
+		return true;
+	if (t->hdr->r.nb_stash) {
+		for (unsigned i = 0; i < RG_TABLE_STASH_BUCKETS; i++) {
+			if (bucket_find_w(&t->hdr->stash[i], w0, w1, l)) {
+				l->stash = true;
+				return true;
+			}
+		}
+	}
+	return false;
+}
+
+static void move_entry(struct rg_table *t, struct rg_table_bucket *src, unsigned s,
+		       struct rg_table_bucket *dst, unsigned d)
+{
+	slot_publish(dst, d, src->fp[s][0], src->fp[s][1], src->val[s]);
+	chg_bump(t);
+	slot_clear(src, s);
+	wstat_add(&t->hdr->w.nb_displacements, 1);
+}
+
+static uint64_t alt_bucket(const struct rg_table *t, uint64_t w0, uint64_t here)
+{
+	uint64_t b1, b2;
+
+	fp_buckets(w0, t->nb_buckets, &b1, &b2);
+	return here == b1 ? b2 : b1;
+}
+
+static bool bfs_on_path(const struct rg_bfs_node *nodes, int i, uint64_t bucket)
+{
+	for (; i >= 0; i = nodes[i].parent) {
+		if (nodes[i].bucket == bucket)
+			return true;
+	}
+	return false;
+}
+
+/*
+ * Breadth-first search for a cuckoo path from b1 or b2 (both full) to a
+ * bucket with a free slot, bounded by bfs_max nodes; then the moves, last
+ * one first, so that every moved key is published at its destination
+ * before it leaves its source.  Returns the freed root bucket and slot.
+ */
+static bool cuckoo_make_room(struct rg_table *t, uint64_t b1, uint64_t b2,
+			     struct rg_table_bucket **root, unsigned *root_slot)
+{
+	struct rg_bfs_node *nodes = t->bfs;
+	unsigned head = 0, tail = 2;
+
+	nodes[0] = (struct rg_bfs_node){.bucket = b1, .parent = -1};
+	nodes[1] = (struct rg_bfs_node){.bucket = b2, .parent = -1};
+	while (head < tail) {
+		int i = (int)head++;
+		struct rg_table_bucket *b = &t->buckets[nodes[i].bucket];
+		uint64_t alts[RG_TABLE_SLOTS];
+
+		for (unsigned s = 0; s < RG_TABLE_SLOTS; s++) {
+			alts[s] = alt_bucket(t, b->fp[s][0], nodes[i].bucket);
+			__builtin_prefetch(&t->buckets[alts[s]], 0, 3);
+		}
+		for (unsigned s = 0; s < RG_TABLE_SLOTS; s++) {
+			uint64_t alt = alts[s];
+			struct rg_table_bucket *ab = &t->buckets[alt];
+			int f;
+
+			if (bfs_on_path(nodes, i, alt))
+				continue;
+			f = bucket_free_slot(ab);
+			if (f < 0) {
+				if (tail < t->bfs_max) {
+					nodes[tail++] = (struct rg_bfs_node){
+						.bucket = alt, .parent = i, .slot = s};
+				}
+				continue;
+			}
+			move_entry(t, b, s, ab, (unsigned)f);
+			while (nodes[i].parent >= 0) {
+				struct rg_table_bucket *pb = &t->buckets[nodes[nodes[i].parent].bucket];
+				unsigned ps = nodes[i].slot;
+
+				move_entry(t, pb, ps, b, s);
+				s = ps;
+				i = nodes[i].parent;
+				b = pb;
+			}
+			*root = b;
+			*root_slot = s;
+			return true;
+		}
+	}
+	return false;
+}
+
+/* Place a new key (known absent).  0 or -ENOSPC. */
+static int insert_new(struct rg_table *t, uint64_t w0, uint64_t w1, uint64_t b1, uint64_t b2,
+		      uint32_t val)
+{
+	struct rg_table_bucket *b = &t->buckets[b1];
+	unsigned s;
+	int f;
+
+	filter_add(t, w0, w1);
+	f = bucket_free_slot(b);
+	if (f < 0 || (RG_TABLE_BALANCE && __builtin_popcount(b->meta & RG_TABLE_META_VALID) >
+		      __builtin_popcount(t->buckets[b2].meta & RG_TABLE_META_VALID))) {
+		b = &t->buckets[b2];
+		f = bucket_free_slot(b);
+	}
+	if (f >= 0) {
+		s = (unsigned)f;
+	} else if (!cuckoo_make_room(t, b1, b2, &b, &s)) {
+		for (unsigned i = 0; i < RG_TABLE_STASH_BUCKETS; i++) {
+			f = bucket_free_slot(&t->hdr->stash[i]);
+			if (f >= 0) {
+				__atomic_store_n(&t->hdr->r.nb_stash, t->hdr->r.nb_stash + 1,
+						 __ATOMIC_RELEASE);
+				slot_publish(&t->hdr->stash[i], (unsigned)f, w0, w1, val);
+				wstat_add(&t->hdr->w.count, 1);
+				return 0;
+			}
+		}
+		filter_remove(t, w0, w1);
+		wstat_add(&t->hdr->w.nb_failed_inserts, 1);
+		return -ENOSPC;
+	}
+	slot_publish(b, s, w0, w1, val);
+	wstat_add(&t->hdr->w.count, 1);
+	return 0;
+}
+
+/* Move stash entries back into buckets that have room. */
+static void stash_rehome(struct rg_table *t)
+{
+	for (unsigned i = 0; i < RG_TABLE_STASH_BUCKETS && t->hdr->r.nb_stash; i++) {
+		struct rg_table_bucket *sb = &t->hdr->stash[i];
+
+		for (unsigned s = 0; s < RG_TABLE_SLOTS; s++) {
+			uint64_t b1, b2;
+			struct rg_table_bucket *d;
+			int f;
+
+			if (!(sb->meta >> s & 1))
+				continue;
+			fp_buckets(sb->fp[s][0], t->nb_buckets, &b1, &b2);
+			d = &t->buckets[b1];
+			f = bucket_free_slot(d);
+			if (f < 0) {
+				d = &t->buckets[b2];
+				f = bucket_free_slot(d);
+			}
+			if (f < 0)
+				continue;
+			move_entry(t, sb, s, d, (unsigned)f);
+			__atomic_store_n(&t->hdr->r.nb_stash, t->hdr->r.nb_stash - 1,
+					 __ATOMIC_RELEASE);
+		}
+	}
+}
+
+static int check_val(struct rg_table_val v)
+{
+	return v.action > RG_TABLE_ACTION_MAX || v.contributor > RG_TABLE_CONTRIBUTOR_MAX ? -EINVAL
+											   : 0;
+}
+
+enum rg_write_mode {
+	RG_W_INSERT,
+	RG_W_UPDATE,
+	RG_W_UPSERT,
+};
+
+static int write_one(struct rg_table *t, const struct rg_fp *fp, struct rg_table_val v,
+		     enum rg_write_mode mode)
+{
+	uint64_t w0, w1, b1, b2;
+	struct rg_loc l;
+	int ret;
+
+	if (!t->writer)
+		return -EPERM;
+	if (check_val(v) < 0)
+		return -EINVAL;
+	fp_words(fp, &w0, &w1);
+	fp_buckets(w0, t->nb_buckets, &b1, &b2);
+	if (find_w(t, w0, w1, b1, b2, &l)) {
+		if (mode == RG_W_INSERT)
+			return -EEXIST;
+		/* In place: readers see the old or the new value, both whole. */
+		__atomic_store_n(&l.b->val[l.s], rg_table_val_pack(v), __ATOMIC_RELEASE);
+		return 0;
+	}
+	if (mode == RG_W_UPDATE)
+		return -ENOENT;
+	op_begin(t);
+	ret = insert_new(t, w0, w1, b1, b2, rg_table_val_pack(v));
+	op_end(t);
+	if (ret == -ENOSPC && t->auto_grow && !t->in_batch && rg_table_grow(t, 0) == 0)
+		return write_one(t, fp, v, mode);
+	return ret;
+}
+
+int rg_table_insert(struct rg_table *t, const struct rg_fp *fp, struct rg_table_val v)
+{
+	return write_one(t, fp, v, RG_W_INSERT);
+}
+
+int rg_table_update(struct rg_table *t, const struct rg_fp *fp, struct rg_table_val v)
+{
+	return write_one(t, fp, v, RG_W_UPDATE);
+}
+
+int rg_table_upsert(struct rg_table *t, const struct rg_fp *fp, struct rg_table_val v)
+{
+	return write_one(t, fp, v, RG_W_UPSERT);
+}
+
+int rg_table_delete(struct rg_table *t, const struct rg_fp *fp)
+{
+	uint64_t w0, w1, b1, b2;
+	struct rg_loc l;
+
+	if (!t->writer)
+		return -EPERM;
+	fp_words(fp, &w0, &w1);
+	fp_buckets(w0, t->nb_buckets, &b1, &b2);
+	if (!find_w(t, w0, w1, b1, b2, &l))
+		return -ENOENT;
+	op_begin(t);
+	slot_clear(l.b, l.s);
+	if (l.stash)
+		__atomic_store_n(&t->hdr->r.nb_stash, t->hdr->r.nb_stash - 1, __ATOMIC_RELEASE);
+	filter_remove(t, w0, w1);
+	wstat_add(&t->hdr->w.count, -1);
+	if (!l.stash && t->hdr->r.nb_stash)
+		stash_rehome(t);
+	op_end(t);
+	return 0;
+}
+
+/* ---- batches -------------------------------------------------------------- */
+
+int rg_table_batch_begin(struct rg_table *t)
+{
+	if (!t->writer)
+		return -EPERM;
+	if (t->in_batch)
+		return -EBUSY;
+	__atomic_store_n(&t->hdr->w.op, RG_TABLE_WOP_BATCH, __ATOMIC_RELAXED);
+	__atomic_store_n(&t->hdr->r.batch, 1, __ATOMIC_RELEASE);
+	t->in_batch = true;
+	return 0;
+}
+
+long rg_table_batch_apply(struct rg_table *t, const struct rg_table_op *ops, unsigned long n)
+{
+	enum { AHEAD = 16 };
+
+	if (!t->writer)
+		return -EPERM;
+	for (unsigned long i = 0; i < n && i < AHEAD; i++) {
+		uint64_t w0, w1, b1, b2;
+
+		fp_words(&ops[i].fp, &w0, &w1);
+		fp_buckets(w0, t->nb_buckets, &b1, &b2);
+		__builtin_prefetch(&t->buckets[b1], 1, 3);
+		__builtin_prefetch(&t->buckets[b2], 1, 3);
+		filter_prefetch(t, w0, w1);
+	}
+	for (unsigned long i = 0; i < n; i++) {
+		int ret;
+
+		if (i + AHEAD < n) {
+			uint64_t w0, w1, b1, b2;
+
+			fp_words(&ops[i + AHEAD].fp, &w0, &w1);
+			fp_buckets(w0, t->nb_buckets, &b1, &b2);
+			__builtin_prefetch(&t->buckets[b1], 1, 3);
+			__builtin_prefetch(&t->buckets[b2], 1, 3);
+			filter_prefetch(t, w0, w1);
+		}
+		switch (ops[i].kind) {
+		case RG_TABLE_OP_UPSERT:
+			ret = rg_table_upsert(t, &ops[i].fp, ops[i].val);
+			break;
+		case RG_TABLE_OP_DELETE:
+			ret = rg_table_delete(t, &ops[i].fp);
+			if (ret == -ENOENT)
+				ret = 0;
+			break;
+		default:
+			ret = -EINVAL;
+			break;
+		}
+		if (ret < 0)
+			return ret;
+	}
+	return (long)n;
+}
+
+int rg_table_batch_commit(struct rg_table *t, uint64_t ledger_pos)
+{
+	if (!t->writer)
+		return -EPERM;
+	if (!t->in_batch)
+		return -EINVAL;
+	__atomic_store_n(&t->hdr->r.ledger_pos, ledger_pos, __ATOMIC_RELEASE);
+	__atomic_store_n(&t->hdr->r.batch, 0, __ATOMIC_RELEASE);
+	t->in_batch = false;
+	__atomic_store_n(&t->hdr->w.op, RG_TABLE_WOP_NONE, __ATOMIC_RELEASE);
+	return 0;
+}
+
+uint64_t rg_table_ledger_pos(const struct rg_table *t, bool *in_batch)
+{
+	uint64_t pos = __atomic_load_n(&t->hdr->r.ledger_pos, __ATOMIC_ACQUIRE);
+
+	if (in_batch)
+		*in_batch = __atomic_load_n(&t->hdr->r.batch, __ATOMIC_ACQUIRE) != 0;
+	return pos;
+}
+
+int rg_table_set_key_epochs(struct rg_table *t, uint32_t current, uint32_t previous)
+{
+	if (!t->writer)
+		return -EPERM;
+	__atomic_store_n(&t->hdr->r.key_epoch[1], previous, __ATOMIC_RELEASE);
+	__atomic_store_n(&t->hdr->r.key_epoch[0], current, __ATOMIC_RELEASE);
+	return 0;
+}
+
+void rg_table_key_epochs(const struct rg_table *t, uint32_t *current, uint32_t *previous)
+{
+	if (current)
+		*current = __atomic_load_n(&t->hdr->r.key_epoch[0], __ATOMIC_ACQUIRE);
+	if (previous)
+		*previous = __atomic_load_n(&t->hdr->r.key_epoch[1], __ATOMIC_ACQUIRE);
+}
+
+/* ---- iteration and stats ------------------------------------------------- */
+
+int rg_table_iterate(const struct rg_table *t, uint64_t *cursor, struct rg_fp *fp,
+		     struct rg_table_val *v)
+{
+	uint64_t nb_main = t->nb_buckets * RG_TABLE_SLOTS;
+	uint64_t end = nb_main + RG_TABLE_STASH_BUCKETS * RG_TABLE_SLOTS;
+
+	for (uint64_t c = *cursor; c < end; c++) {
+		const struct rg_table_bucket *b;
+		unsigned s = (unsigned)(c % RG_TABLE_SLOTS);
+		uint64_t w[2];
+		uint32_t m1, val;
+
+		b = c < nb_main ? &t->buckets[c / RG_TABLE_SLOTS]
+				: &t->hdr->stash[(c - nb_main) / RG_TABLE_SLOTS];
+		do {
+			m1 = __atomic_load_n(&b->meta, __ATOMIC_ACQUIRE);
+			w[0] = __atomic_load_n(&b->fp[s][0], __ATOMIC_RELAXED);
+			w[1] = __atomic_load_n(&b->fp[s][1], __ATOMIC_RELAXED);
+			val = __atomic_load_n(&b->val[s], __ATOMIC_RELAXED);
+			__atomic_thread_fence(__ATOMIC_ACQUIRE);
+		} while (__atomic_load_n(&b->meta, __ATOMIC_RELAXED) != m1);
+		if (!(m1 >> s & 1))
+			continue;
+		memcpy(fp->b, w, sizeof(w));
+		if (v)
+			*v = rg_table_val_unpack(val);
+		*cursor = c + 1;
+		return 0;
+	}
+	*cursor = end;
+	return -ENOENT;
+}
+
+static bool pid_alive(uint32_t pid)
+{
+	return pid && (kill((pid_t)pid, 0) == 0 || errno != ESRCH);
+}
+
+void rg_table_stats(const struct rg_table *t, struct rg_table_stats *s)
+{
+	const struct rg_table_hdr *h = t->hdr;
+
+	memset(s, 0, sizeof(*s));
+	s->count = __atomic_load_n(&h->w.count, __ATOMIC_RELAXED);
+	s->capacity = h->capacity;
+	s->nb_buckets = h->nb_buckets;
+	s->nb_slots = h->nb_buckets * RG_TABLE_SLOTS;
+	s->nb_filter_blocks = h->nb_blocks;
+	s->nb_stash = __atomic_load_n(&h->r.nb_stash, __ATOMIC_RELAXED);
+	s->file_bytes = h->file_bytes;
+	s->generation = h->generation;
+	s->ledger_pos = __atomic_load_n(&h->r.ledger_pos, __ATOMIC_ACQUIRE);
+	s->nb_displacements = __atomic_load_n(&h->w.nb_displacements, __ATOMIC_RELAXED);
+	s->nb_failed_inserts = __atomic_load_n(&h->w.nb_failed_inserts, __ATOMIC_RELAXED);
+	s->nb_repairs = __atomic_load_n(&h->w.nb_repairs, __ATOMIC_RELAXED);
+	s->change_counter = __atomic_load_n(&h->c.chg, __ATOMIC_RELAXED);
+	s->load = (double)s->count / (double)s->nb_slots;
+	s->hugetlb = (h->flags & RG_TABLE_F_HUGETLB) != 0;
+	s->writer = t->writer;
+	s->batch_in_progress = __atomic_load_n(&h->r.batch, __ATOMIC_RELAXED) != 0;
+	s->old_generation_pending = t->old.base != NULL;
+	if (t->m.reg) {
+		for (unsigned i = 0; i < RG_TABLE_READERS_MAX; i++) {
+			if (pid_alive(__atomic_load_n(&t->m.reg->slot[i].pid, __ATOMIC_ACQUIRE)))
+				s->nb_readers++;
+		}
+	}
+}
+
+const char *rg_table_path(const struct rg_table *t)
+{
+	return t->path;
+}
+
+/* ---- files ------------------------------------------------------------------ */
+
+/* path with its symlink (one level, as created by the fallback) resolved. */
+static char *resolve_path(const char *path)
+{
+	char *r = realpath(path, NULL);
+
+	if (!r && errno == ENOENT) {
+		/* A dangling fallback symlink is still ENOENT to the caller. */
+		errno = ENOENT;
+	}
+	return r;
+}
+
+static char *path_with_suffix(const char *path, const char *suffix)
+{
+	size_t n = strlen(path) + strlen(suffix) + 1;
+	char *p = malloc(n);
+
+	if (p)
+		snprintf(p, n, "%s%s", path, suffix);
+	return p;
+}
+
+/*
+ * Create and initialise a table file at path (O_EXCL) with layout l sized
+ * already; fills m (RW, flock held).  The magic is written last: a file
+ * without it is not a table.  -errno on failure (the file is removed).
+ */
+static int file_build(struct rg_table_map *m, const char *path, struct rg_table_layout *l,
+		      uint64_t generation, bool no_hugetlb, bool *huge)
+{
+	struct rg_table_reg_head *rh;
+	struct rg_table_hdr *h;
+	uint64_t align;
+	int fd, ret, flags = MAP_SHARED;
+
+	memset(m, 0, sizeof(*m));
+	m->fd = -1;
+	fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0660);
+	if (fd < 0)
+		return -errno;
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		ret = -errno;
+		goto out_unlink;
+	}
+	align = fd_map_align(fd, huge);
+	if (*huge && no_hugetlb) {
+		ret = -ENOMEM;
+		goto out_unlink;
+	}
+	layout_place(l, align);
+	if (ftruncate(fd, (off_t)l->file_bytes) < 0) {
+		ret = -errno;
+		goto out_unlink;
+	}
+	if (*huge) {
+		flags |= MAP_POPULATE;
+	} else {
+		ret = posix_fallocate(fd, 0, (off_t)l->file_bytes);
+		if (ret) {
+			ret = -ret;
+			goto out_unlink;
+		}
+	}
+	m->base = mmap(NULL, l->file_bytes, PROT_READ | PROT_WRITE, flags, fd, 0);
+	if (m->base == MAP_FAILED) {
+		m->base = NULL;
+		ret = -errno;
+		goto out_unlink;
+	}
+	m->bytes = l->file_bytes;
+	m->reg = (struct rg_table_reg *)m->base;
+	m->hdr = (struct rg_table_hdr *)(m->base + l->off_hdr);
+	m->fd = fd;
+	rh = &m->reg->head;
+	rh->version = RG_TABLE_VERSION;
+	rh->map_align = align;
+	rh->off_hdr = l->off_hdr;
+	h = m->hdr;
+	h->version = RG_TABLE_VERSION;
+	h->hdr_bytes = sizeof(*h);
+	h->slots_per_bucket = RG_TABLE_SLOTS;
+	h->bucket_bytes = RG_TABLE_LINE;
+	h->filter_bits_per_slot = l->bits_per_slot;
+	h->filter_k = RG_TABLE_FILTER_K;
+	h->stash_buckets = RG_TABLE_STASH_BUCKETS;
+	h->flags = *huge ? RG_TABLE_F_HUGETLB : 0;
+	h->load_pct = l->load_pct;
+	h->bfs_max_nodes = l->bfs_max;
+	h->generation = generation;
+	h->nb_buckets = l->nb_buckets;
+	h->nb_blocks = l->nb_blocks;
+	h->capacity = l->capacity;
+	h->map_align = align;
+	h->off_hdr = l->off_hdr;
+	h->off_filter = l->off_filter;
+	h->off_buckets = l->off_buckets;
+	h->file_bytes = l->file_bytes;
+	h->w.pid = (uint32_t)getpid();
+	memcpy(rh->magic, RG_TABLE_REG_MAGIC, 8);
+	return 0;
+out_unlink:
+	if (m->base)
+		munmap(m->base, l->file_bytes);
+	m->base = NULL;
+	unlink(path);
+	close(fd);
+	return ret;
+}
+
+static void file_seal(struct rg_table_map *m)
+{
+	__atomic_thread_fence(__ATOMIC_RELEASE);
+	memcpy(m->hdr->magic, RG_TABLE_MAGIC, 8);
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+}
+
+static struct rg_table *table_alloc(const char *path)
+{
+	struct rg_table *t = calloc(1, sizeof(*t));
+
+	if (!t)
+		return NULL;
+	t->m.fd = -1;
+	t->old.fd = -1;
+	t->reg_slot = -1;
+	t->path = strdup(path);
+	if (!t->path) {
+		free(t);
+		return NULL;
+	}
+	return t;
+}
+
+/*
+ * The delete counters are touched at random like the buckets: back them
+ * with huge pages when the system has some (TLB misses otherwise dominate
+ * inserts), transparent huge pages or small pages when not.
+ */
+static uint8_t *cnt_alloc(uint64_t bytes, size_t *mapped)
+{
+	size_t huge = 2u << 20, n = (size_t)align_up(bytes, huge);
+	void *p = mmap(NULL, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB,
+		       -1, 0);
+
+	if (p == MAP_FAILED) {
+		p = mmap(NULL, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (p == MAP_FAILED)
+			return NULL;
+		madvise(p, n, MADV_HUGEPAGE);
+	}
+	*mapped = n;
+	return p;
+}
+
+static void cnt_free(struct rg_table *t)
+{
+	if (t->cnt)
+		munmap(t->cnt, t->cnt_bytes);
+	t->cnt = NULL;
+	t->cnt_bytes = 0;
+}
+
+static void table_free(struct rg_table *t)
+{
+	map_release(&t->m);
+	map_release(&t->old);
+	cnt_free(t);
+	free(t->bfs);
+	free(t->path);
+	free(t);
+}
+
+/* Writer-private state sized for the bound mapping. */
+static int writer_alloc(struct rg_table *t)
+{
+	cnt_free(t);
+	free(t->bfs);
+	t->bfs_max = t->hdr->bfs_max_nodes ? t->hdr->bfs_max_nodes : 2048;
+	if (t->bfs_max < 8)
+		t->bfs_max = 8;
+	t->cnt = cnt_alloc(t->nb_blocks * 256, &t->cnt_bytes);
+	t->bfs = calloc(t->bfs_max, sizeof(*t->bfs));
+	if (!t->cnt || !t->bfs)
+		return -ENOMEM;
+	return 0;
+}
+
+struct rg_table *rg_table_create(const char *path, uint64_t capacity, const struct rg_table_opts *o)
+{
+	static const struct rg_table_opts defaults;
+	struct rg_table_layout l;
+	struct rg_table *t = NULL;
+	char *fb = NULL;
+	struct stat st;
+	bool huge = false;
+	int ret;
+
+	if (!o)
+		o = &defaults;
+	ret = layout_size(&l, capacity, o->load_pct ? o->load_pct : 93,
+			  o->filter_bits_per_slot ? o->filter_bits_per_slot : 12);
+	if (ret < 0)
+		goto out_err;
+	l.bfs_max = o->bfs_max_nodes ? o->bfs_max_nodes : 2048;
+	if (lstat(path, &st) == 0) {
+		if (!o->replace) {
+			ret = -EEXIST;
+			goto out_err;
+		}
+		if (S_ISLNK(st.st_mode)) {
+			char *target = realpath(path, NULL);
+
+			if (target)
+				unlink(target);
+			free(target);
+		}
+		unlink(path);
+	}
+	t = table_alloc(path);
+	if (!t) {
+		ret = -ENOMEM;
+		goto out_err;
+	}
+	ret = file_build(&t->m, path, &l, 1, o->no_hugetlb, &huge);
+	if (ret == -ENOMEM || ret == -ENOSPC || (ret == 0 && !huge && !o->quiet)) {
+		if (ret == 0) {
+			fprintf(stderr, "table: %s is not on hugetlbfs: FALLBACK to ordinary "
+					"shared memory\n", path);
+		} else {
+			/* hugetlbfs without enough free pages: data in fallback_dir. */
+			const char *dir = o->fallback_dir ? o->fallback_dir : RG_TABLE_FALLBACK_DIR;
+			const char *base = strrchr(path, '/');
+
+			base = base ? base + 1 : path;
+			fb = malloc(strlen(dir) + strlen(base) + 2);
+			if (!fb) {
+				ret = -ENOMEM;
+				goto out_free;
+			}
+			sprintf(fb, "%s/%s", dir, base);
+			unlink(fb);
+			ret = file_build(&t->m, fb, &l, 1, true, &huge);
+			if (ret < 0)
+				goto out_free;
+			if (symlink(fb, path) < 0) {
+				ret = -errno;
+				map_release(&t->m);
+				unlink(fb);
+				goto out_free;
+			}
+			if (!o->quiet)
+				fprintf(stderr, "table: no huge pages for %s: FALLBACK to ordinary "
+						"shared memory in %s\n", path, fb);
+			free(t->path);
+			t->path = fb;
+			fb = NULL;
+		}
+	}
+	if (ret < 0)
+		goto out_free;
+	table_bind(t);
+	t->writer = true;
+	t->quiet = o->quiet;
+	t->auto_grow = o->auto_grow;
+	ret = writer_alloc(t);
+	if (ret < 0)
+		goto out_unlink;
+	file_seal(&t->m);
+	return t;
+out_unlink:
+	unlink(t->path);
+	if (strcmp(t->path, path))
+		unlink(path);
+out_free:
+	free(fb);
+	table_free(t);
+out_err:
+	errno = -ret;
+	return NULL;
+}
+
+/* ---- repair ----------------------------------------------------------------- */
+
+/*
+ * Remove the second copy left by a move interrupted between publishing the
+ * destination and clearing the source, and anything not in one of its own
+ * buckets.  Safe with readers attached: a removed copy has a twin that
+ * stays, and the change counter is bumped before each removal.
+ */
+static uint64_t repair_duplicates(struct rg_table *t)
+{
+	uint64_t fixed = 0;
+	struct rg_loc l;
+
+	for (uint64_t bi = 0; bi < t->nb_buckets; bi++) {
+		struct rg_table_bucket *b = &t->buckets[bi];
+
+		for (unsigned s = 0; s < RG_TABLE_SLOTS; s++) {
+			uint64_t b1, b2, other;
+
+			if (!(b->meta >> s & 1))
+				continue;
+			fp_buckets(b->fp[s][0], t->nb_buckets, &b1, &b2);
+			if (bi != b1 && bi != b2) {
+				chg_bump(t);
+				slot_clear(b, s);
+				fixed++;
+				continue;
+			}
+			other = bi == b1 ? b2 : b1;
+			if (bucket_find_w(&t->buckets[other], b->fp[s][0], b->fp[s][1], &l)) {
+				chg_bump(t);
+				slot_clear(b, s);
+				fixed++;
+			}
+		}
+	}
+	for (unsigned i = 0; i < RG_TABLE_STASH_BUCKETS; i++) {
+		struct rg_table_bucket *b = &t->hdr->stash[i];
+
+		for (unsigned s = 0; s < RG_TABLE_SLOTS; s++) {
+			uint64_t b1, b2;
+			bool dup = false;
+
+			if (!(b->meta >> s & 1))
+				continue;
+			fp_buckets(b->fp[s][0], t->nb_buckets, &b1, &b2);
+			dup = bucket_find_w(&t->buckets[b1], b->fp[s][0], b->fp[s][1], &l) ||
+			      bucket_find_w(&t->buckets[b2], b->fp[s][0], b->fp[s][1], &l);
+			for (unsigned j = 0; !dup && j < i; j++)
+				dup = bucket_find_w(&t->hdr->stash[j], b->fp[s][0], b->fp[s][1], &l);
+			if (dup) {
+				chg_bump(t);
+				slot_clear(b, s);
+				fixed++;
+			}
+		}
+	}
+	return fixed;
+}
+
+/*
+ * Recount entries and stash, rebuild the delete counters from the contents
+ * and store each filter word that differs.  Bits of present keys are never
+ * cleared on the way (every word is stored once, already complete).
+ */
+static void rebuild_filter(struct rg_table *t)
+{
+	uint64_t count = 0, nb_stash = 0;
+	uint64_t *words = (uint64_t *)t->filter;
+
+	memset(t->cnt, 0, t->nb_blocks * 256);
+	for (uint64_t bi = 0; bi < t->nb_buckets + RG_TABLE_STASH_BUCKETS; bi++) {
+		bool in_stash = bi >= t->nb_buckets;
+		struct rg_table_bucket *b =
+			in_stash ? &t->hdr->stash[bi - t->nb_buckets] : &t->buckets[bi];
+
+		for (unsigned s = 0; s < RG_TABLE_SLOTS; s++) {
+			uint64_t w0 = b->fp[s][0], w1 = b->fp[s][1];
+			uint64_t blk, f;
+
+			if (!(b->meta >> s & 1))
+				continue;
+			count++;
+			nb_stash += in_stash;
+			blk = fp_block(w1, t->nb_blocks);
+			f = fp_filter_bits(w0, w1);
+			for (unsigned i = 0; i < RG_TABLE_FILTER_K; i++) {
+				uint64_t bit = blk * 512 + i * 64 + ((f >> (6 * i)) & 63);
+				uint8_t *c = &t->cnt[bit >> 1];
+				unsigned sh = (bit & 1) * 4, v = (*c >> sh) & 0xf;
+
+				if (v < 15)
+					*c = (uint8_t)((*c & ~(0xf << sh)) | (v + 1) << sh);
+			}
+		}
+	}
+	for (uint64_t wi = 0; wi < t->nb_blocks * 8; wi++) {
+		const uint8_t *c = &t->cnt[wi * 32];
+		uint64_t w = 0;
+
+		for (unsigned p = 0; p < 64; p++) {
+			if ((c[p >> 1] >> ((p & 1) * 4)) & 0xf)
+				w |= 1ull << p;
+		}
+		if (words[wi] != w)
+			__atomic_store_n(&words[wi], w, __ATOMIC_RELEASE);
+	}
+	__atomic_store_n(&t->hdr->w.count, count, __ATOMIC_RELAXED);
+	__atomic_store_n(&t->hdr->r.nb_stash, (uint32_t)nb_stash, __ATOMIC_RELEASE);
+}
+
+/*
+ * Finish or undo a generation switch a crashed writer left half done:
+ * superseded set means the next file was complete; roll forward by
+ * renaming it in place.  Returns 1 when the caller must reopen path.
+ */
+static int finish_switch(struct rg_table *t)
+{
+	char *next = path_with_suffix(t->path, ".next");
+	uint64_t sup = __atomic_load_n(&t->hdr->r.superseded, __ATOMIC_ACQUIRE);
+	int ret = 0;
+
+	if (!next)
+		return -ENOMEM;
+	if (sup) {
+		struct rg_table_map nm;
+		int fd = open(next, O_RDWR | O_CLOEXEC);
+
+		if (fd >= 0 && map_file(&nm, fd, true) == 0) {
+			bool ok = nm.hdr->generation == sup;
+
+			map_release(&nm);
+			if (ok && rename(next, t->path) == 0) {
+				free(next);
+				return 1;
+			}
+		} else if (fd >= 0) {
+			close(fd);
+		}
+		/* No complete successor: this file stays current. */
+		__atomic_store_n(&t->hdr->r.superseded, 0, __ATOMIC_SEQ_CST);
+	}
+	if (unlink(next) < 0 && errno != ENOENT)
+		ret = -errno;
+	free(next);
+	return ret;
+}
+
+struct rg_table *rg_table_open_writer(const char *path)
+{
+	struct rg_table *t = NULL;
+	char *data;
+	int fd, ret;
+
+	for (;;) {
+		data = resolve_path(path);
+		if (!data) {
+			ret = -errno;
+			goto out_err;
+		}
+		t = table_alloc(data);
+		free(data);
+		if (!t) {
+			ret = -ENOMEM;
+			goto out_err;
+		}
+		fd = open(t->path, O_RDWR | O_CLOEXEC);
+		if (fd < 0) {
+			ret = -errno;
+			goto out_free;
+		}
+		if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+			ret = errno == EWOULDBLOCK ? -EBUSY : -errno;
+			close(fd);
+			goto out_free;
+		}
+		ret = map_file(&t->m, fd, true);
+		if (ret < 0) {
+			close(fd);
+			goto out_free;
+		}
+		table_bind(t);
+		t->writer = true;
+		t->quiet = true;
+		ret = finish_switch(t);
+		if (ret < 0)
+			goto out_free;
+		if (ret == 0)
+			break;
+		table_free(t);
+		t = NULL;
+	}
+	ret = writer_alloc(t);
+	if (ret < 0)
+		goto out_free;
+	__atomic_store_n(&t->hdr->w.pid, (uint32_t)getpid(), __ATOMIC_RELAXED);
+	if (t->hdr->w.op != RG_TABLE_WOP_NONE) {
+		__atomic_store_n(&t->hdr->w.op, RG_TABLE_WOP_REPAIR, __ATOMIC_RELAXED);
+		repair_duplicates(t);
+		wstat_add(&t->hdr->w.nb_repairs, 1);
+	}
+	rebuild_filter(t);
+	if (t->hdr->r.batch)
+		__atomic_store_n(&t->hdr->r.batch, 0, __ATOMIC_RELEASE);
+	__atomic_store_n(&t->hdr->w.op, RG_TABLE_WOP_NONE, __ATOMIC_RELEASE);
+	return t;
+out_free:
+	table_free(t);
+out_err:
+	errno = -ret;
+	return NULL;
+}
+
+/* ---- readers and generations ------------------------------------------------ */
+
+static int reg_claim(struct rg_table_reg *reg, uint64_t generation)
+{
+	uint32_t me = (uint32_t)getpid();
+
+	for (int pass = 0; pass < 2; pass++) {
+		for (int i = 0; i < RG_TABLE_READERS_MAX; i++) {
+			struct rg_table_reg_slot *s = &reg->slot[i];
+			uint32_t cur = __atomic_load_n(&s->pid, __ATOMIC_ACQUIRE);
+
+			/* First pass: free slots; second: slots of dead readers. */
+			if (pass == 0 ? cur != 0 : (cur == 0 || pid_alive(cur)))
+				continue;
+			if (!__atomic_compare_exchange_n(&s->pid, &cur, me, false, __ATOMIC_SEQ_CST,
+							 __ATOMIC_RELAXED))
+				continue;
+			__atomic_store_n(&s->generation, generation, __ATOMIC_RELEASE);
+			__atomic_thread_fence(__ATOMIC_SEQ_CST);
+			return i;
+		}
+	}
+	return -ENOSPC;
+}
+
+static void reg_release(struct rg_table_reg *reg, int slot)
+{
+	if (reg && slot >= 0)
+		__atomic_store_n(&reg->slot[slot].pid, 0, __ATOMIC_SEQ_CST);
+}
+
+/* Map path for a reader; 0 or -errno. */
+static int reader_map(const char *path, struct rg_table_map *m, int *slot)
+{
+	int fd = open(path, O_RDWR | O_CLOEXEC), ret;
+
+	if (fd < 0 && (errno == EACCES || errno == EROFS))
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	ret = map_file(m, fd, false);
+	if (ret < 0) {
+		close(fd);
+		return ret;
+	}
+	/* The mappings stay valid without the descriptor. */
+	close(m->fd);
+	m->fd = -1;
+	*slot = -1;
+	if (m->reg) {
+		ret = reg_claim(m->reg, m->hdr->generation);
+		if (ret < 0) {
+			map_release(m);
+			return ret;
+		}
+		*slot = ret;
+	}
+	return 0;
+}
+
+static int reader_switch(struct rg_table *t)
+{
+	struct rg_table_map nm;
+	int slot, ret;
+
+	ret = reader_map(t->path, &nm, &slot);
+	if (ret < 0)
+		return ret;
+	if (nm.hdr->generation <= t->generation) {
+		/* Switch published but the rename not yet done. */
+		reg_release(nm.reg, slot);
+		map_release(&nm);
+		return 0;
+	}
+	reg_release(t->m.reg, t->reg_slot);
+	map_release(&t->m);
+	t->m = nm;
+	t->reg_slot = slot;
+	table_bind(t);
+	return 1;
+}
+
+struct rg_table *rg_table_open_reader(const char *path)
+{
+	struct rg_table *t;
+	char *data = resolve_path(path);
+	int ret;
+
+	if (!data)
+		return NULL;
+	t = table_alloc(data);
+	free(data);
+	if (!t) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	ret = reader_map(t->path, &t->m, &t->reg_slot);
+	if (ret < 0) {
+		table_free(t);
+		errno = -ret;
+		return NULL;
+	}
+	table_bind(t);
+	/* Registered first, then the check: the writer either sees the slot
+	 * or this reader sees the switch. */
+	if (__atomic_load_n(&t->hdr->r.superseded, __ATOMIC_SEQ_CST))
+		reader_switch(t);
+	return t;
+}
+
+int rg_table_reader_quiescent(struct rg_table *t)
+{
+	int ret;
+
+	if (t->reg_slot >= 0)
+		__atomic_store_n(&t->m.reg->slot[t->reg_slot].nb_quiescent, ++t->nb_quiescent,
+				 __ATOMIC_RELEASE);
+	if (RG_LIKELY(!__atomic_load_n(&t->hdr->r.superseded, __ATOMIC_ACQUIRE)) || t->writer)
+		return 0;
+	if (t->switch_backoff) {
+		t->switch_backoff--;
+		return 0;
+	}
+	ret = reader_switch(t);
+	if (ret <= 0)
+		t->switch_backoff = RG_TABLE_SWITCH_BACKOFF;
+	return ret;
+}
+
+int rg_table_reclaim(struct rg_table *t)
+{
+	struct rg_table_reg *reg = t->old.reg;
+
+	if (!t->old.base)
+		return 0;
+	for (unsigned i = 0; i < RG_TABLE_READERS_MAX; i++) {
+		uint32_t pid = __atomic_load_n(&reg->slot[i].pid, __ATOMIC_SEQ_CST);
+
+		if (!pid)
+			continue;
+		if (pid_alive(pid))
+			return -EAGAIN;
+		/* A dead reader's slot: free it for the next one. */
+		__atomic_compare_exchange_n(&reg->slot[i].pid, &pid, 0, false, __ATOMIC_SEQ_CST,
+					    __ATOMIC_RELAXED);
+	}
+	map_release(&t->old);
+	return 0;
+}
+
+int rg_table_grow(struct rg_table *t, uint64_t new_capacity)
+{
+	struct rg_table_layout l;
+	struct rg_table *n;
+	struct rg_table_hdr *oh = t->hdr;
+	char *next;
+	bool huge;
+	int ret;
+
+	if (!t->writer)
+		return -EPERM;
+	if (t->in_batch)
+		return -EBUSY;
+	if (rg_table_reclaim(t) < 0)
+		return -EBUSY;
+	if (!new_capacity)
+		new_capacity = 2 * (oh->capacity > oh->w.count ? oh->capacity : oh->w.count);
+	if (new_capacity < oh->w.count)
+		return -ENOSPC;
+	ret = layout_size(&l, new_capacity, oh->load_pct, oh->filter_bits_per_slot);
+	if (ret < 0)
+		return ret;
+	l.bfs_max = oh->bfs_max_nodes;
+	next = path_with_suffix(t->path, ".next");
+	n = next ? table_alloc(next) : NULL;
+	if (!n) {
+		free(next);
+		return -ENOMEM;
+	}
+	unlink(next);
+	ret = file_build(&n->m, next, &l, oh->generation + 1,
+			 !(oh->flags & RG_TABLE_F_HUGETLB), &huge);
+	if (ret < 0)
+		goto out_free;
+	table_bind(n);
+	n->writer = true;
+	ret = writer_alloc(n);
+	if (ret < 0)
+		goto out_unlink;
+	n->hdr->r.ledger_pos = oh->r.ledger_pos;
+	n->hdr->r.key_epoch[0] = oh->r.key_epoch[0];
+	n->hdr->r.key_epoch[1] = oh->r.key_epoch[1];
+	n->hdr->w.nb_displacements = oh->w.nb_displacements;
+	n->hdr->w.nb_failed_inserts = oh->w.nb_failed_inserts;
+	n->hdr->w.nb_repairs = oh->w.nb_repairs;
+	for (uint64_t bi = 0; bi < t->nb_buckets + RG_TABLE_STASH_BUCKETS; bi++) {
+		struct rg_table_bucket *b = bi < t->nb_buckets
+						    ? &t->buckets[bi]
+						    : &oh->stash[bi - t->nb_buckets];
+
+		if (bi + 4 < t->nb_buckets)
+			__builtin_prefetch(&t->buckets[bi + 4], 0, 0);
+		for (unsigned s = 0; s < RG_TABLE_SLOTS; s++) {
+			uint64_t b1, b2;
+
+			if (!(b->meta >> s & 1))
+				continue;
+			fp_buckets(b->fp[s][0], n->nb_buckets, &b1, &b2);
+			ret = insert_new(n, b->fp[s][0], b->fp[s][1], b1, b2, b->val[s]);
+			if (ret < 0)
+				goto out_unlink;
+		}
+	}
+	n->hdr->w.op = RG_TABLE_WOP_NONE;
+	file_seal(&n->m);
+	/* Publish, then rename: a crash in between is rolled forward by the
+	 * next writer (finish_switch). */
+	__atomic_store_n(&oh->r.superseded, n->hdr->generation, __ATOMIC_SEQ_CST);
+	if (rename(next, t->path) < 0) {
+		ret = -errno;
+		__atomic_store_n(&oh->r.superseded, 0, __ATOMIC_SEQ_CST);
+		goto out_unlink;
+	}
+	free(next);
+	/* The old generation waits for its readers; its flock goes now. */
+	t->old = t->m;
+	close(t->old.fd);
+	t->old.fd = -1;
+	t->old_generation = t->generation;
+	t->m = n->m;
+	cnt_free(t);
+	free(t->bfs);
+	t->cnt = n->cnt;
+	t->cnt_bytes = n->cnt_bytes;
+	t->bfs = n->bfs;
+	t->bfs_max = n->bfs_max;
+	free(n->path);
+	free(n);
+	table_bind(t);
+	__atomic_store_n(&t->hdr->w.pid, (uint32_t)getpid(), __ATOMIC_RELAXED);
+	rg_table_reclaim(t);
+	return 0;
+out_unlink:
+	unlink(next);
+out_free:
+	free(next);
+	table_free(n);
+	return ret;
+}
+
+void rg_table_close(struct rg_table *t)
+{
+	if (!t)
+		return;
+	if (t->writer) {
+		if (t->in_batch) {
+			/* Uncommitted: leave the ledger position as it was. */
+			__atomic_store_n(&t->hdr->r.batch, 0, __ATOMIC_RELEASE);
+			__atomic_store_n(&t->hdr->w.op, RG_TABLE_WOP_NONE, __ATOMIC_RELEASE);
+		}
+		__atomic_store_n(&t->hdr->w.pid, 0, __ATOMIC_RELEASE);
+	} else {
+		reg_release(t->m.reg, t->reg_slot);
+	}
+	table_free(t);
+}

@@ -883,6 +883,7 @@ static void resolve(const struct dl_state *st, struct rg_dialect *d)
 	}
 	d->nb_ident = (uint8_t)st->nb_ident;
 	memcpy(d->ident, st->ident, sizeof(d->ident));
+	rg_dialect_prepare(d);
 }
 
 static struct rg_dialect *parse_top(const char *text, const char *origin, bool builtin,

@@ -119,24 +119,45 @@ static void soft(struct rg_iso_msg *m, enum rg_anomaly a, unsigned de)
 	}
 }
 
-/* 64-bit bitmap from 8 raw bytes or 16 hex characters; -1 on a bad char. */
+/* 0x20 | value of each ASCII hex character (either case); 0 for any other
+ * byte, so ANDing the entries of a string tells whether all were hex. */
+#define HX(v) (0x20 | (v))
+static const uint8_t hex_tab[256] = {
+	['0'] = HX(0), ['1'] = HX(1), ['2'] = HX(2), ['3'] = HX(3), ['4'] = HX(4),
+	['5'] = HX(5), ['6'] = HX(6), ['7'] = HX(7), ['8'] = HX(8), ['9'] = HX(9),
+	['A'] = HX(10), ['B'] = HX(11), ['C'] = HX(12), ['D'] = HX(13), ['E'] = HX(14),
+	['F'] = HX(15), ['a'] = HX(10), ['b'] = HX(11), ['c'] = HX(12), ['d'] = HX(13),
+	['e'] = HX(14), ['f'] = HX(15),
+};
+#undef HX
+
+/* 64-bit bitmap from 8 raw bytes or 16 hex characters; -1 on a bad char.
+ * Branch-free over the characters: a bitmap is read for every message. */
 static int read_bitmap(unsigned enc, const uint8_t *p, uint64_t *out)
 {
 	uint64_t v = 0;
+	unsigned all = 0x20;
 
 	if (enc == RG_ISO_E_RAW) {
-		for (unsigned i = 0; i < 8; i++)
-			v = v << 8 | p[i];
-		*out = v;
+		memcpy(&v, p, 8);
+		*out = __builtin_bswap64(v);
 		return 0;
 	}
-	for (unsigned i = 0; i < 16; i++) {
-		uint8_t c = enc == RG_ISO_E_EBCDIC ? rg_ebcdic_to_ascii[p[i]] : p[i];
-		int h = hex_val(c);
-		if (h < 0)
-			return -1;
-		v = v << 4 | (unsigned)h;
+	if (enc == RG_ISO_E_EBCDIC) {
+		for (unsigned i = 0; i < 16; i++) {
+			unsigned h = hex_tab[rg_ebcdic_to_ascii[p[i]]];
+			all &= h;
+			v = v << 4 | (h & 0xF);
+		}
+	} else {
+		for (unsigned i = 0; i < 16; i++) {
+			unsigned h = hex_tab[p[i]];
+			all &= h;
+			v = v << 4 | (h & 0xF);
+		}
 	}
+	if (all == 0)
+		return -1;
 	*out = v;
 	return 0;
 }
@@ -194,36 +215,84 @@ static inline uint32_t prefix_bytes(const struct rg_iso_field_spec *f)
 	}
 }
 
-/* Length prefix value at p (prefix_bytes(f) readable), or -1 if not a number. */
-static int read_prefix(const struct rg_iso_field_spec *f, const uint8_t *p)
+/* Length prefix value of a variable field (op->pfx_bytes readable at p);
+ * -1 if the prefix is not a number. */
+static inline int read_prefix_op(const struct rg_iso_op *op, const uint8_t *p, uint32_t *out)
 {
-	unsigned v = 0, n = f->prefix_digits;
+	uint32_t v = 0, bad = 0;
 
-	switch (f->prefix_enc) {
-	case RG_ISO_E_BINARY:
-		return n == 2 ? p[0] : (p[0] << 8 | p[1]);
-	case RG_ISO_E_BCD:
-		for (unsigned i = 0; i < (n == 2 ? 1u : 2u); i++) {
-			unsigned hi = p[i] >> 4, lo = p[i] & 0xF;
-			if (hi > 9 || lo > 9)
-				return -1;
+	switch (op->kind) {
+	case RG_ISO_OP_PFX_ASCII:
+		for (unsigned i = 0; i < op->pfx_bytes; i++) {
+			uint32_t dgt = (uint32_t)p[i] - '0';
+			bad |= dgt > 9;
+			v = v * 10 + dgt;
+		}
+		break;
+	case RG_ISO_OP_PFX_EBCDIC:
+		for (unsigned i = 0; i < op->pfx_bytes; i++) {
+			uint32_t dgt = (uint32_t)p[i] - 0xF0;
+			bad |= dgt > 9;
+			v = v * 10 + dgt;
+		}
+		break;
+	case RG_ISO_OP_PFX_BCD:
+		for (unsigned i = 0; i < op->pfx_bytes; i++) {
+			uint32_t hi = p[i] >> 4, lo = p[i] & 0xF;
+			bad |= (hi > 9) | (lo > 9);
 			v = v * 100 + hi * 10 + lo;
 		}
-		return (int)v;
-	case RG_ISO_E_EBCDIC:
-		for (unsigned i = 0; i < n; i++) {
-			if (!is_ebcdic_digit(p[i]))
-				return -1;
-			v = v * 10 + (p[i] - 0xF0u);
-		}
-		return (int)v;
+		break;
 	default:
-		for (unsigned i = 0; i < n; i++) {
-			if (!is_digit(p[i]))
-				return -1;
-			v = v * 10 + (p[i] - (unsigned)'0');
+		for (unsigned i = 0; i < op->pfx_bytes; i++)
+			v = v << 8 | p[i];
+		break;
+	}
+	*out = v;
+	return bad ? -1 : 0;
+}
+
+void rg_dialect_prepare(struct rg_dialect *d)
+{
+	memset(d->op, 0, sizeof(d->op));
+	for (unsigned de = 2; de <= RG_ISO_MAX_DE; de++) {
+		const struct rg_iso_field_spec *f = &d->de[de];
+		struct rg_iso_op *op = &d->op[de];
+
+		if (f->type == RG_ISO_T_NONE)
+			continue;
+		if (f->prefix_digits == 0) {
+			op->kind = RG_ISO_OP_FIXED;
+			op->units = f->len;
+			op->fixed_bytes = (uint16_t)wire_bytes(f, f->len);
+			continue;
 		}
-		return (int)v;
+		switch (f->prefix_enc) {
+		case RG_ISO_E_BCD:
+			op->kind = RG_ISO_OP_PFX_BCD;
+			break;
+		case RG_ISO_E_BINARY:
+			op->kind = RG_ISO_OP_PFX_BIN;
+			break;
+		case RG_ISO_E_EBCDIC:
+			op->kind = RG_ISO_OP_PFX_EBCDIC;
+			break;
+		default:
+			op->kind = RG_ISO_OP_PFX_ASCII;
+			break;
+		}
+		op->pfx_bytes = (uint8_t)prefix_bytes(f);
+		op->units = f->len;
+		if (f->enc == RG_ISO_E_BCD && f->prefix_in_bytes) {
+			op->scale = RG_ISO_SCALE_BCD_BYTES;
+			op->units = (uint16_t)((f->len + 1u) / 2);
+		} else if (f->enc == RG_ISO_E_BCD) {
+			op->scale = RG_ISO_SCALE_BCD;
+		} else if (f->enc == RG_ISO_E_HEX) {
+			op->scale = RG_ISO_SCALE_HEX;
+		} else {
+			op->scale = RG_ISO_SCALE_1;
+		}
 	}
 }
 
@@ -354,57 +423,68 @@ enum rg_anomaly rg_iso_decode(const struct rg_dialect *d, const uint8_t *buf,
 		pos += n;
 	}
 
+	/* The field walk: a cursor and its end stay in registers; each DE costs
+	 * one op load and, for the fixed fields that dominate, one branch. */
+	const uint8_t *cur = buf + pos, *const end = buf + lim;
 	for (unsigned w = 0; w < 2; w++) {
-		uint64_t bits = m->bitmap[w];
-		if (w == 0)
-			bits &= ~(1ULL << 63);
-		while (bits) {
-			unsigned idx = (unsigned)__builtin_clzll(bits);
-			unsigned de = w * 64 + idx + 1;
-			const struct rg_iso_field_spec *f = &d->de[de];
-			struct rg_iso_value *v = &m->v[de];
-			uint32_t units;
+		uint64_t bits = m->bitmap[w] & (w == 0 ? ~(1ULL << 63) : ~0ULL);
+		const unsigned base = w * 64 + 1;
 
-			bits &= ~(1ULL << (63 - idx));
-			if (f->type == RG_ISO_T_NONE)
-				return stop(m, RG_ANOM_UNDEFINED_FIELD, de, pos);
-			if (f->prefix_digits == 0) {
-				units = f->len;
-				n = wire_bytes(f, units);
+		while (bits) {
+			const unsigned idx = (unsigned)__builtin_clzll(bits);
+			const unsigned de = base + idx;
+			const struct rg_iso_op op = d->op[de];
+			struct rg_iso_value *v = &m->v[de];
+			uint32_t units, pv;
+
+			bits ^= 1ULL << (63 - idx);
+			if (__builtin_expect(op.kind == RG_ISO_OP_FIXED, 1)) {
+				units = op.units;
+				n = op.fixed_bytes;
+			} else if (op.kind == RG_ISO_OP_NONE) {
+				return stop(m, RG_ANOM_UNDEFINED_FIELD, de, (uint32_t)(cur - buf));
 			} else {
-				uint32_t pb = prefix_bytes(f);
-				int pv;
-				if (lim - pos < pb)
-					return stop(m, RG_ANOM_TRUNCATED, de, pos);
-				pv = read_prefix(f, buf + pos);
-				if (pv < 0)
-					return stop(m, RG_ANOM_BAD_LENGTH_PREFIX, de, pos);
-				if (f->prefix_in_bytes && f->enc == RG_ISO_E_BCD) {
-					if ((uint32_t)pv > (f->len + 1u) / 2)
-						return stop(m, RG_ANOM_LENGTH_OVER_MAX, de, pos);
-					units = 2u * (uint32_t)pv;
-					n = (uint32_t)pv;
-				} else {
-					if ((uint32_t)pv > f->len)
-						return stop(m, RG_ANOM_LENGTH_OVER_MAX, de, pos);
-					units = (uint32_t)pv;
-					n = wire_bytes(f, units);
+				if ((size_t)(end - cur) < op.pfx_bytes)
+					return stop(m, RG_ANOM_TRUNCATED, de, (uint32_t)(cur - buf));
+				if (read_prefix_op(&op, cur, &pv) != 0)
+					return stop(m, RG_ANOM_BAD_LENGTH_PREFIX, de,
+						    (uint32_t)(cur - buf));
+				if (pv > op.units)
+					return stop(m, RG_ANOM_LENGTH_OVER_MAX, de,
+						    (uint32_t)(cur - buf));
+				cur += op.pfx_bytes;
+				switch (op.scale) {
+				case RG_ISO_SCALE_1:
+					units = n = pv;
+					break;
+				case RG_ISO_SCALE_HEX:
+					units = pv;
+					n = 2 * pv;
+					break;
+				case RG_ISO_SCALE_BCD:
+					units = pv;
+					n = (pv + 1) / 2;
+					break;
+				default:
+					units = 2 * pv;
+					n = pv;
+					break;
 				}
-				pos += pb;
 			}
-			if (lim - pos < n)
-				return stop(m, RG_ANOM_TRUNCATED, de, pos);
-			v->off = (uint16_t)pos;
+			if ((size_t)(end - cur) < n)
+				return stop(m, RG_ANOM_TRUNCATED, de, (uint32_t)(cur - buf));
+			v->off = (uint16_t)(cur - buf);
 			v->len = (uint16_t)n;
 			v->units = (uint16_t)units;
 			if (flags & RG_ISO_VALIDATE) {
-				enum rg_anomaly a = validate(f, v, buf + pos);
+				enum rg_anomaly a = validate(&d->de[de], v, cur);
 				if (a != RG_ANOM_NONE)
 					soft(m, a, de);
 			}
-			pos += n;
+			cur += n;
 		}
 	}
+	pos = (uint32_t)(cur - buf);
 	m->end = (uint16_t)pos;
 	if (pos < len)
 		soft(m, RG_ANOM_TRAILING_BYTES, 0);
@@ -446,11 +526,20 @@ int rg_iso_field_text(const struct rg_dialect *d, const struct rg_iso_msg *m,
 
 	switch (f->enc) {
 	case RG_ISO_E_BCD: {
-		unsigned first, count;
+		unsigned first, count, i = 0;
 		bcd_span(f, v, p, &first, &count);
 		if (cap <= count)
 			return -ENOSPC;
-		for (unsigned i = 0; i < count; i++)
+		if (first & 1) {
+			out[i++] = hex_upper[p[first / 2] & 0xF];
+		}
+		/* whole bytes, two characters at a time (identifiers are BCD here) */
+		for (; i + 1 < count; i += 2) {
+			uint8_t b = p[(first + i) / 2];
+			out[i] = hex_upper[b >> 4];
+			out[i + 1] = hex_upper[b & 0xF];
+		}
+		if (i < count)
 			out[i] = hex_upper[nibble_at(p, first + i)];
 		out[count] = '\0';
 		return (int)count;

@@ -73,6 +73,36 @@ struct rg_ident_source {
 	uint8_t tag[4];    /* ASCII TLV tag characters, or BER tag bytes (1-3) */
 };
 
+/*
+ * How the decoder walks one DE, derived from its rg_iso_field_spec by
+ * rg_dialect_prepare() so that the per-field loop is one table load and one
+ * switch.  Not part of the dialect file format.
+ */
+enum rg_iso_op_kind {
+	RG_ISO_OP_NONE = 0,  /* DE undefined */
+	RG_ISO_OP_FIXED,     /* fixed_bytes on the wire */
+	RG_ISO_OP_PFX_ASCII, /* prefix of pfx_bytes ASCII digits */
+	RG_ISO_OP_PFX_EBCDIC,/* prefix of pfx_bytes EBCDIC digits */
+	RG_ISO_OP_PFX_BCD,   /* prefix of pfx_bytes packed-BCD bytes */
+	RG_ISO_OP_PFX_BIN,   /* prefix of pfx_bytes big-endian binary bytes */
+};
+
+enum rg_iso_scale {
+	RG_ISO_SCALE_1 = 0, /* one byte per unit */
+	RG_ISO_SCALE_HEX,   /* two bytes per unit (binary as hex text) */
+	RG_ISO_SCALE_BCD,   /* (units + 1) / 2 bytes */
+	RG_ISO_SCALE_BCD_BYTES, /* the prefix counts bytes; units = 2 * bytes */
+};
+
+struct rg_iso_op {
+	uint8_t kind;         /* enum rg_iso_op_kind */
+	uint8_t scale;        /* enum rg_iso_scale, variable fields */
+	uint8_t pfx_bytes;    /* bytes of the length prefix */
+	uint8_t pad_;
+	uint16_t units;       /* fixed: units of the value; variable: maximum prefix value */
+	uint16_t fixed_bytes; /* fixed: bytes on the wire */
+};
+
 struct rg_dialect {
 	char name[RG_DIALECT_NAME_MAX];
 	uint8_t mti_enc;    /* ASCII, BCD or EBCDIC */
@@ -80,7 +110,14 @@ struct rg_dialect {
 	struct rg_iso_field_spec de[RG_ISO_MAX_DE + 1]; /* index = DE number; [0] unused */
 	uint8_t nb_ident;
 	struct rg_ident_source ident[RG_DIALECT_MAX_IDENT];
+	struct rg_iso_op op[RG_ISO_MAX_DE + 1]; /* derived: rg_dialect_prepare() */
 };
+
+/*
+ * Derive d->op[] from d->de[].  The dialect loader calls it; code that
+ * fills a struct rg_dialect by hand must call it before decoding with it.
+ */
+void rg_dialect_prepare(struct rg_dialect *d);
 
 /* A decoded message: offsets into the caller's buffer, valid while it is. */
 struct rg_iso_value {

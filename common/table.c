@@ -19,7 +19,9 @@
  *    always in at least one bucket, and a reader that missed re-reads the
  *    counter and retries if it moved;
  *  - Bloom bits are set before an entry is published and cleared (when
- *    the writer's private 4-bit counter reaches 0) after it is cleared.
+ *    the writer's private 2-bit counter reaches 0) after it is cleared;
+ *  - after a generation switch, writes are mirrored into the old file
+ *    until its readers have moved (rg_table_reclaim).
  *
  * The fast path (lookup, lookup_bulk) is in this translation unit, never
  * allocates, never takes a lock and makes no indirect calls.
@@ -64,6 +66,9 @@
 #endif
 #ifndef RG_TABLE_BALANCE
 #define RG_TABLE_BALANCE 1 /* new keys go to the emptier candidate */
+#endif
+#ifndef RG_TABLE_APPLY_AHEAD
+#define RG_TABLE_APPLY_AHEAD 16 /* batch_apply: ops prefetched ahead */
 #endif
 #define RG_TABLE_SWITCH_BACKOFF 1024   /* quiescent calls between switch retries */
 
@@ -196,7 +201,7 @@ struct rg_table {
 	char *path;		/* data file (symlinks resolved) */
 
 	/* writer private */
-	uint8_t *cnt;		/* 4-bit delete counters, one per filter bit */
+	uint8_t *cnt;		/* 2-bit delete counters, one per filter bit */
 	size_t cnt_bytes;	/* mapped for cnt */
 	struct rg_bfs_node *bfs;
 	unsigned bfs_max;
@@ -668,7 +673,29 @@ static inline void op_end(struct rg_table *t)
 		__atomic_store_n(&t->hdr->w.op, RG_TABLE_WOP_NONE, __ATOMIC_RELEASE);
 }
 
-/* Counter of filter bit (block, word i, bit p): 4 bits, 15 = sticky. */
+/*
+ * Delete counters: 2 bits per filter bit, 3 = sticky (cleared only by the
+ * rebuild when a writer attaches).  A block's 512 counters are 128 bytes,
+ * two lines, so a write touches the filter line, two counter lines and the
+ * two buckets.  At full load about 2.5% of the set bits have 3 or more
+ * keys: those bits outlive their keys' deletes until the next rebuild,
+ * which costs a little filter precision, never correctness.
+ */
+#define RG_TABLE_CNT_MAX 3u
+#define RG_TABLE_CNT_BLOCK_BYTES (512 * 2 / 8)
+
+static inline unsigned cnt_get(const uint8_t *cnt, uint64_t bit)
+{
+	return (cnt[bit >> 2] >> ((bit & 3) * 2)) & RG_TABLE_CNT_MAX;
+}
+
+static inline void cnt_set(uint8_t *cnt, uint64_t bit, unsigned v)
+{
+	unsigned sh = (unsigned)(bit & 3) * 2;
+
+	cnt[bit >> 2] = (uint8_t)((cnt[bit >> 2] & ~(RG_TABLE_CNT_MAX << sh)) | v << sh);
+}
+
 static inline void filter_add(struct rg_table *t, uint64_t w0, uint64_t w1)
 {
 	uint64_t blk = fp_block(w1, t->nb_blocks), f = fp_filter_bits(w0, w1);
@@ -677,12 +704,11 @@ static inline void filter_add(struct rg_table *t, uint64_t w0, uint64_t w1)
 	for (unsigned i = 0; i < RG_TABLE_FILTER_K; i++) {
 		unsigned p = (f >> (6 * i)) & 63;
 		uint64_t bit = blk * 512 + i * 64 + p;
-		uint8_t *c = &t->cnt[bit >> 1];
-		unsigned sh = (bit & 1) * 4, v = (*c >> sh) & 0xf;
+		unsigned v = cnt_get(t->cnt, bit);
 
-		if (v == 15)
+		if (v == RG_TABLE_CNT_MAX)
 			continue;
-		*c = (uint8_t)((*c & ~(0xf << sh)) | (v + 1) << sh);
+		cnt_set(t->cnt, bit, v + 1);
 		if (v == 0)
 			__atomic_store_n(&words[i], words[i] | 1ull << p, __ATOMIC_RELEASE);
 	}
@@ -696,12 +722,11 @@ static inline void filter_remove(struct rg_table *t, uint64_t w0, uint64_t w1)
 	for (unsigned i = 0; i < RG_TABLE_FILTER_K; i++) {
 		unsigned p = (f >> (6 * i)) & 63;
 		uint64_t bit = blk * 512 + i * 64 + p;
-		uint8_t *c = &t->cnt[bit >> 1];
-		unsigned sh = (bit & 1) * 4, v = (*c >> sh) & 0xf;
+		unsigned v = cnt_get(t->cnt, bit);
 
-		if (v == 15 || v == 0)
+		if (v == RG_TABLE_CNT_MAX || v == 0)
 			continue;
-		*c = (uint8_t)((*c & ~(0xf << sh)) | (v - 1) << sh);
+		cnt_set(t->cnt, bit, v - 1);
 		if (v == 1)
 			__atomic_store_n(&words[i], words[i] & ~(1ull << p), __ATOMIC_RELEASE);
 	}
@@ -713,8 +738,8 @@ static void filter_prefetch(const struct rg_table *t, uint64_t w0, uint64_t w1)
 
 	(void)w0;
 	__builtin_prefetch(t->filter + blk * 8, 1, 3);
-	for (unsigned i = 0; i < 256; i += RG_TABLE_LINE)
-		__builtin_prefetch(t->cnt + blk * 256 + i, 1, 3);
+	for (unsigned i = 0; i < RG_TABLE_CNT_BLOCK_BYTES; i += RG_TABLE_LINE)
+		__builtin_prefetch(t->cnt + blk * RG_TABLE_CNT_BLOCK_BYTES + i, 1, 3);
 }
 
 struct rg_loc {
@@ -833,6 +858,62 @@ static bool cuckoo_make_room(struct rg_table *t, uint64_t b1, uint64_t b2,
 	return false;
 }
 
+/*
+ * The previous generation stays mapped by readers that have not yet passed
+ * a quiescent state.  Until every reader has moved (rg_table_reclaim), each
+ * write is mirrored there too, so that a delete that returned is not
+ * reported even by a reader still on the old file, and an update is seen
+ * there.  An insert is mirrored when one of the key's old buckets has a
+ * free slot (no moves there: the old file only has to serve until its
+ * readers move).  The old filter only gains bits, which is always safe.
+ */
+enum rg_mirror_kind {
+	RG_MIRROR_INSERT,
+	RG_MIRROR_UPDATE,
+	RG_MIRROR_DELETE,
+};
+
+static void old_mirror(struct rg_table *t, uint64_t w0, uint64_t w1, enum rg_mirror_kind kind,
+		       uint32_t val)
+{
+	struct rg_table_hdr *oh = t->old.hdr;
+	struct rg_table_bucket *ob = (struct rg_table_bucket *)(t->old.base + oh->off_buckets);
+	uint64_t b1, b2;
+	struct rg_loc l;
+	bool found;
+
+	fp_buckets(w0, oh->nb_buckets, &b1, &b2);
+	found = bucket_find_w(&ob[b1], w0, w1, &l) || bucket_find_w(&ob[b2], w0, w1, &l);
+	for (unsigned i = 0; !found && oh->r.nb_stash && i < RG_TABLE_STASH_BUCKETS; i++) {
+		found = bucket_find_w(&oh->stash[i], w0, w1, &l);
+		l.stash = found;
+	}
+	if (kind == RG_MIRROR_DELETE && found) {
+		slot_clear(l.b, l.s);
+		if (l.stash)
+			__atomic_store_n(&oh->r.nb_stash, oh->r.nb_stash - 1, __ATOMIC_RELEASE);
+	} else if (found) {
+		__atomic_store_n(&l.b->val[l.s], val, __ATOMIC_RELEASE);
+	} else if (kind != RG_MIRROR_DELETE) {
+		uint64_t *words = (uint64_t *)(t->old.base + oh->off_filter) +
+				  fp_block(w1, oh->nb_blocks) * 8;
+		uint64_t f = fp_filter_bits(w0, w1);
+		struct rg_table_bucket *b = &ob[b1];
+		int s = bucket_free_slot(b);
+
+		if (s < 0) {
+			b = &ob[b2];
+			s = bucket_free_slot(b);
+		}
+		if (s < 0)
+			return;
+		for (unsigned i = 0; i < RG_TABLE_FILTER_K; i++)
+			__atomic_store_n(&words[i], words[i] | 1ull << ((f >> (6 * i)) & 63),
+					 __ATOMIC_RELEASE);
+		slot_publish(b, (unsigned)s, w0, w1, val);
+	}
+}
+
 /* Place a new key (known absent).  0 or -ENOSPC. */
 static int insert_new(struct rg_table *t, uint64_t w0, uint64_t w1, uint64_t b1, uint64_t b2,
 		      uint32_t val)
@@ -929,12 +1010,16 @@ static int write_one(struct rg_table *t, const struct rg_fp *fp, struct rg_table
 			return -EEXIST;
 		/* In place: readers see the old or the new value, both whole. */
 		__atomic_store_n(&l.b->val[l.s], rg_table_val_pack(v), __ATOMIC_RELEASE);
+		if (RG_UNLIKELY(t->old.base != NULL))
+			old_mirror(t, w0, w1, RG_MIRROR_UPDATE, rg_table_val_pack(v));
 		return 0;
 	}
 	if (mode == RG_W_UPDATE)
 		return -ENOENT;
 	op_begin(t);
 	ret = insert_new(t, w0, w1, b1, b2, rg_table_val_pack(v));
+	if (ret == 0 && RG_UNLIKELY(t->old.base != NULL))
+		old_mirror(t, w0, w1, RG_MIRROR_INSERT, rg_table_val_pack(v));
 	op_end(t);
 	if (ret == -ENOSPC && t->auto_grow && !t->in_batch && rg_table_grow(t, 0) == 0)
 		return write_one(t, fp, v, mode);
@@ -975,6 +1060,8 @@ int rg_table_delete(struct rg_table *t, const struct rg_fp *fp)
 	wstat_add(&t->hdr->w.count, -1);
 	if (!l.stash && t->hdr->r.nb_stash)
 		stash_rehome(t);
+	if (RG_UNLIKELY(t->old.base != NULL))
+		old_mirror(t, w0, w1, RG_MIRROR_DELETE, 0);
 	op_end(t);
 	return 0;
 }
@@ -995,7 +1082,7 @@ int rg_table_batch_begin(struct rg_table *t)
 
 long rg_table_batch_apply(struct rg_table *t, const struct rg_table_op *ops, unsigned long n)
 {
-	enum { AHEAD = 16 };
+	enum { AHEAD = RG_TABLE_APPLY_AHEAD };
 
 	if (!t->writer)
 		return -EPERM;
@@ -1130,6 +1217,8 @@ void rg_table_stats(const struct rg_table *t, struct rg_table_stats *s)
 	s->nb_filter_blocks = h->nb_blocks;
 	s->nb_stash = __atomic_load_n(&h->r.nb_stash, __ATOMIC_RELAXED);
 	s->file_bytes = h->file_bytes;
+	if (t->writer)
+		s->private_bytes = t->cnt_bytes + t->bfs_max * sizeof(*t->bfs);
 	s->generation = h->generation;
 	s->ledger_pos = __atomic_load_n(&h->r.ledger_pos, __ATOMIC_ACQUIRE);
 	s->nb_displacements = __atomic_load_n(&h->w.nb_displacements, __ATOMIC_RELAXED);
@@ -1336,7 +1425,7 @@ static int writer_alloc(struct rg_table *t)
 	t->bfs_max = t->hdr->bfs_max_nodes ? t->hdr->bfs_max_nodes : 2048;
 	if (t->bfs_max < 8)
 		t->bfs_max = 8;
-	t->cnt = cnt_alloc(t->nb_blocks * 256, &t->cnt_bytes);
+	t->cnt = cnt_alloc(t->nb_blocks * RG_TABLE_CNT_BLOCK_BYTES, &t->cnt_bytes);
 	t->bfs = calloc(t->bfs_max, sizeof(*t->bfs));
 	if (!t->cnt || !t->bfs)
 		return -ENOMEM;
@@ -1507,7 +1596,7 @@ static void rebuild_filter(struct rg_table *t)
 	uint64_t count = 0, nb_stash = 0;
 	uint64_t *words = (uint64_t *)t->filter;
 
-	memset(t->cnt, 0, t->nb_blocks * 256);
+	memset(t->cnt, 0, t->nb_blocks * RG_TABLE_CNT_BLOCK_BYTES);
 	for (uint64_t bi = 0; bi < t->nb_buckets + RG_TABLE_STASH_BUCKETS; bi++) {
 		bool in_stash = bi >= t->nb_buckets;
 		struct rg_table_bucket *b =
@@ -1525,20 +1614,18 @@ static void rebuild_filter(struct rg_table *t)
 			f = fp_filter_bits(w0, w1);
 			for (unsigned i = 0; i < RG_TABLE_FILTER_K; i++) {
 				uint64_t bit = blk * 512 + i * 64 + ((f >> (6 * i)) & 63);
-				uint8_t *c = &t->cnt[bit >> 1];
-				unsigned sh = (bit & 1) * 4, v = (*c >> sh) & 0xf;
+				unsigned v = cnt_get(t->cnt, bit);
 
-				if (v < 15)
-					*c = (uint8_t)((*c & ~(0xf << sh)) | (v + 1) << sh);
+				if (v < RG_TABLE_CNT_MAX)
+					cnt_set(t->cnt, bit, v + 1);
 			}
 		}
 	}
 	for (uint64_t wi = 0; wi < t->nb_blocks * 8; wi++) {
-		const uint8_t *c = &t->cnt[wi * 32];
 		uint64_t w = 0;
 
 		for (unsigned p = 0; p < 64; p++) {
-			if ((c[p >> 1] >> ((p & 1) * 4)) & 0xf)
+			if (cnt_get(t->cnt, wi * 64 + p))
 				w |= 1ull << p;
 		}
 		if (words[wi] != w)

@@ -228,6 +228,7 @@ struct rg_table_stats {
 	uint64_t nb_filter_blocks; /* 64-byte Bloom blocks */
 	uint64_t nb_stash;	 /* entries in the stash */
 	uint64_t file_bytes;	 /* whole shared file */
+	uint64_t private_bytes;	 /* writer: its private memory (delete counters, search) */
 	uint64_t generation;
 	uint64_t ledger_pos;
 	uint64_t nb_displacements; /* entries moved along cuckoo paths (lifetime) */

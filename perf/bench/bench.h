@@ -19,6 +19,7 @@ struct bench_opts {
 	uint64_t seed;
 	const char *tshark;  /* path of tshark, or NULL to skip that peer */
 	const char *workdir; /* where temporary captures go */
+	const char *keys;    /* table: key counts, "1M,10M"; NULL = default */
 };
 
 static inline uint64_t bench_now_ns(void)
@@ -37,5 +38,6 @@ void bench_result(const char *bench, const char *case_name, const char *unit, do
 		  const char *peer, double peer_value, double ratio, const char *extra);
 
 int bench_parse(const struct bench_opts *o);
+int bench_table(const struct bench_opts *o);
 
 #endif

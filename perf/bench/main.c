@@ -21,6 +21,10 @@ static const struct bench_suite suites[] = {
 	{ "parse", bench_parse,
 	  "decode + extract + fingerprint on one core (ascii87, bcd87); "
 	  "fingerprint inlined vs libsodium; whole-capture dissection vs tshark" },
+	{ "table", bench_table,
+	  "fingerprint table vs DPDK rte_hash, same keys and huge pages: bulk lookups "
+	  "(miss- and hit-heavy), inserts/s, bytes per entry, load at first failure "
+	  "(--keys 1M,10M)" },
 };
 
 static int cmp_double(const void *a, const void *b)
@@ -53,6 +57,7 @@ static void usage(FILE *f)
 {
 	fprintf(f, "usage: riskgate-bench SUITE [--messages N] [--rounds N] [--seed S]\n"
 		   "                      [--tshark PATH | --no-tshark] [--workdir DIR]\n"
+		   "                      [--keys N[,N...]]\n"
 		   "suites:\n");
 	for (size_t i = 0; i < sizeof(suites) / sizeof(suites[0]); i++)
 		fprintf(f, "  %-8s %s\n", suites[i].name, suites[i].help);
@@ -74,6 +79,7 @@ int main(int argc, char **argv)
 		{ "tshark", required_argument, NULL, 't' },
 		{ "no-tshark", no_argument, NULL, 'T' },
 		{ "workdir", required_argument, NULL, 'w' },
+		{ "keys", required_argument, NULL, 'k' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -112,6 +118,9 @@ int main(int argc, char **argv)
 			break;
 		case 'w':
 			o.workdir = optarg;
+			break;
+		case 'k':
+			o.keys = optarg;
 			break;
 		case 'h':
 			usage(stdout);

@@ -721,6 +721,7 @@ static void test_extract_decoded(void)
 
 	ascii_specs(&d);
 	std_sources(&d);
+	rg_dialect_prepare(&d);
 	dec = rg_iso_decode(&d, (const uint8_t *)ascii_msg, (uint32_t)strlen(ascii_msg), 0, &m);
 	CHECK_EQ(dec, RG_ANOM_NONE, "ascii message decodes");
 	n = rg_ident_extract(&d, &m, out, RG_IDENT_MAX, &a);
@@ -751,6 +752,7 @@ static void test_extract_decoded(void)
 	d.de[2].prefix_enc = d.de[32].prefix_enc = d.de[35].prefix_enc = RG_ISO_E_BCD;
 	d.de[35].pad = RG_ISO_PAD_RIGHT_F;
 	std_sources(&d);
+	rg_dialect_prepare(&d);
 	dec = rg_iso_decode(&d, bcd_msg, sizeof(bcd_msg), 0, &m);
 	CHECK_EQ(dec, RG_ANOM_NONE, "bcd message decodes");
 	n = rg_ident_extract(&d, &m, out, RG_IDENT_MAX, &a);

@@ -640,8 +640,19 @@ static void test_grow(void)
 	{
 		struct rg_fp k = key(6, 1000);
 
+		struct rg_fp d = key(6, 7);
+
 		CHECK_EQ(rg_table_insert(t, &k, val_of(1000)), 0, "insert into the new gen");
-		CHECK_EQ(rg_table_lookup(r, &k, NULL), -ENOENT, "old gen does not see it");
+		/* Regression: writes after the switch are mirrored into the old
+		 * generation while readers remain there, else a reader that
+		 * has not yet moved would report a key whose delete returned. */
+		CHECK_EQ(rg_table_lookup(r, &k, NULL), 0, "insert mirrored to the old gen");
+		CHECK_EQ(rg_table_update(t, &d, val_of(2000)), 0, "update in the new gen");
+		CHECK(rg_table_lookup(r, &d, &v) == 0 && val_eq(v, val_of(2000)),
+		      "update mirrored to the old gen");
+		CHECK_EQ(rg_table_delete(t, &d), 0, "delete in the new gen");
+		CHECK_EQ(rg_table_lookup(r, &d, NULL), -ENOENT, "delete mirrored to the old gen");
+		CHECK_EQ(rg_table_insert(t, &d, val_of(7)), 0, "reinsert");
 		CHECK_EQ(rg_table_reader_quiescent(r), 1, "reader switches");
 		CHECK_EQ(rg_table_reader_quiescent(r), 0, "once");
 		CHECK_EQ(rg_table_lookup(r, &k, NULL), 0, "new gen key");

@@ -108,6 +108,29 @@ static inline uint64_t load8(const char *p)
 #define ONES 0x0101010101010101ULL
 #define HIGHS 0x8080808080808080ULL
 
+static inline void store8(char *p, uint64_t v)
+{
+	memcpy(p, &v, sizeof(v));
+}
+
+/* Copy len <= RG_IDENT_MAX_LEN bytes without a library call: identifiers
+ * are short and copied once each, where a call costs more than the copy.
+ * Reads and writes stay within [0, len) (overlapping words at the end). */
+static inline void copy_ident(char *out, const char *in, size_t len)
+{
+	size_t i = 0;
+
+	if (len >= 8) {
+		for (; i + 8 <= len; i += 8)
+			store8(out + i, load8(in + i));
+		if (i < len)
+			store8(out + len - 8, load8(in + len - 8));
+		return;
+	}
+	for (; i < len; i++)
+		out[i] = in[i];
+}
+
 /* All eight bytes are '0'..'9': high nibble 3, low nibble at most 9 (adding
  * 6 to a low nibble above 9 carries into the high nibble). */
 static inline bool digits8(uint64_t x)
@@ -153,7 +176,7 @@ static int norm_pan(const char *in, size_t len, char *out)
 	size_t i, n = 0;
 
 	if (len >= PAN_MIN && len <= PAN_MAX && all_digits_8_24(in, len)) {
-		memcpy(out, in, len);
+		copy_ident(out, in, len);
 		return (int)len;
 	}
 
@@ -199,7 +222,7 @@ static int norm_trimmed(const char *in, size_t len, char *out)
 		len--;
 	if (len == 0 || len > RG_IDENT_MAX_LEN || !all_print(in, len))
 		return -EINVAL;
-	memcpy(out, in, len);
+	copy_ident(out, in, len);
 	return (int)len;
 }
 
@@ -217,7 +240,7 @@ static int norm_acquirer(const char *in, size_t len, char *out)
 			if (!is_digit(in[i]))
 				return -EINVAL;
 	}
-	memcpy(out, in, len);
+	copy_ident(out, in, len);
 	return (int)len;
 }
 

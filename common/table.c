@@ -40,7 +40,7 @@
 #include <sys/statfs.h>
 #include <unistd.h>
 
-#ifdef __AVX512F__
+#if defined(__AVX512F__) || defined(__BMI2__)
 #include <immintrin.h>
 #endif
 
@@ -52,7 +52,7 @@
 
 #define RG_TABLE_MAGIC "RGTABLE1"
 #define RG_TABLE_REG_MAGIC "RGTBLREG"
-#define RG_TABLE_VERSION 1
+#define RG_TABLE_VERSION 2 /* 2: filter bits of a key in one half of the words */
 #define RG_TABLE_SLOTS 3	       /* entries per bucket */
 #define RG_TABLE_LINE 64	       /* bytes */
 #define RG_TABLE_FILTER_K 8	       /* Bloom bits per key, one per 64-bit word of the block */
@@ -61,11 +61,8 @@
 #define RG_TABLE_META_SEQ 0x8u	       /* meta bits 3-31: write sequence */
 #define RG_TABLE_MAX_BUCKETS (1ull << 32) /* fastrange on 32 bits of the fp */
 #define RG_TABLE_HUGETLBFS_MAGIC 0x958458f6
-#ifndef RG_TABLE_PRIMARY_FIRST
-#define RG_TABLE_PRIMARY_FIRST 1 /* bulk: second bucket only after a first-bucket miss */
-#endif
 #ifndef RG_TABLE_BALANCE
-#define RG_TABLE_BALANCE 1 /* new keys go to the emptier candidate */
+#define RG_TABLE_BALANCE 0 /* 1: new keys go to the emptier candidate, not the first */
 #endif
 #ifndef RG_TABLE_APPLY_AHEAD
 #define RG_TABLE_APPLY_AHEAD 16 /* batch_apply: ops prefetched ahead */
@@ -191,6 +188,8 @@ struct rg_table {
 	struct rg_table_hdr *hdr;
 	uint64_t nb_buckets;
 	uint64_t nb_blocks;
+	uint32_t hit_ewma;	/* recent bulk hit fraction, 0..RG_TABLE_HIT_EWMA_ONE */
+	bool hit_mode;		/* bulk lookups skip the filter (lookup_adapt) */
 
 	struct rg_table_map m;
 	uint64_t generation;
@@ -242,19 +241,35 @@ static inline uint64_t fp_block(uint64_t w1, uint64_t nb_blocks)
 	return fastrange32(w1, nb_blocks);
 }
 
-/* 48 bits picking one bit in each of the block's eight words: the high half
- * of word 1 and the top 16 bits of word 0, independent of the block index. */
+/*
+ * The bit picked in each of the block's eight words, one per byte (byte i:
+ * bit 0-63 of word i), from 41 bits independent of the block index: the
+ * high half of word 1 and bits 48-56 of word 0.  All eight bits lie in the
+ * same half of their words (the "half", bit 5 of every position), so the
+ * writer's delete counters of one key fit in one line (cnt_index).
+ */
+#define RG_TABLE_FILTER_HALF 0x2020202020202020ull
+
 static inline uint64_t fp_filter_bits(uint64_t w0, uint64_t w1)
 {
-	return (w1 >> 32) | (w0 >> 48) << 32;
+	uint64_t src = (w1 >> 32) | (w0 >> 48) << 32;
+	uint64_t half = (src >> 40 & 1) * RG_TABLE_FILTER_HALF;
+
+#ifdef __BMI2__
+	return _pdep_u64(src, 0x1f1f1f1f1f1f1f1full) | half;
+#else
+	uint64_t pos = 0;
+
+	for (unsigned i = 0; i < RG_TABLE_FILTER_K; i++)
+		pos |= (src >> (5 * i) & 31) << (8 * i);
+	return pos | half;
+#endif
 }
 
 static inline bool filter_test(const uint64_t *blk, uint64_t f)
 {
 #ifdef __AVX512F__
-	const __m512i sh = _mm512_set_epi64(42, 36, 30, 24, 18, 12, 6, 0);
-	__m512i pos = _mm512_and_si512(_mm512_srlv_epi64(_mm512_set1_epi64((long long)f), sh),
-				       _mm512_set1_epi64(63));
+	__m512i pos = _mm512_cvtepu8_epi64(_mm_cvtsi64_si128((long long)f));
 	__m512i bits = _mm512_sllv_epi64(_mm512_set1_epi64(1), pos);
 	__m512i w = _mm512_load_si512((const void *)blk);
 
@@ -263,7 +278,7 @@ static inline bool filter_test(const uint64_t *blk, uint64_t f)
 	uint64_t acc = ~0ull;
 
 	for (unsigned i = 0; i < RG_TABLE_FILTER_K; i++)
-		acc &= __atomic_load_n(&blk[i], __ATOMIC_RELAXED) >> ((f >> (6 * i)) & 63);
+		acc &= __atomic_load_n(&blk[i], __ATOMIC_RELAXED) >> (f >> (8 * i) & 63);
 	return acc & 1;
 #endif
 }
@@ -274,12 +289,24 @@ static inline bool filter_test(const uint64_t *blk, uint64_t f)
 static inline int bucket_match(const struct rg_table_bucket *b, uint32_t valid, uint64_t w0,
 			       uint64_t w1)
 {
+#ifdef __AVX512F__
+	/* One compare of the whole line, no branch per slot: lanes 2s and
+	 * 2s + 1 hold slot s's fingerprint words (lanes 6-7: values, meta). */
+	const __m512i key = _mm512_set_epi64(0, 0, (long long)w1, (long long)w0, (long long)w1,
+					     (long long)w0, (long long)w1, (long long)w0);
+	unsigned eq = _mm512_cmpeq_epi64_mask(_mm512_load_si512((const void *)b), key);
+	unsigned both = eq & eq >> 1;
+	unsigned m = ((both & 1) | (both >> 1 & 2) | (both >> 2 & 4)) & valid;
+
+	return m ? __builtin_ctz(m) : -1;
+#else
 	for (int s = 0; s < RG_TABLE_SLOTS; s++) {
 		if ((valid >> s & 1) && __atomic_load_n(&b->fp[s][0], __ATOMIC_RELAXED) == w0 &&
 		    __atomic_load_n(&b->fp[s][1], __ATOMIC_RELAXED) == w1)
 			return s;
 	}
 	return -1;
+#endif
 }
 
 /*
@@ -351,66 +378,103 @@ int rg_table_lookup(const struct rg_table *t, const struct rg_fp *fp, struct rg_
 }
 
 /*
- * Three stages over the burst so that every line is in flight before it is
- * needed: filter blocks, then both buckets of the filter positives, then
- * the compares.  ptrs == NULL means the contiguous array arr.
+ * Bulk lookup mode of a handle.  Screening (most keys absent): test the
+ * filter line first and read buckets only for its positives, so a miss
+ * costs one line.  Hit-heavy: skip the filter and fetch the first bucket at
+ * once, so a hit costs one bucket line and no dependent filter line.  The
+ * mode follows the hit rate of the recent bursts with hysteresis.
+ */
+#define RG_TABLE_HIT_EWMA_ONE 256u   /* hit_ewma of a run of all-hit bursts */
+#define RG_TABLE_HIT_MODE_ON 160u    /* enter hit mode above 62.5% hits */
+#define RG_TABLE_HIT_MODE_OFF 96u    /* leave it below 37.5% */
+
+static inline void lookup_adapt(const struct rg_table *t, unsigned nb_hits, unsigned n)
+{
+	/* A handle belongs to one thread; the state is only a hint, so a
+	 * relaxed update through the const handle is all it needs. */
+	struct rg_table *mt = (struct rg_table *)(uintptr_t)t;
+	uint32_t e = __atomic_load_n(&mt->hit_ewma, __ATOMIC_RELAXED);
+	bool on = __atomic_load_n(&mt->hit_mode, __ATOMIC_RELAXED);
+
+	if (RG_UNLIKELY(n == 0))
+		return;
+	e = e - (e >> 2) + nb_hits * (RG_TABLE_HIT_EWMA_ONE / 4) / n;
+	__atomic_store_n(&mt->hit_ewma, e, __ATOMIC_RELAXED);
+	if (on ? e < RG_TABLE_HIT_MODE_OFF : e >= RG_TABLE_HIT_MODE_ON)
+		__atomic_store_n(&mt->hit_mode, !on, __ATOMIC_RELAXED);
+}
+
+/*
+ * Stages over the burst so that every line is in flight before it is
+ * needed: the filter blocks (screening mode only), the first bucket of
+ * every candidate, the compares, then the second bucket of the keys not
+ * found in their first.  ptrs == NULL means the contiguous array arr.
+ * Skipping the filter changes nothing for correctness: it only proves
+ * absence, and a hit is still confirmed by the bucket's seqlock.
  */
 static inline __attribute__((always_inline)) uint64_t
 lookup_bulk(const struct rg_table *t, const struct rg_fp *arr, const struct rg_fp *const *ptrs,
 	    unsigned n, struct rg_table_val *vals)
 {
 	uint64_t w0[RG_TABLE_BULK_MAX], w1[RG_TABLE_BULK_MAX];
-	const struct rg_table_bucket *bk1[RG_TABLE_BULK_MAX], *bk2[RG_TABLE_BULK_MAX];
-	const uint64_t *blk[RG_TABLE_BULK_MAX];
+	const struct rg_table_bucket *bk1[RG_TABLE_BULK_MAX];
 	uint64_t pos = 0, hit = 0, miss, c1;
 	uint32_t val;
 
 	if (RG_UNLIKELY(n > RG_TABLE_BULK_MAX))
 		return 0;
-	for (unsigned i = 0; i < n; i++) {
-		fp_words(ptrs ? ptrs[i] : &arr[i], &w0[i], &w1[i]);
-		blk[i] = t->filter + fp_block(w1[i], t->nb_blocks) * 8;
-		__builtin_prefetch(blk[i], 0, 3);
-	}
-	for (unsigned i = 0; i < n; i++) {
-		uint64_t b1, b2;
+	if (__atomic_load_n(&t->hit_mode, __ATOMIC_RELAXED)) {
+		for (unsigned i = 0; i < n; i++) {
+			fp_words(ptrs ? ptrs[i] : &arr[i], &w0[i], &w1[i]);
+			bk1[i] = &t->buckets[fastrange32(w0[i], t->nb_buckets)];
+			__builtin_prefetch(bk1[i], 0, 3);
+		}
+		pos = n == 64 ? ~0ull : (1ull << n) - 1;
+	} else {
+		const uint64_t *blk[RG_TABLE_BULK_MAX];
 
-		if (!filter_test(blk[i], fp_filter_bits(w0[i], w1[i])))
-			continue;
-		pos |= 1ull << i;
-		fp_buckets(w0[i], t->nb_buckets, &b1, &b2);
-		bk1[i] = &t->buckets[b1];
-		bk2[i] = &t->buckets[b2];
-		__builtin_prefetch(bk1[i], 0, 3);
-		if (!RG_TABLE_PRIMARY_FIRST)
-			__builtin_prefetch(bk2[i], 0, 3);
+		for (unsigned i = 0; i < n; i++) {
+			fp_words(ptrs ? ptrs[i] : &arr[i], &w0[i], &w1[i]);
+			blk[i] = t->filter + fp_block(w1[i], t->nb_blocks) * 8;
+			__builtin_prefetch(blk[i], 0, 3);
+		}
+		for (unsigned i = 0; i < n; i++) {
+			if (!filter_test(blk[i], fp_filter_bits(w0[i], w1[i])))
+				continue;
+			pos |= 1ull << i;
+			bk1[i] = &t->buckets[fastrange32(w0[i], t->nb_buckets)];
+			__builtin_prefetch(bk1[i], 0, 3);
+		}
+		if (!pos) {
+			lookup_adapt(t, 0, n);
+			return 0;
+		}
 	}
-	if (!pos)
-		return 0;
 	c1 = __atomic_load_n(&t->hdr->c.chg, __ATOMIC_ACQUIRE);
 	miss = 0;
-	if (RG_TABLE_PRIMARY_FIRST) {
-		/* Most keys sit in their first bucket: fetch the second only
-		 * for the few that are not there. */
-		for (uint64_t p = pos; p; p &= p - 1) {
-			unsigned i = (unsigned)__builtin_ctzll(p);
-
-			if (bucket_lookup(bk1[i], w0[i], w1[i], &val)) {
-				hit |= 1ull << i;
-				vals[i] = rg_table_val_unpack(val);
-			} else {
-				miss |= 1ull << i;
-				__builtin_prefetch(bk2[i], 0, 3);
-			}
-		}
-		pos = miss;
-		miss = 0;
-	}
+	/* Most keys sit in their first bucket (inserts prefer it): fetch the
+	 * second only for the keys that are not there. */
 	for (uint64_t p = pos; p; p &= p - 1) {
 		unsigned i = (unsigned)__builtin_ctzll(p);
 
-		if ((!RG_TABLE_PRIMARY_FIRST && bucket_lookup(bk1[i], w0[i], w1[i], &val)) ||
-		    bucket_lookup(bk2[i], w0[i], w1[i], &val)) {
+		if (bucket_lookup(bk1[i], w0[i], w1[i], &val)) {
+			hit |= 1ull << i;
+			vals[i] = rg_table_val_unpack(val);
+		} else {
+			uint64_t b1, b2;
+
+			miss |= 1ull << i;
+			fp_buckets(w0[i], t->nb_buckets, &b1, &b2);
+			bk1[i] = &t->buckets[b2];
+			__builtin_prefetch(bk1[i], 0, 3);
+		}
+	}
+	pos = miss;
+	miss = 0;
+	for (uint64_t p = pos; p; p &= p - 1) {
+		unsigned i = (unsigned)__builtin_ctzll(p);
+
+		if (bucket_lookup(bk1[i], w0[i], w1[i], &val)) {
 			hit |= 1ull << i;
 			vals[i] = rg_table_val_unpack(val);
 		} else {
@@ -418,7 +482,7 @@ lookup_bulk(const struct rg_table *t, const struct rg_fp *arr, const struct rg_f
 		}
 	}
 	if (RG_LIKELY(!miss))
-		return hit;
+		goto out;
 	for (uint64_t p = miss; p; p &= p - 1) {
 		unsigned i = (unsigned)__builtin_ctzll(p);
 
@@ -430,7 +494,7 @@ lookup_bulk(const struct rg_table *t, const struct rg_fp *arr, const struct rg_f
 	}
 	__atomic_thread_fence(__ATOMIC_ACQUIRE);
 	if (RG_LIKELY(__atomic_load_n(&t->hdr->c.chg, __ATOMIC_RELAXED) == c1))
-		return hit;
+		goto out;
 	/* The writer moved entries meanwhile: redo the misses one by one. */
 	for (uint64_t p = miss; p; p &= p - 1) {
 		unsigned i = (unsigned)__builtin_ctzll(p);
@@ -442,6 +506,8 @@ lookup_bulk(const struct rg_table *t, const struct rg_fp *arr, const struct rg_f
 			vals[i] = rg_table_val_unpack(val);
 		}
 	}
+out:
+	lookup_adapt(t, (unsigned)__builtin_popcountll(hit), n);
 	return hit;
 }
 
@@ -676,13 +742,27 @@ static inline void op_end(struct rg_table *t)
 /*
  * Delete counters: 2 bits per filter bit, 3 = sticky (cleared only by the
  * rebuild when a writer attaches).  A block's 512 counters are 128 bytes,
- * two lines, so a write touches the filter line, two counter lines and the
- * two buckets.  At full load about 2.5% of the set bits have 3 or more
- * keys: those bits outlive their keys' deletes until the next rebuild,
- * which costs a little filter precision, never correctness.
+ * two lines: line h holds the counters of the bits 32h..32h+31 of all eight
+ * words, so the eight counters of one key (same half) share one line, and
+ * a write touches the filter line, one counter line and one or two
+ * buckets.  At full load about 2.5% of the set bits have 3 or more keys:
+ * those bits outlive their keys' deletes until the next rebuild, which
+ * costs a little filter precision, never correctness.
  */
 #define RG_TABLE_CNT_MAX 3u
 #define RG_TABLE_CNT_BLOCK_BYTES (512 * 2 / 8)
+
+/* Counter number of bit p of word i of block blk. */
+static inline uint64_t cnt_index(uint64_t blk, unsigned i, unsigned p)
+{
+	return blk * 512 + (p >> 5) * 256 + i * 32 + (p & 31);
+}
+
+/* The counter line of the key with filter bits f in block blk. */
+static inline const uint8_t *cnt_line(const struct rg_table *t, uint64_t blk, uint64_t f)
+{
+	return t->cnt + blk * RG_TABLE_CNT_BLOCK_BYTES + (f >> 5 & 1) * RG_TABLE_LINE;
+}
 
 static inline unsigned cnt_get(const uint8_t *cnt, uint64_t bit)
 {
@@ -702,8 +782,8 @@ static inline void filter_add(struct rg_table *t, uint64_t w0, uint64_t w1)
 	uint64_t *words = (uint64_t *)t->filter + blk * 8;
 
 	for (unsigned i = 0; i < RG_TABLE_FILTER_K; i++) {
-		unsigned p = (f >> (6 * i)) & 63;
-		uint64_t bit = blk * 512 + i * 64 + p;
+		unsigned p = f >> (8 * i) & 63;
+		uint64_t bit = cnt_index(blk, i, p);
 		unsigned v = cnt_get(t->cnt, bit);
 
 		if (v == RG_TABLE_CNT_MAX)
@@ -720,8 +800,8 @@ static inline void filter_remove(struct rg_table *t, uint64_t w0, uint64_t w1)
 	uint64_t *words = (uint64_t *)t->filter + blk * 8;
 
 	for (unsigned i = 0; i < RG_TABLE_FILTER_K; i++) {
-		unsigned p = (f >> (6 * i)) & 63;
-		uint64_t bit = blk * 512 + i * 64 + p;
+		unsigned p = f >> (8 * i) & 63;
+		uint64_t bit = cnt_index(blk, i, p);
 		unsigned v = cnt_get(t->cnt, bit);
 
 		if (v == RG_TABLE_CNT_MAX || v == 0)
@@ -732,14 +812,12 @@ static inline void filter_remove(struct rg_table *t, uint64_t w0, uint64_t w1)
 	}
 }
 
-static void filter_prefetch(const struct rg_table *t, uint64_t w0, uint64_t w1)
+static inline void filter_prefetch(const struct rg_table *t, uint64_t w0, uint64_t w1)
 {
 	uint64_t blk = fp_block(w1, t->nb_blocks);
 
-	(void)w0;
 	__builtin_prefetch(t->filter + blk * 8, 1, 3);
-	for (unsigned i = 0; i < RG_TABLE_CNT_BLOCK_BYTES; i += RG_TABLE_LINE)
-		__builtin_prefetch(t->cnt + blk * RG_TABLE_CNT_BLOCK_BYTES + i, 1, 3);
+	__builtin_prefetch(cnt_line(t, blk, fp_filter_bits(w0, w1)), 1, 3);
 }
 
 struct rg_loc {
@@ -901,15 +979,26 @@ static void old_mirror(struct rg_table *t, uint64_t w0, uint64_t w1, enum rg_mir
 		struct rg_table_bucket *b = &ob[b1];
 		int s = bucket_free_slot(b);
 
+		bool stash = false;
+
 		if (s < 0) {
 			b = &ob[b2];
 			s = bucket_free_slot(b);
 		}
+		/* Both old buckets full: the old stash, which its readers
+		 * search whenever nb_stash is not 0. */
+		for (unsigned i = 0; s < 0 && i < RG_TABLE_STASH_BUCKETS; i++) {
+			b = &oh->stash[i];
+			s = bucket_free_slot(b);
+			stash = true;
+		}
 		if (s < 0)
 			return;
 		for (unsigned i = 0; i < RG_TABLE_FILTER_K; i++)
-			__atomic_store_n(&words[i], words[i] | 1ull << ((f >> (6 * i)) & 63),
+			__atomic_store_n(&words[i], words[i] | 1ull << (f >> (8 * i) & 63),
 					 __ATOMIC_RELEASE);
+		if (stash)
+			__atomic_store_n(&oh->r.nb_stash, oh->r.nb_stash + 1, __ATOMIC_RELEASE);
 		slot_publish(b, (unsigned)s, w0, w1, val);
 	}
 }
@@ -1005,7 +1094,10 @@ static int write_one(struct rg_table *t, const struct rg_fp *fp, struct rg_table
 		return -EINVAL;
 	fp_words(fp, &w0, &w1);
 	fp_buckets(w0, t->nb_buckets, &b1, &b2);
-	if (find_w(t, w0, w1, b1, b2, &l)) {
+	/* A filter negative proves absence: a new key's second bucket is
+	 * then read only when its first is full. */
+	if (filter_test(t->filter + fp_block(w1, t->nb_blocks) * 8, fp_filter_bits(w0, w1)) &&
+	    find_w(t, w0, w1, b1, b2, &l)) {
 		if (mode == RG_W_INSERT)
 			return -EEXIST;
 		/* In place: readers see the old or the new value, both whole. */
@@ -1080,33 +1172,49 @@ int rg_table_batch_begin(struct rg_table *t)
 	return 0;
 }
 
+/*
+ * Prefetch for op i in two steps: AHEAD ops before it the filter line, its
+ * counter line and the first bucket; AHEAD / 2 ops before it, with those
+ * lines arrived, the second bucket, but only if the op will read it (the
+ * filter says the key may be present, or the first bucket is full).
+ */
+static inline void apply_prefetch1(const struct rg_table *t, const struct rg_table_op *op)
+{
+	uint64_t w0, w1;
+
+	fp_words(&op->fp, &w0, &w1);
+	filter_prefetch(t, w0, w1);
+	__builtin_prefetch(&t->buckets[fastrange32(w0, t->nb_buckets)], 1, 3);
+}
+
+static inline void apply_prefetch2(const struct rg_table *t, const struct rg_table_op *op)
+{
+	uint64_t w0, w1, b1, b2;
+
+	fp_words(&op->fp, &w0, &w1);
+	fp_buckets(w0, t->nb_buckets, &b1, &b2);
+	if (bucket_free_slot(&t->buckets[b1]) < 0 ||
+	    filter_test(t->filter + fp_block(w1, t->nb_blocks) * 8, fp_filter_bits(w0, w1)))
+		__builtin_prefetch(&t->buckets[b2], 1, 3);
+}
+
 long rg_table_batch_apply(struct rg_table *t, const struct rg_table_op *ops, unsigned long n)
 {
-	enum { AHEAD = RG_TABLE_APPLY_AHEAD };
+	enum { AHEAD = RG_TABLE_APPLY_AHEAD, AHEAD2 = RG_TABLE_APPLY_AHEAD / 2 };
 
 	if (!t->writer)
 		return -EPERM;
-	for (unsigned long i = 0; i < n && i < AHEAD; i++) {
-		uint64_t w0, w1, b1, b2;
-
-		fp_words(&ops[i].fp, &w0, &w1);
-		fp_buckets(w0, t->nb_buckets, &b1, &b2);
-		__builtin_prefetch(&t->buckets[b1], 1, 3);
-		__builtin_prefetch(&t->buckets[b2], 1, 3);
-		filter_prefetch(t, w0, w1);
-	}
+	for (unsigned long i = 0; i < n && i < AHEAD; i++)
+		apply_prefetch1(t, &ops[i]);
+	for (unsigned long i = 0; i < n && i < AHEAD2; i++)
+		apply_prefetch2(t, &ops[i]);
 	for (unsigned long i = 0; i < n; i++) {
 		int ret;
 
-		if (i + AHEAD < n) {
-			uint64_t w0, w1, b1, b2;
-
-			fp_words(&ops[i + AHEAD].fp, &w0, &w1);
-			fp_buckets(w0, t->nb_buckets, &b1, &b2);
-			__builtin_prefetch(&t->buckets[b1], 1, 3);
-			__builtin_prefetch(&t->buckets[b2], 1, 3);
-			filter_prefetch(t, w0, w1);
-		}
+		if (i + AHEAD < n)
+			apply_prefetch1(t, &ops[i + AHEAD]);
+		if (i + AHEAD2 < n)
+			apply_prefetch2(t, &ops[i + AHEAD2]);
 		switch (ops[i].kind) {
 		case RG_TABLE_OP_UPSERT:
 			ret = rg_table_upsert(t, &ops[i].fp, ops[i].val);
@@ -1613,7 +1721,7 @@ static void rebuild_filter(struct rg_table *t)
 			blk = fp_block(w1, t->nb_blocks);
 			f = fp_filter_bits(w0, w1);
 			for (unsigned i = 0; i < RG_TABLE_FILTER_K; i++) {
-				uint64_t bit = blk * 512 + i * 64 + ((f >> (6 * i)) & 63);
+				uint64_t bit = cnt_index(blk, i, f >> (8 * i) & 63);
 				unsigned v = cnt_get(t->cnt, bit);
 
 				if (v < RG_TABLE_CNT_MAX)
@@ -1625,7 +1733,7 @@ static void rebuild_filter(struct rg_table *t)
 		uint64_t w = 0;
 
 		for (unsigned p = 0; p < 64; p++) {
-			if (cnt_get(t->cnt, wi * 64 + p))
+			if (cnt_get(t->cnt, cnt_index(wi / 8, (unsigned)(wi % 8), p)))
 				w |= 1ull << p;
 		}
 		if (words[wi] != w)

@@ -137,9 +137,13 @@ int rg_table_delete(struct rg_table *t, const struct rg_fp *fp);
 int rg_table_lookup(const struct rg_table *t, const struct rg_fp *fp, struct rg_table_val *v);
 
 /*
- * Bulk lookup of n <= RG_TABLE_BULK_MAX fingerprints with the filter lines
- * and both candidate buckets prefetched for the whole burst.  fps[i] are
- * borrowed until return.  Returns the hit mask (bit i: fps[i] found, vals[i]
+ * Bulk lookup of n <= RG_TABLE_BULK_MAX fingerprints, in stages over the
+ * burst with every line prefetched before it is needed.  The handle adapts
+ * to the hit rate of its recent bursts: mostly misses, the filter line
+ * first and buckets only for its positives; mostly hits, the first bucket
+ * at once without the filter (docs/table.md).  This hint lives in the
+ * handle, one more reason a handle must not be shared between threads.
+ * fps[i] are borrowed until return.  Returns the hit mask (bit i: fps[i] found, vals[i]
  * set; vals[i] of a miss is left untouched); n > RG_TABLE_BULK_MAX returns
  * 0 and looks nothing up.  Fast path, lock-free reader.
  */

@@ -217,6 +217,35 @@ static void test_boundaries(void)
 				CHECK_EQ(vals[i].lists, 0xeeee, "bulk n=%u: miss %u untouched", n, i);
 			CHECK_EQ(rg_table_lookup_burst(t, keys, n, vals), want, "burst n=%u", n);
 		}
+		/* The bulk lookup switches to its hit-heavy mode (filter
+		 * skipped) after bursts of hits and back after bursts of
+		 * misses: every phase must give the same answers.  Phases:
+		 * all hits, all misses, all hits, mixed. */
+		for (unsigned phase = 0; phase < 4; phase++) {
+			for (unsigned round = 0; round < 12; round++) {
+				const struct rg_fp *sel[32];
+				uint64_t want = 0;
+
+				for (unsigned i = 0; i < 32; i++) {
+					unsigned k = phase == 1 ? 2 * i + 1
+						   : phase == 3 ? (i + round) % 64
+								: 2 * i;
+
+					sel[i] = ptrs[k];
+					if (k % 2 == 0)
+						want |= 1ull << i;
+				}
+				memset(vals, 0xee, sizeof(vals));
+				CHECK_EQ(rg_table_lookup_bulk(t, sel, 32, vals), want,
+					 "mode phase %u round %u", phase, round);
+				for (unsigned i = 0; i < 32; i++) {
+					if (want >> i & 1)
+						CHECK(val_eq(vals[i], val_of(phase == 3 ? (i + round) % 64
+											 : 2 * i)),
+						      "mode phase %u value %u", phase, i);
+				}
+			}
+		}
 	}
 
 	/* Handles: second writer, readers cannot write, bad files. */

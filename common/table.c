@@ -202,6 +202,9 @@ struct rg_table {
 	/* writer private */
 	uint8_t *cnt;		/* 2-bit delete counters, one per filter bit */
 	size_t cnt_bytes;	/* mapped for cnt */
+	bool cnt_valid;		/* cnt matches the contents and is maintained */
+	uint64_t *full;		/* bit per bucket: all slots valid (cuckoo search) */
+	bool full_valid;	/* full matches the buckets and is maintained */
 	struct rg_bfs_node *bfs;
 	unsigned bfs_max;
 	bool in_batch;
@@ -741,13 +744,15 @@ static inline void op_end(struct rg_table *t)
 
 /*
  * Delete counters: 2 bits per filter bit, 3 = sticky (cleared only by the
- * rebuild when a writer attaches).  A block's 512 counters are 128 bytes,
- * two lines: line h holds the counters of the bits 32h..32h+31 of all eight
- * words, so the eight counters of one key (same half) share one line, and
- * a write touches the filter line, one counter line and one or two
- * buckets.  At full load about 2.5% of the set bits have 3 or more keys:
- * those bits outlive their keys' deletes until the next rebuild, which
- * costs a little filter precision, never correctness.
+ * next cnt_build, after a repair or in a new writer or generation).  A
+ * block's 512 counters are 128 bytes, two lines: line h holds the counters
+ * of the bits 32h..32h+31 of all eight words, so the eight counters of one
+ * key (same half) share one line, and a write touches the filter line, one
+ * counter line and one or two buckets.  At full load about 2.5% of the set
+ * bits have 3 or more keys: those bits outlive their keys' deletes until
+ * the next build, which costs a little filter precision, never
+ * correctness.  A table being loaded keeps no counters (cnt_valid false)
+ * until its first delete.
  */
 #define RG_TABLE_CNT_MAX 3u
 #define RG_TABLE_CNT_BLOCK_BYTES (512 * 2 / 8)
@@ -781,6 +786,15 @@ static inline void filter_add(struct rg_table *t, uint64_t w0, uint64_t w1)
 	uint64_t blk = fp_block(w1, t->nb_blocks), f = fp_filter_bits(w0, w1);
 	uint64_t *words = (uint64_t *)t->filter + blk * 8;
 
+	if (!t->cnt_valid) {
+		/* No counters yet (cnt_build): only the filter line.  Every
+		 * word is stored, set or not: a branch per bit would be
+		 * mispredicted half the time. */
+		for (unsigned i = 0; i < RG_TABLE_FILTER_K; i++)
+			__atomic_store_n(&words[i], words[i] | 1ull << (f >> (8 * i) & 63),
+					 __ATOMIC_RELAXED);
+		return;
+	}
 	for (unsigned i = 0; i < RG_TABLE_FILTER_K; i++) {
 		unsigned p = f >> (8 * i) & 63;
 		uint64_t bit = cnt_index(blk, i, p);
@@ -817,7 +831,133 @@ static inline void filter_prefetch(const struct rg_table *t, uint64_t w0, uint64
 	uint64_t blk = fp_block(w1, t->nb_blocks);
 
 	__builtin_prefetch(t->filter + blk * 8, 1, 3);
-	__builtin_prefetch(cnt_line(t, blk, fp_filter_bits(w0, w1)), 1, 3);
+	if (t->cnt_valid)
+		__builtin_prefetch(cnt_line(t, blk, fp_filter_bits(w0, w1)), 1, 3);
+}
+
+/* 32 2-bit counters (one 64-bit word of a counter line) to the mask of
+ * the nonzero ones. */
+static inline uint64_t cnt_nonzero(uint64_t x)
+{
+	x = (x | x >> 1) & 0x5555555555555555ull;
+	x = (x | x >> 1) & 0x3333333333333333ull;
+	x = (x | x >> 2) & 0x0f0f0f0f0f0f0f0full;
+	x = (x | x >> 4) & 0x00ff00ff00ff00ffull;
+	x = (x | x >> 8) & 0x0000ffff0000ffffull;
+	return (x | x >> 16) & 0xffffffffull;
+}
+
+/*
+ * Build the delete counters from the contents, then store each filter word
+ * that differs from what they say, and recount count and nb_stash.  A
+ * word is stored once, already complete, so a bit of a present key is never
+ * cleared, not even for a moment: readers may run throughout.  Runs when a
+ * writer repairs after a crash and at the first delete after create, grow
+ * or a clean attach (until then inserts set filter bits without counting
+ * them).
+ * The buckets are scanned in order; the counter lines of one chunk of
+ * buckets are prefetched while the previous chunk is counted.
+ */
+static void cnt_build(struct rg_table *t)
+{
+	enum { CHUNK = 16, KEYS = CHUNK * RG_TABLE_SLOTS };
+	uint64_t nb_all = t->nb_buckets + RG_TABLE_STASH_BUCKETS;
+	uint64_t count = 0, nb_stash = 0;
+	uint64_t blk[2][KEYS], f[2][KEYS];
+	unsigned n[2] = {0, 0};
+	uint64_t *words = (uint64_t *)t->filter;
+
+	memset(t->cnt, 0, t->nb_blocks * RG_TABLE_CNT_BLOCK_BYTES);
+	memset(t->full, 0, (t->nb_buckets + 63) / 64 * 8);
+	for (uint64_t c = 0, k = 0; c < nb_all + CHUNK; c += CHUNK, k ^= 1) {
+		unsigned m = 0;
+
+		for (uint64_t bi = c; bi < c + CHUNK && bi < nb_all; bi++) {
+			bool in_stash = bi >= t->nb_buckets;
+			const struct rg_table_bucket *b =
+				in_stash ? &t->hdr->stash[bi - t->nb_buckets] : &t->buckets[bi];
+
+			if (bi + 2 * CHUNK < t->nb_buckets)
+				__builtin_prefetch(&t->buckets[bi + 2 * CHUNK], 0, 0);
+			if (!in_stash && (b->meta & RG_TABLE_META_VALID) == RG_TABLE_META_VALID)
+				t->full[bi >> 6] |= 1ull << (bi & 63);
+			for (unsigned s = 0; s < RG_TABLE_SLOTS; s++) {
+				if (!(b->meta >> s & 1))
+					continue;
+				blk[k][m] = fp_block(b->fp[s][1], t->nb_blocks);
+				f[k][m] = fp_filter_bits(b->fp[s][0], b->fp[s][1]);
+				__builtin_prefetch(cnt_line(t, blk[k][m], f[k][m]), 1, 3);
+				nb_stash += in_stash;
+				m++;
+			}
+		}
+		n[k] = m;
+		count += m;
+		/* The previous chunk, whose lines had this one's time to arrive. */
+		for (unsigned j = 0; j < n[k ^ 1]; j++) {
+			for (unsigned i = 0; i < RG_TABLE_FILTER_K; i++) {
+				uint64_t bit =
+					cnt_index(blk[k ^ 1][j], i, f[k ^ 1][j] >> (8 * i) & 63);
+				unsigned v = cnt_get(t->cnt, bit);
+
+				if (v < RG_TABLE_CNT_MAX)
+					cnt_set(t->cnt, bit, v + 1);
+			}
+		}
+		n[k ^ 1] = 0;
+	}
+	for (uint64_t wi = 0; wi < t->nb_blocks * 8; wi++) {
+		const uint8_t *line = t->cnt + wi / 8 * RG_TABLE_CNT_BLOCK_BYTES + wi % 8 * 8;
+		uint64_t lo, hi, w;
+
+		memcpy(&lo, line, 8);
+		memcpy(&hi, line + RG_TABLE_LINE, 8);
+		w = cnt_nonzero(lo) | cnt_nonzero(hi) << 32;
+		if (words[wi] != w)
+			__atomic_store_n(&words[wi], w, __ATOMIC_RELEASE);
+	}
+	__atomic_store_n(&t->hdr->w.count, count, __ATOMIC_RELAXED);
+	__atomic_store_n(&t->hdr->r.nb_stash, (uint32_t)nb_stash, __ATOMIC_RELEASE);
+	t->cnt_valid = true;
+	t->full_valid = true;
+}
+
+/*
+ * The writer's bitmap of full buckets: the cuckoo search tests it instead
+ * of reading a line per candidate.  It covers the main buckets only (not
+ * the stash, not an old generation) and is kept exact by every write to
+ * them (full_note); full_valid is false after a writer attaches until the
+ * first search or delete builds it.
+ */
+static inline bool full_get(const struct rg_table *t, uint64_t bi)
+{
+	return t->full[bi >> 6] >> (bi & 63) & 1;
+}
+
+/* After one slot of b was filled (filled) or cleared: the bitmap word is
+ * touched only when b became full or stopped being full, because a random
+ * word of it is seldom in cache while a table is loaded. */
+static inline void full_note(struct rg_table *t, const struct rg_table_bucket *b, bool filled)
+{
+	uint64_t off = (uintptr_t)b - (uintptr_t)t->buckets, bi = off / RG_TABLE_LINE;
+	unsigned nb_valid = (unsigned)__builtin_popcount(b->meta & RG_TABLE_META_VALID);
+
+	if (!t->full_valid || off >= t->nb_buckets * RG_TABLE_LINE)
+		return;
+	if (filled && nb_valid == RG_TABLE_SLOTS)
+		t->full[bi >> 6] |= 1ull << (bi & 63);
+	else if (!filled && nb_valid == RG_TABLE_SLOTS - 1)
+		t->full[bi >> 6] &= ~(1ull << (bi & 63));
+}
+
+static void full_build(struct rg_table *t)
+{
+	memset(t->full, 0, (t->nb_buckets + 63) / 64 * 8);
+	for (uint64_t bi = 0; bi < t->nb_buckets; bi++) {
+		if ((t->buckets[bi].meta & RG_TABLE_META_VALID) == RG_TABLE_META_VALID)
+			t->full[bi >> 6] |= 1ull << (bi & 63);
+	}
+	t->full_valid = true;
 }
 
 struct rg_loc {
@@ -860,6 +1000,8 @@ static void move_entry(struct rg_table *t, struct rg_table_bucket *src, unsigned
 	slot_publish(dst, d, src->fp[s][0], src->fp[s][1], src->val[s]);
 	chg_bump(t);
 	slot_clear(src, s);
+	full_note(t, dst, true);
+	full_note(t, src, false);
 	wstat_add(&t->hdr->w.nb_displacements, 1);
 }
 
@@ -880,11 +1022,26 @@ static bool bfs_on_path(const struct rg_bfs_node *nodes, int i, uint64_t bucket)
 	return false;
 }
 
+/* The alternate buckets of the three keys of node bucket bi (full). */
+static inline void bfs_alts(const struct rg_table *t, uint64_t bi, uint64_t alts[RG_TABLE_SLOTS])
+{
+	const struct rg_table_bucket *b = &t->buckets[bi];
+
+	for (unsigned s = 0; s < RG_TABLE_SLOTS; s++)
+		alts[s] = alt_bucket(t, b->fp[s][0], bi);
+}
+
 /*
  * Breadth-first search for a cuckoo path from b1 or b2 (both full) to a
  * bucket with a free slot, bounded by bfs_max nodes; then the moves, last
  * one first, so that every moved key is published at its destination
  * before it leaves its source.  Returns the freed root bucket and slot.
+ *
+ * The search waits on memory, not on compute.  Whether a bucket is full
+ * comes from the writer's bitmap (t->full, mostly cached), so a line is
+ * read only to expand a node (its three keys) or to move into it; a
+ * queued node's line is prefetched when it is queued, a whole level ahead
+ * of its expansion.
  */
 static bool cuckoo_make_room(struct rg_table *t, uint64_t b1, uint64_t b2,
 			     struct rg_table_bucket **root, unsigned *root_slot)
@@ -892,6 +1049,8 @@ static bool cuckoo_make_room(struct rg_table *t, uint64_t b1, uint64_t b2,
 	struct rg_bfs_node *nodes = t->bfs;
 	unsigned head = 0, tail = 2;
 
+	if (RG_UNLIKELY(!t->full_valid))
+		full_build(t);
 	nodes[0] = (struct rg_bfs_node){.bucket = b1, .parent = -1};
 	nodes[1] = (struct rg_bfs_node){.bucket = b2, .parent = -1};
 	while (head < tail) {
@@ -899,10 +1058,7 @@ static bool cuckoo_make_room(struct rg_table *t, uint64_t b1, uint64_t b2,
 		struct rg_table_bucket *b = &t->buckets[nodes[i].bucket];
 		uint64_t alts[RG_TABLE_SLOTS];
 
-		for (unsigned s = 0; s < RG_TABLE_SLOTS; s++) {
-			alts[s] = alt_bucket(t, b->fp[s][0], nodes[i].bucket);
-			__builtin_prefetch(&t->buckets[alts[s]], 0, 3);
-		}
+		bfs_alts(t, nodes[i].bucket, alts);
 		for (unsigned s = 0; s < RG_TABLE_SLOTS; s++) {
 			uint64_t alt = alts[s];
 			struct rg_table_bucket *ab = &t->buckets[alt];
@@ -910,11 +1066,12 @@ static bool cuckoo_make_room(struct rg_table *t, uint64_t b1, uint64_t b2,
 
 			if (bfs_on_path(nodes, i, alt))
 				continue;
-			f = bucket_free_slot(ab);
+			f = full_get(t, alt) ? -1 : bucket_free_slot(ab);
 			if (f < 0) {
 				if (tail < t->bfs_max) {
 					nodes[tail++] = (struct rg_bfs_node){
 						.bucket = alt, .parent = i, .slot = s};
+					__builtin_prefetch(ab, 1, 3);
 				}
 				continue;
 			}
@@ -1031,11 +1188,15 @@ static int insert_new(struct rg_table *t, uint64_t w0, uint64_t w1, uint64_t b1,
 				return 0;
 			}
 		}
-		filter_remove(t, w0, w1);
+		/* Without counters the bits stay: stale, harmless, gone at
+		 * the next cnt_build. */
+		if (t->cnt_valid)
+			filter_remove(t, w0, w1);
 		wstat_add(&t->hdr->w.nb_failed_inserts, 1);
 		return -ENOSPC;
 	}
 	slot_publish(b, s, w0, w1, val);
+	full_note(t, b, true);
 	wstat_add(&t->hdr->w.count, 1);
 	return 0;
 }
@@ -1144,8 +1305,13 @@ int rg_table_delete(struct rg_table *t, const struct rg_fp *fp)
 	fp_buckets(w0, t->nb_buckets, &b1, &b2);
 	if (!find_w(t, w0, w1, b1, b2, &l))
 		return -ENOENT;
+	/* The first delete since create or attach counts the contents (the
+	 * key itself included) before it lowers anything. */
+	if (RG_UNLIKELY(!t->cnt_valid))
+		cnt_build(t);
 	op_begin(t);
 	slot_clear(l.b, l.s);
+	full_note(t, l.b, false);
 	if (l.stash)
 		__atomic_store_n(&t->hdr->r.nb_stash, t->hdr->r.nb_stash - 1, __ATOMIC_RELEASE);
 	filter_remove(t, w0, w1);
@@ -1187,6 +1353,11 @@ static inline void apply_prefetch1(const struct rg_table *t, const struct rg_tab
 	__builtin_prefetch(&t->buckets[fastrange32(w0, t->nb_buckets)], 1, 3);
 }
 
+static inline bool apply_full(const struct rg_table *t, uint64_t bi)
+{
+	return t->full_valid ? full_get(t, bi) : bucket_free_slot(&t->buckets[bi]) < 0;
+}
+
 static inline void apply_prefetch2(const struct rg_table *t, const struct rg_table_op *op)
 {
 	uint64_t w0, w1, b1, b2;
@@ -1198,9 +1369,33 @@ static inline void apply_prefetch2(const struct rg_table *t, const struct rg_tab
 		__builtin_prefetch(&t->buckets[b2], 1, 3);
 }
 
+/* A new key whose buckets are both full will search a cuckoo path: the
+ * buckets of the first level that can take one of the six keys there. */
+static inline void apply_prefetch3(const struct rg_table *t, const struct rg_table_op *op)
+{
+	uint64_t w0, w1, b[2], alts[RG_TABLE_SLOTS];
+
+	fp_words(&op->fp, &w0, &w1);
+	fp_buckets(w0, t->nb_buckets, &b[0], &b[1]);
+	if (bucket_free_slot(&t->buckets[b[0]]) >= 0 || !apply_full(t, b[1]) ||
+	    filter_test(t->filter + fp_block(w1, t->nb_blocks) * 8, fp_filter_bits(w0, w1)))
+		return;
+	for (unsigned r = 0; r < 2; r++) {
+		bfs_alts(t, b[r], alts);
+		for (unsigned s = 0; s < RG_TABLE_SLOTS; s++) {
+			if (!t->full_valid || !full_get(t, alts[s]))
+				__builtin_prefetch(&t->buckets[alts[s]], 1, 3);
+		}
+	}
+}
+
 long rg_table_batch_apply(struct rg_table *t, const struct rg_table_op *ops, unsigned long n)
 {
-	enum { AHEAD = RG_TABLE_APPLY_AHEAD, AHEAD2 = RG_TABLE_APPLY_AHEAD / 2 };
+	enum {
+		AHEAD = RG_TABLE_APPLY_AHEAD,
+		AHEAD2 = RG_TABLE_APPLY_AHEAD / 2,
+		AHEAD3 = RG_TABLE_APPLY_AHEAD / 4,
+	};
 
 	if (!t->writer)
 		return -EPERM;
@@ -1208,6 +1403,8 @@ long rg_table_batch_apply(struct rg_table *t, const struct rg_table_op *ops, uns
 		apply_prefetch1(t, &ops[i]);
 	for (unsigned long i = 0; i < n && i < AHEAD2; i++)
 		apply_prefetch2(t, &ops[i]);
+	for (unsigned long i = 0; i < n && i < AHEAD3; i++)
+		apply_prefetch3(t, &ops[i]);
 	for (unsigned long i = 0; i < n; i++) {
 		int ret;
 
@@ -1215,6 +1412,8 @@ long rg_table_batch_apply(struct rg_table *t, const struct rg_table_op *ops, uns
 			apply_prefetch1(t, &ops[i + AHEAD]);
 		if (i + AHEAD2 < n)
 			apply_prefetch2(t, &ops[i + AHEAD2]);
+		if (i + AHEAD3 < n)
+			apply_prefetch3(t, &ops[i + AHEAD3]);
 		switch (ops[i].kind) {
 		case RG_TABLE_OP_UPSERT:
 			ret = rg_table_upsert(t, &ops[i].fp, ops[i].val);
@@ -1326,7 +1525,8 @@ void rg_table_stats(const struct rg_table *t, struct rg_table_stats *s)
 	s->nb_stash = __atomic_load_n(&h->r.nb_stash, __ATOMIC_RELAXED);
 	s->file_bytes = h->file_bytes;
 	if (t->writer)
-		s->private_bytes = t->cnt_bytes + t->bfs_max * sizeof(*t->bfs);
+		s->private_bytes = t->cnt_bytes + t->bfs_max * sizeof(*t->bfs) +
+				   (t->nb_buckets + 63) / 64 * sizeof(*t->full);
 	s->generation = h->generation;
 	s->ledger_pos = __atomic_load_n(&h->r.ledger_pos, __ATOMIC_ACQUIRE);
 	s->nb_displacements = __atomic_load_n(&h->w.nb_displacements, __ATOMIC_RELAXED);
@@ -1521,6 +1721,7 @@ static void table_free(struct rg_table *t)
 	map_release(&t->old);
 	cnt_free(t);
 	free(t->bfs);
+	free(t->full);
 	free(t->path);
 	free(t);
 }
@@ -1530,12 +1731,18 @@ static int writer_alloc(struct rg_table *t)
 {
 	cnt_free(t);
 	free(t->bfs);
+	free(t->full);
 	t->bfs_max = t->hdr->bfs_max_nodes ? t->hdr->bfs_max_nodes : 2048;
 	if (t->bfs_max < 8)
 		t->bfs_max = 8;
 	t->cnt = cnt_alloc(t->nb_blocks * RG_TABLE_CNT_BLOCK_BYTES, &t->cnt_bytes);
+	t->cnt_valid = false;
 	t->bfs = calloc(t->bfs_max, sizeof(*t->bfs));
-	if (!t->cnt || !t->bfs)
+	t->full = calloc((t->nb_buckets + 63) / 64, sizeof(*t->full));
+	/* For a new file (empty) the caller marks the zeroed bitmap exact;
+	 * an attached one's is built when first needed. */
+	t->full_valid = false;
+	if (!t->cnt || !t->bfs || !t->full)
 		return -ENOMEM;
 	return 0;
 }
@@ -1620,6 +1827,7 @@ struct rg_table *rg_table_create(const char *path, uint64_t capacity, const stru
 	ret = writer_alloc(t);
 	if (ret < 0)
 		goto out_unlink;
+	t->full_valid = true;
 	file_seal(&t->m);
 	return t;
 out_unlink:
@@ -1692,55 +1900,6 @@ static uint64_t repair_duplicates(struct rg_table *t)
 		}
 	}
 	return fixed;
-}
-
-/*
- * Recount entries and stash, rebuild the delete counters from the contents
- * and store each filter word that differs.  Bits of present keys are never
- * cleared on the way (every word is stored once, already complete).
- */
-static void rebuild_filter(struct rg_table *t)
-{
-	uint64_t count = 0, nb_stash = 0;
-	uint64_t *words = (uint64_t *)t->filter;
-
-	memset(t->cnt, 0, t->nb_blocks * RG_TABLE_CNT_BLOCK_BYTES);
-	for (uint64_t bi = 0; bi < t->nb_buckets + RG_TABLE_STASH_BUCKETS; bi++) {
-		bool in_stash = bi >= t->nb_buckets;
-		struct rg_table_bucket *b =
-			in_stash ? &t->hdr->stash[bi - t->nb_buckets] : &t->buckets[bi];
-
-		for (unsigned s = 0; s < RG_TABLE_SLOTS; s++) {
-			uint64_t w0 = b->fp[s][0], w1 = b->fp[s][1];
-			uint64_t blk, f;
-
-			if (!(b->meta >> s & 1))
-				continue;
-			count++;
-			nb_stash += in_stash;
-			blk = fp_block(w1, t->nb_blocks);
-			f = fp_filter_bits(w0, w1);
-			for (unsigned i = 0; i < RG_TABLE_FILTER_K; i++) {
-				uint64_t bit = cnt_index(blk, i, f >> (8 * i) & 63);
-				unsigned v = cnt_get(t->cnt, bit);
-
-				if (v < RG_TABLE_CNT_MAX)
-					cnt_set(t->cnt, bit, v + 1);
-			}
-		}
-	}
-	for (uint64_t wi = 0; wi < t->nb_blocks * 8; wi++) {
-		uint64_t w = 0;
-
-		for (unsigned p = 0; p < 64; p++) {
-			if (cnt_get(t->cnt, cnt_index(wi / 8, (unsigned)(wi % 8), p)))
-				w |= 1ull << p;
-		}
-		if (words[wi] != w)
-			__atomic_store_n(&words[wi], w, __ATOMIC_RELEASE);
-	}
-	__atomic_store_n(&t->hdr->w.count, count, __ATOMIC_RELAXED);
-	__atomic_store_n(&t->hdr->r.nb_stash, (uint32_t)nb_stash, __ATOMIC_RELEASE);
 }
 
 /*
@@ -1828,12 +1987,15 @@ struct rg_table *rg_table_open_writer(const char *path)
 	if (ret < 0)
 		goto out_free;
 	__atomic_store_n(&t->hdr->w.pid, (uint32_t)getpid(), __ATOMIC_RELAXED);
+	/* After a clean close the contents, count and filter are consistent
+	 * and the counters wait for the first delete (cnt_build).  After a
+	 * crash: duplicates, stale bits and counts are repaired now. */
 	if (t->hdr->w.op != RG_TABLE_WOP_NONE) {
 		__atomic_store_n(&t->hdr->w.op, RG_TABLE_WOP_REPAIR, __ATOMIC_RELAXED);
 		repair_duplicates(t);
 		wstat_add(&t->hdr->w.nb_repairs, 1);
+		cnt_build(t);
 	}
-	rebuild_filter(t);
 	if (t->hdr->r.batch)
 		__atomic_store_n(&t->hdr->r.batch, 0, __ATOMIC_RELEASE);
 	__atomic_store_n(&t->hdr->w.op, RG_TABLE_WOP_NONE, __ATOMIC_RELEASE);
@@ -2034,6 +2196,7 @@ int rg_table_grow(struct rg_table *t, uint64_t new_capacity)
 	ret = writer_alloc(n);
 	if (ret < 0)
 		goto out_unlink;
+	n->full_valid = true;
 	n->hdr->r.ledger_pos = oh->r.ledger_pos;
 	n->hdr->r.key_epoch[0] = oh->r.key_epoch[0];
 	n->hdr->r.key_epoch[1] = oh->r.key_epoch[1];
@@ -2077,8 +2240,12 @@ int rg_table_grow(struct rg_table *t, uint64_t new_capacity)
 	t->m = n->m;
 	cnt_free(t);
 	free(t->bfs);
+	free(t->full);
 	t->cnt = n->cnt;
 	t->cnt_bytes = n->cnt_bytes;
+	t->cnt_valid = n->cnt_valid;
+	t->full = n->full;
+	t->full_valid = n->full_valid;
 	t->bfs = n->bfs;
 	t->bfs_max = n->bfs_max;
 	free(n->path);

@@ -97,10 +97,12 @@ struct rg_table *rg_table_create(const char *path, uint64_t capacity,
  * Attach as the writer to an existing table file (following a symlink and a
  * generation switch left half done by a crashed writer).  If the previous
  * writer died inside an operation, repairs the table first (duplicate
- * entries from an interrupted move, count, stash count); always rebuilds
- * the Bloom filter and its private delete counters.  Readers may stay
- * attached throughout.  Returns NULL with errno set: EBUSY (another writer
- * holds it), EINVAL/EPROTO (not a table / unknown version), open errors.
+ * entries from an interrupted move, count, stash count) and rebuilds the
+ * Bloom filter and its private delete counters.  After a clean close the
+ * attach does no pass over the table: the counters are built at the first
+ * delete (docs/table.md).  Readers may stay attached throughout.  Returns
+ * NULL with errno set: EBUSY (another writer holds it), EINVAL/EPROTO (not
+ * a table / unknown version), open errors.
  */
 struct rg_table *rg_table_open_writer(const char *path);
 

@@ -4,7 +4,8 @@
  * value encoding and layout sizes against hand-computed numbers, every API
  * boundary (duplicate insert, absent delete, value limits, bulk sizes, a
  * full table and its stash), a differential run against a naive reference
- * under random operations, batches and ledger position, growth with a
+ * under random operations, batches and ledger position, delete counters
+ * built at the first delete (after create, reopen and grow), growth with a
  * reader switching generations, a writer killed with SIGKILL many times,
  * and a short multi-process run of a reader against a churning writer.
  *
@@ -625,6 +626,167 @@ out:
 	unlink(g_path);
 }
 
+/* Set bits of the file's Bloom filter, read from the file (docs/table.md,
+ * file format: off_hdr at byte 24 of the registry head; nb_blocks and
+ * off_filter at bytes 64 and 96 of the header).  -1 on a read error. */
+static long filter_bits_set(void)
+{
+	FILE *f = fopen(g_path, "rb");
+	uint64_t off_hdr, nb_blocks, off_filter, w;
+	long n = -1;
+
+	if (!f)
+		return -1;
+	if (fseek(f, 24, SEEK_SET) || fread(&off_hdr, 8, 1, f) != 1 ||
+	    fseek(f, (long)off_hdr + 64, SEEK_SET) || fread(&nb_blocks, 8, 1, f) != 1 ||
+	    fseek(f, (long)off_hdr + 96, SEEK_SET) || fread(&off_filter, 8, 1, f) != 1 ||
+	    fseek(f, (long)off_filter, SEEK_SET))
+		goto out_close;
+	n = 0;
+	for (uint64_t i = 0; i < nb_blocks * 8; i++) {
+		if (fread(&w, 8, 1, f) != 1) {
+			n = -1;
+			break;
+		}
+		n += __builtin_popcountll(w);
+	}
+out_close:
+	fclose(f);
+	return n;
+}
+
+/* Keys set.[from, to) present with their values (want) or absent. */
+static void expect_keys(struct rg_table *t, uint64_t set, uint64_t from, uint64_t to, bool want,
+			const char *when)
+{
+	for (uint64_t i = from; i < to; i++) {
+		struct rg_fp k = key(set, i);
+		struct rg_table_val v;
+		int ret = rg_table_lookup(t, &k, &v);
+
+		if ((ret == 0) != want || (ret == 0 && !val_eq(v, val_of(i)))) {
+			CHECK(0, "%s: key %llu %s", when, (unsigned long long)i,
+			      want ? "missing or wrong" : "still found");
+			return;
+		}
+	}
+}
+
+/*
+ * A table loaded without deletes keeps no delete counters; the first
+ * delete counts the contents (cnt_build).  Regression cases: the count
+ * must include every key (else a delete would clear a bit another present
+ * key needs), after create, after a clean reopen and after a grow, and
+ * deleting every key must leave an empty filter.
+ */
+static void test_lazy_counters(void)
+{
+	struct rg_table *t = create(1000, 0);
+	long nb_loaded;
+
+	if (!t)
+		return;
+	/* Dense: 900 keys in 26 blocks share many bits. */
+	for (uint64_t i = 0; i < 900; i++) {
+		struct rg_fp k = key(11, i);
+
+		CHECK_EQ(rg_table_insert(t, &k, val_of(i)), 0, "insert %llu",
+			 (unsigned long long)i);
+	}
+	nb_loaded = filter_bits_set();
+	CHECK(nb_loaded > 0, "filter set");
+	for (uint64_t i = 0; i < 450; i++) {
+		struct rg_fp k = key(11, i);
+
+		CHECK_EQ(rg_table_delete(t, &k), 0, "delete %llu", (unsigned long long)i);
+	}
+	expect_keys(t, 11, 0, 450, false, "fresh table, after the first deletes");
+	expect_keys(t, 11, 450, 900, true, "fresh table, after the first deletes");
+	for (uint64_t i = 450; i < 900; i++) {
+		struct rg_fp k = key(11, i);
+
+		CHECK_EQ(rg_table_delete(t, &k), 0, "delete %llu", (unsigned long long)i);
+	}
+	/* Bits with sticky counters (3+ keys, common this dense) stay. */
+	CHECK(filter_bits_set() < nb_loaded / 2, "filter after deleting all: %ld of %ld bits",
+	      filter_bits_set(), nb_loaded);
+
+	/* Sparse: 30 keys, no bit shared by three; deleting all empties it. */
+	rg_table_close(t);
+	t = create(1000, 0);
+	if (!t)
+		return;
+	for (uint64_t i = 0; i < 30; i++) {
+		struct rg_fp k = key(12, i);
+
+		CHECK_EQ(rg_table_upsert(t, &k, val_of(i + 1)), 0, "upsert");
+		CHECK_EQ(rg_table_upsert(t, &k, val_of(i)), 0, "upsert again (update)");
+	}
+	expect_keys(t, 12, 0, 30, true, "sparse, loaded");
+	for (uint64_t i = 0; i < 30; i++) {
+		struct rg_fp k = key(12, i);
+
+		CHECK_EQ(rg_table_delete(t, &k), 0, "delete sparse %llu", (unsigned long long)i);
+	}
+	CHECK_EQ(filter_bits_set(), 0, "sparse filter empty after deleting all");
+
+	/* A clean reopen keeps no counters either. */
+	for (uint64_t i = 0; i < 900; i++) {
+		struct rg_fp k = key(13, i);
+
+		CHECK_EQ(rg_table_insert(t, &k, val_of(i)), 0, "insert 13.%llu",
+			 (unsigned long long)i);
+	}
+	rg_table_close(t);
+	t = rg_table_open_writer(g_path);
+	CHECK(t != NULL, "reopen: %s", strerror(errno));
+	if (!t)
+		goto out;
+	for (uint64_t i = 0; i < 900; i += 2) {
+		struct rg_fp k = key(13, i);
+
+		CHECK_EQ(rg_table_delete(t, &k), 0, "delete after reopen %llu",
+			 (unsigned long long)i);
+	}
+	for (uint64_t i = 0; i < 900; i++) {
+		struct rg_fp k = key(13, i);
+		int ret = rg_table_lookup(t, &k, NULL);
+
+		if ((ret == 0) != (i % 2 == 1)) {
+			CHECK(0, "after reopen and deletes: key %llu", (unsigned long long)i);
+			break;
+		}
+	}
+
+	/* A grown generation starts without counters. */
+	CHECK_EQ(rg_table_grow(t, 4000), 0, "grow");
+	for (uint64_t i = 900; i < 3000; i++) {
+		struct rg_fp k = key(13, i);
+
+		CHECK_EQ(rg_table_insert(t, &k, val_of(i)), 0, "insert after grow");
+	}
+	for (uint64_t i = 1; i < 3000; i += 4) {
+		struct rg_fp k = key(13, i);
+
+		CHECK_EQ(rg_table_delete(t, &k), 0, "delete after grow %llu",
+			 (unsigned long long)i);
+	}
+	for (uint64_t i = 0; i < 3000; i++) {
+		struct rg_fp k = key(13, i);
+		bool want = i >= 900 ? i % 4 != 1 : i % 4 == 3;
+		int ret = rg_table_lookup(t, &k, NULL);
+
+		if ((ret == 0) != want) {
+			CHECK(0, "after grow and deletes: key %llu", (unsigned long long)i);
+			break;
+		}
+	}
+	CHECK_EQ(rg_table_reclaim(t), 0, "reclaim");
+out:
+	rg_table_close(t);
+	unlink(g_path);
+}
+
 static void test_grow(void)
 {
 	struct rg_table *t = create(300, 0), *r;
@@ -972,6 +1134,7 @@ int main(void)
 	test_full();
 	test_differential();
 	test_batch();
+	test_lazy_counters();
 	test_grow();
 	test_kill_writer();
 	test_concurrent();

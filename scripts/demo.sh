@@ -1,9 +1,14 @@
 #!/bin/sh
 # SPDX-License-Identifier: BSD-3-Clause
-# demo.sh BUILD: the main job of this stage, end to end, on built-in
-# defaults: generate realistic ISO 8583 traffic with lists of risky
-# identifiers, dissect the capture with the same code the fast path runs,
-# and check the list hits against the generator's ground truth.
+# demo.sh BUILD: the main job end to end, on built-in defaults:
+#  1. generate realistic ISO 8583 traffic with lists of risky identifiers,
+#     dissect the captures with the same code the fast path runs, and check
+#     the list hits against the generator's ground truth;
+#  2. three member institutions each import their list into a signed ledger,
+#     exchange bundles, verify, and build the shared screening table
+#     (scripts/demo_ledger.sh);
+#  3. the appliance inline between an acquirer and a card switch in network
+#     namespaces, screening live TCP traffic (scripts/demo_live.sh; needs root).
 set -eu
 build=${1:-build}
 gen=$build/perf/gen/riskgate-gen
@@ -14,6 +19,7 @@ trap 'rm -rf "$work"' EXIT INT TERM
 
 step() { printf '\n== %s\n' "$*"; }
 
+step "part 1: traffic, dissection, ground truth"
 for dialect in ascii87 bcd87; do
 	step "generating traffic: dialect $dialect, framing len2, 64 connections, 5000 requests"
 	"$gen" --out "$work/$dialect.pcap" --lists "$work/$dialect-lists.csv" \
@@ -54,3 +60,13 @@ print(f"expected {sum(want.values())} hits, found {sum(got.values())}: "
 sys.exit(1 if missed or false else 0)
 PY
 done
+
+step "part 2: the consortium ledger"
+scripts/demo_ledger.sh "$build"
+
+step "part 3: the appliance inline, live traffic"
+if [ "$(id -u)" -ne 0 ]; then
+	echo "skipped: the live topology needs root (network namespaces, af_packet)"
+	exit 0
+fi
+scripts/demo_live.sh "$build"

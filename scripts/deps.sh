@@ -6,8 +6,8 @@
 set -eu
 
 pkgs="meson ninja-build pkg-config gcc clang llvm libclang-rt-14-dev python3
-python3-scapy libdpdk-dev dpdk librocksdb-dev libsodium-dev libbpf-dev bpftool
-libxdp-dev libpcap-dev libjansson-dev libconfig-dev libmicrohttpd-dev tshark
+python3-scapy libdpdk-dev dpdk dpdk-dev librocksdb-dev libsodium-dev libbpf-dev bpftool
+libxdp-dev libpcap-dev libssl-dev libjansson-dev libconfig-dev libmicrohttpd-dev tshark
 tcpreplay iproute2 ethtool"
 
 missing=""

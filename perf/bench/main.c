@@ -25,6 +25,10 @@ static const struct bench_suite suites[] = {
 	  "fingerprint table vs DPDK rte_hash, same keys and huge pages: bulk lookups "
 	  "(miss- and hit-heavy), inserts/s, bytes per entry, load at first failure "
 	  "(--keys 1M,10M)" },
+	{ "ledger", bench_ledger,
+	  "ledger on one core: durable ingest (import, sign, synced batch per block), full "
+	  "verify, proof sizes at 10 x --messages entries, pull, table build; SHA-256 "
+	  "OpenSSL vs libsodium" },
 };
 
 static int cmp_double(const void *a, const void *b)

@@ -313,6 +313,7 @@ struct gen_src {
 	struct rng rng;
 	uint64_t now_us;
 	double hit_rate;
+	bool closed;                    /* hits only reuse the listed identifiers */
 	bool extractable[RG_KIND_MAX];  /* a dialect source reads this kind from a DE we fill */
 	char track2_sep;
 	struct tlv_slot phone, device;
@@ -694,19 +695,14 @@ static void src_fini(struct gen_src *s)
 		free(s->by_kind[k]);
 }
 
-/* A listed identifier of kind for a hit request: a repeat offender or new. */
-static int pick_listed(struct gen_src *s, unsigned kind, const char *phone_cc_str,
-		       const struct listed **out)
+/* A new listed identifier of kind, recorded in s. */
+static int listed_new(struct gen_src *s, unsigned kind, const char *phone_cc_str,
+		      const struct listed **out)
 {
 	char v[RG_IDENT_MAX_LEN + 1];
 	uint8_t lists;
 	int ret;
 
-	if (s->by_kind_nb[kind] && rng_chance(&s->rng, 0.3)) {
-		*out = &s->listed[s->by_kind[kind][rng_below(&s->rng,
-							     (uint32_t)s->by_kind_nb[kind])]];
-		return 0;
-	}
 	switch (kind) {
 	case RG_KIND_PAN: {
 		unsigned p = rng_below(&s->rng, 100);
@@ -741,6 +737,23 @@ static int pick_listed(struct gen_src *s, unsigned kind, const char *phone_cc_st
 		return ret;
 	*out = &s->listed[s->nb_listed - 1];
 	return 0;
+}
+
+/*
+ * A listed identifier of kind for a hit request: a repeat offender or new.
+ * A closed population (the live simulators') only ever repeats.
+ */
+static int pick_listed(struct gen_src *s, unsigned kind, const char *phone_cc_str,
+		       const struct listed **out)
+{
+	if (s->by_kind_nb[kind] && (s->closed || rng_chance(&s->rng, 0.3))) {
+		*out = &s->listed[s->by_kind[kind][rng_below(&s->rng,
+							     (uint32_t)s->by_kind_nb[kind])]];
+		return 0;
+	}
+	if (s->closed)
+		return -ENOENT;
+	return listed_new(s, kind, phone_cc_str, out);
 }
 
 /* Per-connection context a request needs. */
@@ -823,7 +836,8 @@ static int build_request(struct gen_src *s, const struct req_ctx *rc, struct txn
 						  RG_KIND_PHONE };
 
 		for (i = 0; i < sizeof(order) / sizeof(order[0]); i++)
-			if (s->extractable[order[i]])
+			if (s->extractable[order[i]] &&
+			    (!s->closed || s->by_kind_nb[order[i]]))
 				kinds[nb++] = order[i];
 		for (i = 0; nb && i < want_n; i++) {
 			unsigned k = kinds[rng_below(r, nb)];
@@ -1875,7 +1889,14 @@ static void member_path(const char *base, unsigned i, char *out, size_t cap)
 		snprintf(out, cap, "%s-%u", base, i);
 }
 
-static int write_lists(struct gen_ctx *g)
+/*
+ * Write the listed identifiers of s and list_size decoys per list to path
+ * (or, with members > 1, round-robin to its member files).  *nb_rows gets
+ * the entries written.
+ */
+static int write_lists_src(struct gen_src *s, const char *lists, unsigned list_size,
+			   unsigned nb_members, uint64_t *nb_rows_out, char *err,
+			   size_t err_cap)
 {
 	static const char *const sev[] = { "high", "high", "medium", "low" };
 	static const char *const reason[NB_LISTS][2] = {
@@ -1884,16 +1905,14 @@ static int write_lists(struct gen_ctx *g)
 		{ "promo_abuse", "fake_transactions" },
 		{ "sim_swap", "vishing" },
 	};
-	const struct gen_cfg *cfg = g->cfg;
-	struct gen_src *s = &g->src;
-	unsigned members = cfg->nb_members ? cfg->nb_members : 1;
+	unsigned members = nb_members ? nb_members : 1;
 	FILE *out[GEN_MAX_MEMBERS] = { NULL };
 	size_t nb_rows = 0, cap, i;
 	struct list_row *rows;
 	unsigned l, m;
 	int ret = 0;
 
-	cap = (size_t)cfg->list_size * NB_LISTS + s->nb_listed * 2 + 1;
+	cap = (size_t)list_size * NB_LISTS + s->nb_listed * 2 + 1;
 	rows = calloc(cap, sizeof(*rows));
 	if (!rows)
 		return -ENOMEM;
@@ -1911,7 +1930,7 @@ static int write_lists(struct gen_ctx *g)
 		}
 	}
 	for (l = 0; l < NB_LISTS; l++) {
-		for (i = 0; i < cfg->list_size; i++) {
+		for (i = 0; i < list_size; i++) {
 			static const unsigned kinds[NB_LISTS][2] = {
 				{ RG_KIND_PAN, RG_KIND_PAN },
 				{ RG_KIND_ACCOUNT, RG_KIND_PAN },
@@ -1942,13 +1961,13 @@ static int write_lists(struct gen_ctx *g)
 		char path[4096];
 
 		if (members > 1)
-			member_path(cfg->lists, m + 1, path, sizeof(path));
+			member_path(lists, m + 1, path, sizeof(path));
 		else
-			snprintf(path, sizeof(path), "%s", cfg->lists);
+			snprintf(path, sizeof(path), "%s", lists);
 		out[m] = fopen(path, "w");
 		if (!out[m]) {
 			ret = -errno;
-			set_err(g->err, sizeof(g->err), "%s: %s", path, strerror(errno));
+			set_err(err, err_cap, "%s: %s", path, strerror(errno));
 			goto out_close;
 		}
 		fputs("list,kind,value,severity,expiry,reason\n", out[m]);
@@ -1962,18 +1981,26 @@ static int write_lists(struct gen_ctx *g)
 			p < 50 ? "" : p < 80 ? "2028-12-31" : "2029-06-30",
 			reason[row->list][rng_below(&s->rng, 2)]);
 	}
-	g->st.nb_list_entries = nb_rows;
+	*nb_rows_out = nb_rows;
 
 out_close:
 	for (m = 0; m < members; m++) {
 		if (out[m] && fclose(out[m]) != 0 && !ret) {
 			ret = -errno;
-			set_err(g->err, sizeof(g->err), "writing lists: %s", strerror(errno));
+			set_err(err, err_cap, "writing lists: %s", strerror(errno));
 		}
 	}
 out_free:
 	free(rows);
 	return ret;
+}
+
+static int write_lists(struct gen_ctx *g)
+{
+	const struct gen_cfg *cfg = g->cfg;
+
+	return write_lists_src(&g->src, cfg->lists, cfg->list_size, cfg->nb_members,
+			       &g->st.nb_list_entries, g->err, sizeof(g->err));
 }
 
 /* ------------------------------------------------------------------ */
@@ -2153,4 +2180,153 @@ out_free:
 int gen_run(const struct gen_cfg *cfg, char *err, size_t err_cap)
 {
 	return gen_run_stats(cfg, NULL, err, err_cap);
+}
+
+/* ------------------------------------------------------------------ */
+/* a closed population for live simulators */
+
+struct gen_pop {
+	struct gen_src src;
+	struct txn last;        /* the request built last, for its ground truth */
+	uint64_t seed;
+};
+
+struct gen_pop *gen_pop_new(const struct rg_dialect *d, uint64_t seed, double hit_rate,
+			    unsigned nb_listed)
+{
+	static const unsigned kinds[] = { RG_KIND_PAN, RG_KIND_ACCOUNT, RG_KIND_MERCHANT,
+					  RG_KIND_TERMINAL, RG_KIND_PHONE };
+	struct gen_pop *p;
+	unsigned k, i;
+	int ret = 0;
+
+	if (!(hit_rate >= 0 && hit_rate <= 1) || nb_listed == 0) {
+		errno = EINVAL;
+		return NULL;
+	}
+	p = calloc(1, sizeof(*p));
+	if (!p) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	p->seed = seed;
+	src_init(&p->src, d, seed, hit_rate);
+	/* Cards dominate the listed pool, as they do in real lists. */
+	for (k = 0; k < sizeof(kinds) / sizeof(kinds[0]) && !ret; k++) {
+		unsigned n = kinds[k] == RG_KIND_PAN ? nb_listed :
+			     (nb_listed + 3) / 4;
+
+		if (!p->src.extractable[kinds[k]])
+			continue;
+		for (i = 0; i < n && !ret; i++) {
+			const struct listed *l;
+
+			ret = listed_new(&p->src, kinds[k],
+					 places[rng_below(&p->src.rng, NB_PLACES)].cc, &l);
+		}
+	}
+	if (ret) {
+		src_fini(&p->src);
+		free(p);
+		errno = -ret;
+		return NULL;
+	}
+	p->src.closed = true;
+	txn_init(&p->last, 0);
+	return p;
+}
+
+void gen_pop_free(struct gen_pop *p)
+{
+	if (!p)
+		return;
+	src_fini(&p->src);
+	free(p);
+}
+
+int gen_pop_write_lists(struct gen_pop *p, const char *path, unsigned list_size,
+			unsigned nb_members, uint64_t *nb_entries, char *err, size_t err_cap)
+{
+	struct rng saved = p->src.rng;
+	uint64_t nb = 0;
+	int ret;
+
+	if (nb_members > GEN_MAX_MEMBERS) {
+		set_err(err, err_cap, "members must be 1..%u", GEN_MAX_MEMBERS);
+		return -EINVAL;
+	}
+	/* A stream of its own: the requests that follow do not depend on
+	 * whether (or how large) a list file was written. */
+	rng_seed(&p->src.rng, p->seed ^ 0x6c69737473ULL);
+	ret = write_lists_src(&p->src, path, list_size, nb_members, &nb, err, err_cap);
+	p->src.rng = saved;
+	if (!ret && nb_entries)
+		*nb_entries = nb;
+	return ret;
+}
+
+int gen_pop_request(struct gen_pop *p, uint32_t stan, const char *acq_id, uint64_t now_us,
+		    uint8_t *out, size_t cap, struct gen_req *info)
+{
+	struct truth_hit hits[RG_IDENT_MAX];
+	struct req_ctx rc = { .stan = stan, .acq_id = acq_id };
+	unsigned nb, i;
+	int ret;
+
+	p->src.now_us = now_us;
+	ret = build_request(&p->src, &rc, &p->last);
+	if (ret)
+		return ret;
+	ret = txn_encode(p->src.d, &p->last, out, cap, NULL);
+	if (ret < 0)
+		return ret;
+	if (info) {
+		nb = truth_hits(&p->src, &p->last, hits, RG_IDENT_MAX);
+		info->mti = p->last.mti;
+		info->nb_hits = (uint8_t)nb;
+		info->lists = 0;
+		memset(info->list_hits, 0, sizeof(info->list_hits));
+		for (i = 0; i < nb; i++) {
+			unsigned l;
+
+			info->lists |= hits[i].lists;
+			for (l = 0; l < NB_LISTS; l++)
+				if (hits[i].lists & (1u << l))
+					info->list_hits[l]++;
+		}
+	}
+	return ret;
+}
+
+int gen_pop_truth(const struct gen_pop *p, FILE *out, const char *flow)
+{
+	struct truth_hit hits[RG_IDENT_MAX];
+	const struct txn *t = &p->last;
+	unsigned nb, i, l;
+	int lines = 0;
+	char mti[5];
+	const char *stan;
+
+	nb = truth_hits(&p->src, t, hits, RG_IDENT_MAX);
+	rg_iso_mti_text(t->mti, mti);
+	stan = txn_get(t, 11) ? txn_get(t, 11) : "";
+	for (i = 0; i < nb; i++) {
+		char masked[RG_IDENT_MAX_LEN * 2 + 1];
+
+		if (rg_ident_mask(hits[i].kind, hits[i].norm, hits[i].len, masked,
+				  sizeof(masked)) < 0)
+			return -EINVAL;
+		for (l = 0; l < NB_LISTS; l++) {
+			if (!(hits[i].lists & (1u << l)))
+				continue;
+			if (fprintf(out, "{\"flow\": \"%s\", \"dir\": \"request\", \"mti\": \"%s\", "
+				    "\"stan\": \"%s\", \"list\": \"%s\", \"kind\": \"%s\", "
+				    "\"de\": %u, \"masked\": \"%s\"}\n",
+				    flow, mti, stan, list_names[l], rg_kind_name(hits[i].kind),
+				    hits[i].de, masked) < 0)
+				return -EIO;
+			lines++;
+		}
+	}
+	return lines;
 }

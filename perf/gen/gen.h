@@ -16,6 +16,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "common/iso8583.h"
 
@@ -89,5 +90,62 @@ int gen_run(const struct gen_cfg *cfg, char *err, size_t err_cap);
  */
 int gen_corpus(const struct rg_dialect *d, unsigned nb_msgs, uint64_t seed,
 	       uint8_t **bufs, uint16_t *lens);
+
+/*
+ * A closed card population for the live simulators (riskgate-acq): the
+ * same merchants, BINs and request mix as the captures, and a fixed pool of
+ * listed identifiers made up front, so that the list file can be written
+ * (and a table built from it) before any request is sent.  Hit requests
+ * only ever reuse that pool.  The population (and so the list file) is a
+ * pure function of the dialect and the seed; single-threaded.
+ */
+struct gen_pop;
+
+/* What one request carries, from the ground truth. */
+struct gen_req {
+	uint16_t mti;     /* e.g. 100 */
+	uint8_t nb_hits;  /* listed identifiers the dialect extracts from it */
+	uint8_t lists;    /* union of their lists: bit i = standard list i
+	                   * (txn_fraud, high_risk_account, marketing_cheat,
+	                   * telecom_fraud) */
+	uint8_t list_hits[4]; /* (identifier, list) hits per standard list: the
+	                       * ground-truth lines of the request */
+};
+
+/*
+ * New population for dialect d (borrowed for the population's lifetime):
+ * nb_listed listed cards, and a quarter as many listed accounts, merchants,
+ * terminals and phones where the dialect extracts them; hit_rate (0..1) is
+ * the share of requests carrying at least one of them.  Returns NULL with
+ * errno set (EINVAL, ENOMEM).
+ */
+struct gen_pop *gen_pop_new(const struct rg_dialect *d, uint64_t seed, double hit_rate,
+			    unsigned nb_listed);
+void gen_pop_free(struct gen_pop *p);
+
+/*
+ * Write the population's list file (as riskgate-gen --lists, with
+ * list_size decoys per list; nb_members > 1 splits it into PATH-i.csv).
+ * Does not change the requests that follow.  Returns 0 or -errno with a
+ * message in err; *nb_entries (may be NULL) gets the entries written.
+ */
+int gen_pop_write_lists(struct gen_pop *p, const char *path, unsigned list_size,
+			unsigned nb_members, uint64_t *nb_entries, char *err, size_t err_cap);
+
+/*
+ * Build one request (no framing) into out[0..cap): STAN stan (1..999999),
+ * acquirer id acq_id (DE 32, digits), date-time fields from now_us (µs since
+ * the epoch).  info (may be NULL) gets its MTI and ground truth.  Returns
+ * the message length or -errno.
+ */
+int gen_pop_request(struct gen_pop *p, uint32_t stan, const char *acq_id, uint64_t now_us,
+		    uint8_t *out, size_t cap, struct gen_req *info);
+
+/*
+ * Write the ground-truth lines of the request built last (riskgate-gen's
+ * truth format, flow named flow, "dir": "request").  Returns the lines
+ * written or -errno.
+ */
+int gen_pop_truth(const struct gen_pop *p, FILE *out, const char *flow);
 
 #endif

@@ -1,0 +1,461 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Flows and streams of one worker lcore: the flow table, TCP state, the
+ * hold-window and framer-buffer pools, and the glue from rg_stream to
+ * rg_framer to the screening stage.
+ *
+ * The flow table is an rte_hash of canonical 5-tuples (both directions give
+ * one key) whose positions index a preallocated flow array; a full table
+ * means the flow is not followed (its packets are still forwarded).  A
+ * direction holds a hold window only while out-of-order bytes wait in it,
+ * and a framer buffer only while a message spans segments; both come from
+ * fixed per-lcore pools, so memory is bounded at start-up.
+ *
+ * Resync rule (docs/dataplane.md): a direction whose start was not seen,
+ * that skipped a gap, lost framing or lost a split message for want of a
+ * buffer, discards in-order runs until one starts with a plausible frame
+ * (dp_frame_plausible: a length header within bounds followed by a valid
+ * MTI), then frames from there.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <rte_cycles.h>
+#include <rte_errno.h>
+#include <rte_hash.h>
+#include <rte_hash_crc.h>
+#include <rte_lcore.h>
+#include <rte_malloc.h>
+#include <rte_prefetch.h>
+
+#include "dataplane/dp.h"
+
+#define DP_AGE_STEP 16 /* flow slots examined per poll (two lines of flow_last[]) */
+
+/* ---- pools ------------------------------------------------------------- */
+
+static inline void dp_hold_attach(struct dp_lcore *lc, struct dp_dir *d)
+{
+	const struct dp_config *cfg = lc->x->cfg;
+	uint32_t slot;
+	uint8_t *mem;
+
+	if (lc->nb_hold_free == 0) {
+		lc->c[RG_CTR_HOLD_POOL_EMPTY]++;
+		return;
+	}
+	slot = lc->hold_free[--lc->nb_hold_free];
+	mem = lc->hold_mem + (size_t)slot * (cfg->hold_bytes + cfg->hold_bytes / 8);
+	/* an empty window may start at any slot; the map of a free window is clear */
+	d->st.hold = mem;
+	d->st.hold_map = mem + cfg->hold_bytes;
+	d->st.cap = cfg->hold_bytes;
+	d->st.head = 0;
+	d->hold_slot = slot;
+}
+
+static inline void dp_hold_detach(struct dp_lcore *lc, struct dp_dir *d)
+{
+	if (d->hold_slot == DP_NONE)
+		return;
+	if (d->st.held)
+		memset(d->st.hold_map, 0, lc->x->cfg->hold_bytes / 8);
+	lc->hold_free[lc->nb_hold_free++] = d->hold_slot;
+	d->hold_slot = DP_NONE;
+	d->st.hold = NULL;
+	d->st.hold_map = NULL;
+	d->st.cap = 0;
+	d->st.head = 0;
+	d->st.held = 0;
+}
+
+static inline void dp_fbuf_put(struct dp_lcore *lc, struct dp_dir *d)
+{
+	if (d->fbuf_slot != DP_NONE) {
+		lc->fbuf_free[lc->nb_fbuf_free++] = d->fbuf_slot;
+		d->fbuf_slot = DP_NONE;
+	}
+	d->fr.buf = lc->scratch;
+}
+
+/* ---- stream to framer to screening ------------------------------------- */
+
+/* rg_stream delivery: in-order bytes of lc->cur_dir. */
+static void dp_deliver(void *ctx, const uint8_t *data, uint32_t len)
+{
+	struct dp_lcore *lc = ctx;
+	struct dp_dir *d = lc->cur_dir;
+	const struct dp_service *svc = &lc->x->cfg->svc[lc->cur_flow->svc];
+	struct rg_frame f;
+	enum rg_frame_ret r;
+
+	if (unlikely(d->resync)) {
+		if (!dp_frame_plausible(svc, data, len)) {
+			lc->c[RG_CTR_RESYNC_SKIPPED_BYTES] += len;
+			return;
+		}
+		rg_framer_reset(&d->fr);
+		d->resync = 0;
+		lc->c[RG_CTR_RESYNCS]++;
+	}
+	if (d->fbuf_slot == DP_NONE && lc->nb_fbuf_free) {
+		d->fbuf_slot = lc->fbuf_free[--lc->nb_fbuf_free];
+		d->fr.buf = lc->fbuf_mem + (size_t)d->fbuf_slot * lc->fbuf_bytes;
+	}
+	rg_framer_feed(&d->fr, data, len);
+	while ((r = rg_framer_next(&d->fr, &f)) != RG_FRAME_NEED_MORE) {
+		if (likely(r == RG_FRAME_MSG)) {
+			dp_screen_msg(lc, &f);
+		} else if (r == RG_FRAME_KEEPALIVE) {
+			lc->c[RG_CTR_KEEPALIVES]++;
+		} else {
+			lc->c[RG_CTR_ANOM_BASE + f.anomaly]++;
+			d->resync = 1;
+			break;
+		}
+	}
+	if (d->fr.have == 0) {
+		dp_fbuf_put(lc, d);
+	} else if (d->fbuf_slot == DP_NONE) {
+		/* the partial frame sits in the scratch buffer, which the next
+		 * direction overwrites: give it up */
+		lc->c[RG_CTR_FRAMER_POOL_EMPTY]++;
+		rg_framer_reset(&d->fr);
+		d->resync = 1;
+	}
+}
+
+static void dp_gap(struct dp_lcore *lc, struct dp_dir *d)
+{
+	if (!rg_stream_waiting(&d->st))
+		return;
+	lc->c[RG_CTR_ANOM_BASE + RG_ANOM_STREAM_GAP]++;
+	d->resync = 1;
+	rg_framer_reset(&d->fr);
+	dp_fbuf_put(lc, d);
+	rg_stream_skip_gap(&d->st, dp_deliver, lc);
+}
+
+static inline void dp_count(struct dp_lcore *lc, enum rg_anomaly a)
+{
+	if (a != RG_ANOM_NONE)
+		lc->c[RG_CTR_ANOM_BASE + a]++;
+}
+
+static void dp_dir_segment(struct dp_lcore *lc, struct dp_dir *d, uint32_t seq,
+			   const uint8_t *data, uint32_t len)
+{
+	enum rg_anomaly a;
+
+	if (!d->st.synced && !d->syn)
+		d->resync = 1; /* its start was not seen */
+	if (d->hold_slot == DP_NONE && d->st.synced &&
+	    (int32_t)(seq - d->st.next_seq) > 0)
+		dp_hold_attach(lc, d);
+	a = rg_stream_segment(&d->st, seq, data, len, dp_deliver, lc);
+	dp_count(lc, a);
+	if (unlikely(a == RG_ANOM_STREAM_HOLD_FULL)) {
+		/* the window cannot bridge the hole: move past it and retry */
+		dp_gap(lc, d);
+		a = rg_stream_segment(&d->st, seq, data, len, dp_deliver, lc);
+		if (a == RG_ANOM_STREAM_HOLD_FULL) {
+			/* not even an empty window reaches it: restart at seq */
+			dp_gap(lc, d);
+			lc->c[RG_CTR_ANOM_BASE + RG_ANOM_STREAM_GAP]++;
+			d->resync = 1;
+			rg_stream_syn(&d->st, seq - 1);
+			a = rg_stream_segment(&d->st, seq, data, len, dp_deliver, lc);
+		}
+		dp_count(lc, a);
+	}
+	if (d->hold_slot != DP_NONE && d->st.held == 0)
+		dp_hold_detach(lc, d);
+}
+
+/* No more bytes in this direction: bridge what is held; a partial frame is
+ * a truncated message. */
+static void dp_dir_end(struct dp_lcore *lc, struct dp_dir *d)
+{
+	dp_gap(lc, d);
+	if (d->fr.have != 0 && !d->fr.lost)
+		lc->c[RG_CTR_ANOM_BASE + RG_ANOM_TRUNCATED]++;
+	rg_framer_reset(&d->fr);
+	dp_hold_detach(lc, d);
+	dp_fbuf_put(lc, d);
+}
+
+static void dp_dir_open(struct dp_lcore *lc, struct dp_flow *fl, unsigned end)
+{
+	const struct dp_service *svc = &lc->x->cfg->svc[fl->svc];
+	struct dp_dir *d = &fl->dir[end];
+
+	memset(d, 0, sizeof(*d));
+	rg_stream_init(&d->st, NULL, NULL, 0);
+	rg_framer_init(&d->fr, &svc->framing, lc->scratch, lc->fbuf_bytes);
+	d->hold_slot = DP_NONE;
+	d->fbuf_slot = DP_NONE;
+	d->request = fl->key.port[1 - end] == svc->port;
+}
+
+static void dp_flow_open(struct dp_lcore *lc, struct dp_flow *fl)
+{
+	dp_dir_open(lc, fl, 0);
+	dp_dir_open(lc, fl, 1);
+	fl->closed = 0;
+	lc->c[RG_CTR_FLOWS_CREATED]++;
+	lc->c[RG_CTR_FLOWS_ACTIVE]++;
+}
+
+static void dp_flow_close(struct dp_lcore *lc, struct dp_flow *fl)
+{
+	if (fl->closed)
+		return;
+	for (unsigned i = 0; i < 2; i++) {
+		lc->cur_dir = &fl->dir[i];
+		lc->cur_end = (uint8_t)i;
+		dp_dir_end(lc, &fl->dir[i]);
+	}
+	fl->closed = 1;
+	lc->c[RG_CTR_FLOWS_CLOSED]++;
+	lc->c[RG_CTR_FLOWS_ACTIVE]--;
+}
+
+static void dp_flow_remove(struct dp_lcore *lc, struct dp_flow *fl)
+{
+	lc->cur_flow = fl;
+	dp_flow_close(lc, fl);
+	rte_hash_del_key(lc->flow_hash, &fl->key);
+	fl->in_use = 0;
+	lc->flow_last[fl - lc->flows] = 0;
+}
+
+/* ---- one segment ------------------------------------------------------- */
+
+static void dp_tcp(struct dp_lcore *lc, struct dp_flow *fl, const struct dp_pkt *p)
+{
+	struct dp_dir *d = &fl->dir[p->dir];
+	uint32_t seq = p->seq;
+
+	lc->cur_flow = fl;
+	lc->cur_dir = d;
+	lc->cur_end = p->dir;
+	if (fl->closed) {
+		if ((p->flags & (DP_TCP_SYN | DP_TCP_ACK | DP_TCP_RST)) != DP_TCP_SYN) {
+			if (p->plen)
+				lc->c[RG_CTR_SKIP_AFTER_CLOSE]++;
+			return;
+		}
+		dp_flow_open(lc, fl); /* same 5-tuple, new connection */
+	}
+	if (p->flags & DP_TCP_RST) {
+		dp_flow_close(lc, fl);
+		return;
+	}
+	if (p->flags & DP_TCP_SYN) {
+		if (!d->syn) {
+			rg_stream_syn(&d->st, seq);
+			d->syn = 1;
+		}
+		seq++; /* payload on a SYN (TFO) starts after it */
+	}
+	if (p->plen && !d->fin)
+		dp_dir_segment(lc, d, seq, p->payload, p->plen);
+	else if (p->plen)
+		lc->c[RG_CTR_SKIP_AFTER_CLOSE]++;
+	if ((p->flags & DP_TCP_FIN) && !d->fin) {
+		rg_stream_fin(&d->st, seq + p->plen);
+		d->fin = 1;
+		dp_dir_end(lc, d);
+		if (fl->dir[1 - p->dir].fin)
+			dp_flow_close(lc, fl);
+	}
+}
+
+static struct dp_flow *dp_flow_create(struct dp_lcore *lc, const struct dp_pkt *p)
+{
+	int32_t pos = rte_hash_add_key(lc->flow_hash, &p->key);
+	struct dp_flow *fl;
+
+	if (pos < 0 || (uint32_t)pos >= lc->nb_flows) {
+		if (pos >= 0)
+			rte_hash_del_key(lc->flow_hash, &p->key);
+		lc->c[RG_CTR_SKIP_FLOW_TABLE_FULL]++;
+		return NULL;
+	}
+	fl = &lc->flows[pos];
+	if (fl->in_use)
+		return fl; /* created earlier in this burst */
+	memset(fl, 0, offsetof(struct dp_flow, dir));
+	fl->key = p->key;
+	fl->svc = p->svc;
+	fl->in_use = 1;
+	dp_flow_open(lc, fl);
+	return fl;
+}
+
+void dp_flow_burst(struct dp_lcore *lc, struct rte_mbuf **pkts, unsigned n)
+{
+	unsigned idx[DP_BURST_MAX], nb = 0;
+	uint64_t now = rte_rdtsc();
+
+	(void)pkts;
+	for (unsigned i = 0; i < n; i++)
+		if (lc->pkt[i].screen) {
+			idx[nb] = i;
+			lc->keyp[nb++] = &lc->pkt[i].key;
+		}
+	if (nb == 0)
+		return;
+	rte_hash_lookup_bulk(lc->flow_hash, lc->keyp, nb, lc->pos);
+	for (unsigned j = 0; j < nb; j++)
+		if (lc->pos[j] >= 0)
+			rte_prefetch0(&lc->flows[lc->pos[j]]);
+	for (unsigned j = 0; j < nb; j++) {
+		const struct dp_pkt *p = &lc->pkt[idx[j]];
+		struct dp_flow *fl = NULL;
+		int32_t pos = lc->pos[j];
+
+		if (pos >= 0 && (uint32_t)pos < lc->nb_flows) {
+			fl = &lc->flows[pos];
+			/* removed (or replaced) earlier in this burst */
+			if (!fl->in_use || memcmp(&fl->key, &p->key, sizeof(p->key)) != 0)
+				fl = NULL;
+		}
+		if (fl == NULL) {
+			if (!(p->flags & DP_TCP_SYN) && p->plen == 0) {
+				lc->c[RG_CTR_SKIP_NO_FLOW]++;
+				continue;
+			}
+			fl = dp_flow_create(lc, p);
+			if (fl == NULL)
+				continue;
+		}
+		lc->flow_last[fl - lc->flows] = now;
+		dp_tcp(lc, fl, p);
+	}
+}
+
+void dp_flow_age(struct dp_lcore *lc, uint64_t now_tsc)
+{
+	for (unsigned i = 0; i < DP_AGE_STEP; i++) {
+		uint32_t k = lc->age_cursor;
+		struct dp_flow *fl;
+
+		if (++lc->age_cursor == lc->nb_flows)
+			lc->age_cursor = 0;
+		/* flow_last[] is 0 for free slots: the scan reads 8 bytes a slot */
+		if (lc->flow_last[k] == 0 || now_tsc - lc->flow_last[k] <= lc->idle_tsc)
+			continue;
+		fl = &lc->flows[k];
+		if (fl->in_use) {
+			if (!fl->closed)
+				lc->c[RG_CTR_FLOWS_AGED]++;
+			dp_flow_remove(lc, fl);
+		}
+	}
+}
+
+void dp_flow_finish(struct dp_lcore *lc)
+{
+	for (uint32_t i = 0; i < lc->nb_flows; i++)
+		if (lc->flows[i].in_use)
+			dp_flow_remove(lc, &lc->flows[i]);
+	dp_screen_flush(lc);
+}
+
+/* ---- set-up ------------------------------------------------------------ */
+
+static uint32_t dp_flow_hash_fn(const void *key, uint32_t len, uint32_t init)
+{
+	return rte_hash_crc(key, len, init);
+}
+
+int dp_lcore_init(struct dp_lcore *lc, const struct dp_ctx *x, unsigned slot,
+		  char *err, size_t err_cap)
+{
+	const struct dp_config *cfg = x->cfg;
+	int socket = rte_socket_id();
+	uint32_t max_body = 0;
+	char name[RTE_HASH_NAMESIZE];
+	struct rte_hash_parameters hp = {
+		.name = name,
+		.entries = cfg->nb_flows,
+		.key_len = sizeof(struct dp_flow_key),
+		.hash_func = dp_flow_hash_fn,
+		.hash_func_init_val = 0x52475250,
+		.socket_id = socket,
+	};
+	size_t hold_each = (size_t)cfg->hold_bytes + cfg->hold_bytes / 8;
+
+	_Static_assert(sizeof(struct dp_flow_key) == 40, "flow key is hashed whole");
+	lc->slot = slot;
+	lc->x = x;
+	lc->c = rg_segment_stats(x->seg, slot)->c;
+	lc->ring = rg_segment_ring(x->seg, slot);
+	lc->tsc_hz = rte_get_tsc_hz();
+	lc->idle_tsc = (uint64_t)cfg->flow_idle_sec * lc->tsc_hz;
+	for (unsigned i = 0; i < cfg->nb_services; i++) {
+		uint32_t b = cfg->svc[i].framing.max_msg_bytes + cfg->svc[i].framing.hdr_bytes;
+
+		if (b > max_body)
+			max_body = b;
+	}
+	lc->fbuf_bytes = RTE_ALIGN_CEIL(max_body + 4, 64);
+	snprintf(name, sizeof(name), "dp_flows_%u", slot);
+	lc->flow_hash = rte_hash_create(&hp);
+	if (lc->flow_hash == NULL) {
+		snprintf(err, err_cap, "flow table of %u entries: %s", cfg->nb_flows,
+			 rte_strerror(rte_errno));
+		return -ENOMEM;
+	}
+	lc->nb_flows = cfg->nb_flows;
+	lc->flows = rte_zmalloc_socket("dp_flows", (size_t)cfg->nb_flows * sizeof(*lc->flows),
+				       RTE_CACHE_LINE_SIZE, socket);
+	lc->flow_last = rte_zmalloc_socket("dp_flow_last",
+					   (size_t)cfg->nb_flows * sizeof(uint64_t),
+					   RTE_CACHE_LINE_SIZE, socket);
+	lc->hold_mem = rte_zmalloc_socket("dp_hold", hold_each * cfg->nb_hold,
+					  RTE_CACHE_LINE_SIZE, socket);
+	lc->hold_free = rte_malloc_socket("dp_hold_free", cfg->nb_hold * sizeof(uint32_t),
+					  0, socket);
+	lc->fbuf_mem = rte_malloc_socket("dp_fbuf",
+					 (size_t)lc->fbuf_bytes * (cfg->nb_framer_bufs + 1),
+					 RTE_CACHE_LINE_SIZE, socket);
+	lc->fbuf_free = rte_malloc_socket("dp_fbuf_free",
+					  cfg->nb_framer_bufs * sizeof(uint32_t), 0, socket);
+	if (!lc->flows || !lc->flow_last || !lc->hold_mem || !lc->hold_free || !lc->fbuf_mem || !lc->fbuf_free) {
+		snprintf(err, err_cap, "lcore %u: no memory for %u flows, %u hold windows of "
+			 "%u bytes and %u framer buffers (lower flows, hold_windows or "
+			 "framer_buffers, or give DPDK more memory)", slot, cfg->nb_flows,
+			 cfg->nb_hold, cfg->hold_bytes, cfg->nb_framer_bufs);
+		dp_lcore_free(lc);
+		return -ENOMEM;
+	}
+	for (uint32_t i = 0; i < cfg->nb_hold; i++)
+		lc->hold_free[i] = cfg->nb_hold - 1 - i;
+	lc->nb_hold_free = cfg->nb_hold;
+	for (uint32_t i = 0; i < cfg->nb_framer_bufs; i++)
+		lc->fbuf_free[i] = cfg->nb_framer_bufs - 1 - i;
+	lc->nb_fbuf_free = cfg->nb_framer_bufs;
+	lc->scratch = lc->fbuf_mem + (size_t)lc->fbuf_bytes * cfg->nb_framer_bufs;
+	return 0;
+}
+
+void dp_lcore_free(struct dp_lcore *lc)
+{
+	rte_hash_free(lc->flow_hash);
+	rte_free(lc->flows);
+	rte_free(lc->flow_last);
+	rte_free(lc->hold_mem);
+	rte_free(lc->hold_free);
+	rte_free(lc->fbuf_mem);
+	rte_free(lc->fbuf_free);
+	lc->flow_hash = NULL;
+	lc->flows = NULL;
+	lc->flow_last = NULL;
+	lc->hold_mem = NULL;
+	lc->hold_free = NULL;
+	lc->fbuf_mem = NULL;
+	lc->fbuf_free = NULL;
+}

@@ -1,0 +1,259 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Ports and the worker loop.  Every configured pair (A, B) is a bump in the
+ * wire: what arrives on A leaves on B unchanged and the other way round,
+ * whatever it is.  Each worker owns queue q of every port (q = its worker
+ * index); with several workers the NICs spread flows with a symmetric RSS
+ * key, so both directions of a connection reach the same worker.
+ *
+ * The loop has one shape: rx burst, parse all (prefetching ahead), follow
+ * flows and stage messages, one screening flush (fingerprints, bulk lookup,
+ * events), tx to the peer port, then between bursts the table's quiescent
+ * state, the policy check and a bounded aging step.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <rte_cycles.h>
+#include <rte_ethdev.h>
+#include <rte_lcore.h>
+#include <rte_mbuf.h>
+#include <rte_prefetch.h>
+
+#include "dataplane/dp.h"
+
+#define DP_PREFETCH_AHEAD 4
+
+volatile int dp_quit;
+
+/* 0x6d5a repeated: a Toeplitz key under which (a, b) and (b, a) hash alike. */
+static uint8_t dp_rss_key[40] = {
+	0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a,
+	0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a,
+	0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a,
+	0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a,
+};
+
+static int dp_port_resolve(const char *name, uint16_t *port, char *err, size_t err_cap)
+{
+	char *end;
+	unsigned long v = strtoul(name, &end, 10);
+
+	if (*name && *end == '\0') {
+		if (v >= RTE_MAX_ETHPORTS || !rte_eth_dev_is_valid_port((uint16_t)v)) {
+			snprintf(err, err_cap, "port %s: no such DPDK port (%u ports probed)",
+				 name, rte_eth_dev_count_avail());
+			return -ENODEV;
+		}
+		*port = (uint16_t)v;
+		return 0;
+	}
+	if (rte_eth_dev_get_port_by_name(name, port) != 0) {
+		snprintf(err, err_cap, "port %s: no such device (give it to EAL with -a or --vdev)",
+			 name);
+		return -ENODEV;
+	}
+	return 0;
+}
+
+static int dp_port_start(struct dp_ctx *x, uint16_t port, unsigned nb_q, char *err,
+			 size_t err_cap)
+{
+	const struct dp_config *cfg = x->cfg;
+	struct rte_eth_conf conf;
+	struct rte_eth_dev_info info;
+	uint16_t rxd = cfg->rx_desc, txd = cfg->tx_desc;
+	int r;
+
+	memset(&conf, 0, sizeof(conf));
+	r = rte_eth_dev_info_get(port, &info);
+	if (r != 0) {
+		snprintf(err, err_cap, "port %u: info: %s", port, rte_strerror(-r));
+		return r;
+	}
+	if (nb_q > info.max_rx_queues || nb_q > info.max_tx_queues) {
+		snprintf(err, err_cap, "port %u: %u workers need %u queues, the device has %u rx / "
+			 "%u tx", port, nb_q, nb_q, info.max_rx_queues, info.max_tx_queues);
+		return -EINVAL;
+	}
+	if (nb_q > 1) {
+		conf.rxmode.mq_mode = RTE_ETH_MQ_RX_RSS;
+		conf.rx_adv_conf.rss_conf.rss_key = dp_rss_key;
+		conf.rx_adv_conf.rss_conf.rss_key_len = sizeof(dp_rss_key);
+		conf.rx_adv_conf.rss_conf.rss_hf =
+			(RTE_ETH_RSS_IP | RTE_ETH_RSS_TCP) & info.flow_type_rss_offloads;
+	}
+	r = rte_eth_dev_configure(port, (uint16_t)nb_q, (uint16_t)nb_q, &conf);
+	if (r != 0) {
+		snprintf(err, err_cap, "port %u: configure: %s", port, rte_strerror(-r));
+		return r;
+	}
+	rte_eth_dev_adjust_nb_rx_tx_desc(port, &rxd, &txd);
+	for (unsigned q = 0; q < nb_q; q++) {
+		r = rte_eth_rx_queue_setup(port, (uint16_t)q, rxd, rte_eth_dev_socket_id(port),
+					   NULL, x->pool);
+		if (r == 0)
+			r = rte_eth_tx_queue_setup(port, (uint16_t)q, txd,
+						   rte_eth_dev_socket_id(port), NULL);
+		if (r != 0) {
+			snprintf(err, err_cap, "port %u: queue %u: %s", port, q, rte_strerror(-r));
+			return r;
+		}
+	}
+	r = rte_eth_dev_start(port);
+	if (r != 0) {
+		snprintf(err, err_cap, "port %u: start: %s", port, rte_strerror(-r));
+		return r;
+	}
+	/* a bump in the wire passes every frame, whatever its address */
+	rte_eth_promiscuous_enable(port);
+	return 0;
+}
+
+int dp_ports_setup(struct dp_ctx *x, char *err, size_t err_cap)
+{
+	struct dp_config *cfg = x->cfg;
+	uint16_t started[2 * DP_PAIRS_MAX];
+	unsigned nb_started = 0;
+	int r;
+
+	for (unsigned i = 0; i < cfg->nb_pairs; i++)
+		for (unsigned e = 0; e < 2; e++) {
+			r = dp_port_resolve(cfg->pair[i].name[e], &cfg->pair[i].port[e], err, err_cap);
+			if (r)
+				return r;
+		}
+	for (unsigned i = 0; i < cfg->nb_pairs; i++) {
+		for (unsigned e = 0; e < 2; e++) {
+			uint16_t p = cfg->pair[i].port[e];
+			bool dup = false;
+
+			for (unsigned k = 0; k < nb_started; k++)
+				dup |= started[k] == p;
+			if (dup) {
+				snprintf(err, err_cap, "port %s is in two pairs", cfg->pair[i].name[e]);
+				return -EINVAL;
+			}
+			r = dp_port_start(x, p, x->nb_lcores, err, err_cap);
+			if (r)
+				return r;
+			started[nb_started++] = p;
+		}
+	}
+	for (unsigned w = 0; w < x->nb_lcores; w++) {
+		struct dp_lcore *lc = x->lc[w];
+
+		for (unsigned i = 0; i < cfg->nb_pairs; i++)
+			for (unsigned e = 0; e < 2; e++) {
+				struct dp_rxq *q = &lc->rxq[lc->nb_rxq++];
+
+				q->rx_port = cfg->pair[i].port[e];
+				q->tx_port = cfg->pair[i].port[1 - e];
+				q->rx_queue = q->tx_queue = (uint16_t)w;
+			}
+	}
+	return 0;
+}
+
+void dp_ports_close(struct dp_ctx *x)
+{
+	uint16_t p;
+
+	RTE_ETH_FOREACH_DEV(p) {
+		rte_eth_dev_stop(p);
+		rte_eth_dev_close(p);
+	}
+	(void)x;
+}
+
+static inline unsigned dp_rx(struct dp_lcore *lc, const struct dp_rxq *q,
+			     struct rte_mbuf **pkts, unsigned max)
+{
+	if (unlikely(q->mem))
+		return dp_replay_rx(lc, pkts, max);
+	return rte_eth_rx_burst(q->rx_port, q->rx_queue, pkts, (uint16_t)max);
+}
+
+/* Parse, follow, screen one burst; forwarding is not conditional on any of it. */
+static void dp_burst(struct dp_lcore *lc, struct rte_mbuf **pkts, unsigned n)
+{
+	const struct dp_ctx *x = lc->x;
+	uint64_t *c = lc->c;
+	uint64_t bytes = 0;
+
+	for (unsigned i = 0; i < n && i < DP_PREFETCH_AHEAD; i++)
+		rte_prefetch0(rte_pktmbuf_mtod(pkts[i], void *));
+	for (unsigned i = 0; i < n; i++) {
+		struct rte_mbuf *m = pkts[i];
+
+		if (i + DP_PREFETCH_AHEAD < n)
+			rte_prefetch0(rte_pktmbuf_mtod(pkts[i + DP_PREFETCH_AHEAD], void *));
+		bytes += m->pkt_len;
+		if (unlikely(m->nb_segs != 1)) {
+			lc->pkt[i].screen = 0;
+			c[RG_CTR_SKIP_SEGMENTED]++;
+			continue;
+		}
+		dp_parse(x, rte_pktmbuf_mtod(m, const uint8_t *), m->data_len, &lc->pkt[i], c);
+	}
+	c[RG_CTR_RX_PKTS] += n;
+	c[RG_CTR_RX_BYTES] += bytes;
+	c[RG_CTR_BURSTS]++;
+	dp_flow_burst(lc, pkts, n);
+	dp_screen_flush(lc);
+}
+
+static inline void dp_tx(struct dp_lcore *lc, const struct dp_rxq *q, struct rte_mbuf **pkts,
+			 unsigned n)
+{
+	uint64_t bytes = 0;
+	unsigned sent;
+
+	for (unsigned i = 0; i < n; i++)
+		bytes += pkts[i]->pkt_len;
+	sent = rte_eth_tx_burst(q->tx_port, q->tx_queue, pkts, (uint16_t)n);
+	if (unlikely(sent < n)) {
+		for (unsigned i = sent; i < n; i++)
+			bytes -= pkts[i]->pkt_len;
+		lc->c[RG_CTR_TX_DROPS] += n - sent;
+		rte_pktmbuf_free_bulk(pkts + sent, n - sent);
+	}
+	lc->c[RG_CTR_TX_PKTS] += sent;
+	lc->c[RG_CTR_TX_BYTES] += bytes;
+}
+
+int dp_lcore_loop(void *arg)
+{
+	struct dp_lcore *lc = arg;
+	const unsigned burst = lc->x->cfg->burst;
+	struct rte_mbuf *pkts[DP_BURST_MAX];
+
+	lc->lcore_id = rte_lcore_id();
+	dp_policy_refresh(lc);
+	while (!dp_quit) {
+		uint64_t now;
+
+		for (unsigned i = 0; i < lc->nb_rxq; i++) {
+			const struct dp_rxq *q = &lc->rxq[i];
+			unsigned n = dp_rx(lc, q, pkts, burst);
+
+			if (n == 0)
+				continue;
+			dp_burst(lc, pkts, n);
+			dp_tx(lc, q, pkts, n);
+		}
+		lc->c[RG_CTR_POLLS]++;
+		if (unlikely(rg_table_reader_quiescent(lc->table) == 1))
+			lc->c[RG_CTR_TABLE_SWITCHES]++;
+		dp_policy_refresh(lc);
+		now = rte_rdtsc();
+		dp_flow_age(lc, now);
+		dp_stats_table(lc, now);
+		if (unlikely(lc->events_out != NULL))
+			dp_event_drain(lc);
+		if (unlikely(lc->src != NULL) && dp_replay_done(lc))
+			break;
+	}
+	return 0;
+}

@@ -1,0 +1,67 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Inside of struct ledger, shared by the ledger's files (store.c owns it).
+ */
+#ifndef LEDGER_STORE_H
+#define LEDGER_STORE_H
+
+#include <limits.h>
+#include <stdbool.h>
+
+#include <rocksdb/c.h>
+
+#include "ledger/ledger.h"
+
+enum ledger_cf {
+	LEDGER_CF_DEFAULT = 0,
+	LEDGER_CF_ENTRIES,
+	LEDGER_CF_NODES,
+	LEDGER_CF_BLOCKS,
+	LEDGER_CF_CHECKPOINTS,
+	LEDGER_CF_STATE,
+	LEDGER_CF_HEADS,
+	LEDGER_CF_PEERS,
+	LEDGER_CF_MAX
+};
+
+#define LEDGER_STATE_KEY (RG_FP_BYTES + 1 + LEDGER_ID_BYTES) /* fp | list | member id */
+#define LEDGER_STATE_VAL 19 /* pos u64 | expiry u64 | action u8 | severity u8 | kind u8 */
+#define LEDGER_NODE_STRIDE 4 /* subtree hashes stored at levels 4, 8, 12, ... */
+
+struct ledger {
+	char dir[PATH_MAX];
+	rocksdb_t *db;
+	rocksdb_options_t *opts;
+	rocksdb_options_t *vec_opts; /* vector memtable: entries, state */
+	rocksdb_block_based_table_options_t *bopts;
+	rocksdb_column_family_handle_t *cf[LEDGER_CF_MAX];
+	rocksdb_writeoptions_t *wsync;
+	rocksdb_readoptions_t *ro;
+	struct ledger_consortium cons;
+	struct ledger_identity *ident; /* NULL unless opened for writing */
+	struct rg_fp_key *fpk;	       /* NULL with LEDGER_OPEN_NO_FP */
+	int self;		       /* own member index, -1 if unknown */
+	bool dirty;		       /* written since open: flush memtables on close */
+	unsigned long fail_write_at;   /* test hook: fail this block write (0 = never) */
+	unsigned long nb_writes;
+	bool head_loaded[LEDGER_MEMBERS_MAX];
+	struct ledger_head heads[LEDGER_MEMBERS_MAX];
+};
+
+int ledger_db_get(struct ledger *l, unsigned cf, const void *key, size_t klen, char **val,
+		  size_t *vlen);
+int ledger_db_write(struct ledger *l, rocksdb_writebatch_t *wb, char *err, size_t cap);
+void ledger_head_put(rocksdb_writebatch_t *wb, struct ledger *l, unsigned m,
+		     const struct ledger_head *h);
+void ledger_key_member_u64(uint8_t *key, const uint8_t id[LEDGER_ID_BYTES], uint64_t v);
+void ledger_state_key(uint8_t *key, const struct rg_fp *fp, unsigned list,
+		      const uint8_t id[LEDGER_ID_BYTES]);
+/* Point lookup of a state key through an iterator (see ledger_open). */
+int ledger_state_seek(rocksdb_iterator_t *it, const uint8_t key[LEDGER_STATE_KEY], uint64_t *pos,
+		      uint64_t *expiry_s, unsigned *kind);
+/* Flush every memtable if anything was written since the last flush. */
+void ledger_flush(struct ledger *l);
+void ledger_node_key(uint8_t key[17], const uint8_t id[LEDGER_ID_BYTES], unsigned level,
+		     uint64_t index);
+
+#endif

@@ -1,0 +1,175 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-3-Clause
+"""
+Hostile traffic through riskgate-dp (replay): random bytes on the service
+port, huge length headers, 1-byte segments, overlapping retransmissions
+with different data, a SYN flood larger than the flow table, a non-ISO
+protocol on the service port, and frames that are not IP at all (ARP,
+runts, QinQ, truncated IPv4, IPv6 UDP).  Each case must run to completion
+(exit 0), forward every frame unchanged (output capture == input capture)
+and count what it met under the expected reason.  A generated clean flow
+mixed in afterwards must still be screened exactly (its hits found).
+
+usage: dp_hostile.py riskgate-dp riskgate-gen lists_table
+"""
+
+import json
+import os
+import random
+import struct
+import sys
+import tempfile
+import time
+
+from dp_util import (ACK, FIN, PSH, RST, SYN, MAC, make_table, read_pcap, run, summary,
+                     tcp_frame, write_pcap)
+
+PORT = 5000
+CLI, SRV = "10.9.0.1", "10.2.0.1"
+
+
+def flow(sport, payloads, cli=CLI, isn=1000, srv_isn=5000, close=True):
+    """A connection whose client sends payloads (list of (offset, bytes)
+    relative to the first data byte, in the order given)."""
+    f = [tcp_frame(cli, SRV, sport, PORT, isn, SYN),
+         tcp_frame(SRV, cli, PORT, sport, srv_isn, SYN | ACK, ack=isn + 1),
+         tcp_frame(cli, SRV, sport, PORT, isn + 1, ACK, ack=srv_isn + 1)]
+    end = 0
+    for off, data in payloads:
+        f.append(tcp_frame(cli, SRV, sport, PORT, isn + 1 + off, PSH | ACK, data))
+        end = max(end, off + len(data))
+    if close:
+        f.append(tcp_frame(cli, SRV, sport, PORT, isn + 1 + end, FIN | ACK))
+        f.append(tcp_frame(SRV, cli, PORT, sport, srv_isn + 1, FIN | ACK))
+    return f
+
+
+def case_random(rng):
+    data = bytes(rng.getrandbits(8) for _ in range(6000))
+    return flow(40001, [(i, data[i:i + 300]) for i in range(0, len(data), 300)])
+
+
+def case_huge_len(rng):
+    msgs = [b"\xff\xff" + b"0100" + bytes(50), b"\xfe\x00" + bytes(1400)]
+    return flow(40002, [(0, msgs[0]), (len(msgs[0]), msgs[1])])
+
+
+def case_one_byte(rng):
+    data = bytes(rng.getrandbits(8) for _ in range(400))
+    return flow(40003, [(i, data[i:i + 1]) for i in range(len(data))])
+
+
+def case_overlap(rng):
+    a = bytes(rng.getrandbits(8) for _ in range(600))
+    b = bytearray(a)
+    for i in range(300, 400):
+        b[i] ^= 0x55
+    # second half first (held), then the whole range with other bytes
+    return flow(40004, [(300, a[300:600]), (0, bytes(b[:600]))])
+
+
+def case_syn_flood(rng, n):
+    f = []
+    for i in range(n):
+        f.append(tcp_frame("10.8.%d.%d" % (i // 250, i % 250 + 1), SRV, 20000 + i, PORT,
+                           rng.getrandbits(32), SYN))
+    return f
+
+
+def case_http(rng):
+    req = (b"GET /index.html HTTP/1.1\r\nHost: switch\r\nUser-Agent: x\r\n\r\n") * 20
+    return flow(40005, [(i, req[i:i + 100]) for i in range(0, len(req), 100)])
+
+
+def case_not_ip(rng):
+    arp = MAC + b"\x08\x06" + bytes(28)
+    runt = bytes(10)
+    qinq = MAC + b"\x88\xa8\x00\x05\x81\x00\x00\x07\x08\x00" + bytes(10)
+    v4trunc = MAC + b"\x08\x00" + b"\x45\x00\x05\xdc" + bytes(30)
+    v6udp = MAC + b"\x86\xdd" + struct.pack(">IHBB", 0x60000000, 8, 17, 64) + bytes(32) + bytes(8)
+    garbage = bytes(rng.getrandbits(8) for _ in range(200))
+    return [arp, runt, qinq, v4trunc, v6udp, garbage]
+
+
+def check(dp, tmp, name, frames, table, key, extra, expect):
+    errors = []
+    cap = os.path.join(tmp, name + ".pcap")
+    out = os.path.join(tmp, name + ".out.pcap")
+    write_pcap(cap, frames)
+    r = run([dp, "--", "--replay", cap, "--out", out, "--table", table, "--key", key] + extra,
+            timeout=120)
+    if r.returncode != 0:
+        return ["riskgate-dp exited %d: %s" % (r.returncode, r.stderr.strip()[-300:])], None
+    s = summary(r)
+    if s is None:
+        return ["no summary"], None
+    if read_pcap(out) != read_pcap(cap):
+        errors.append("output capture differs from the input")
+    if s["packets"] != len(frames):
+        errors.append("summary counts %d packets of %d" % (s["packets"], len(frames)))
+    c = s["counters"]
+    if c.get("tx_pkts", 0) != len(frames):
+        errors.append("forwarded %d of %d frames" % (c.get("tx_pkts", 0), len(frames)))
+    for k in expect:
+        if k not in s["anomalies"] and k not in c:
+            errors.append("expected a count of %s; anomalies %s" % (k, s["anomalies"]))
+    return errors, s
+
+
+def main():
+    if len(sys.argv) != 4:
+        print(__doc__, file=sys.stderr)
+        return 1
+    dp, gen, lt = sys.argv[1:4]
+    rng = random.Random(42)
+    failed = 0
+    t0 = time.time()
+    with tempfile.TemporaryDirectory(prefix="dp_hostile.") as tmp:
+        clean = os.path.join(tmp, "clean.pcap")
+        g = run([gen, "--out", clean, "--lists", os.path.join(tmp, "l.csv"), "--truth",
+                 os.path.join(tmp, "t.jsonl"), "--flows", "4", "--messages", "100",
+                 "--hit-rate", "0.3", "--seed", "3"])
+        if g.returncode != 0:
+            print("FAIL riskgate-gen: " + g.stderr)
+            return 1
+        gs = json.loads(g.stdout)
+        key, table = make_table(lt, tmp, [os.path.join(tmp, "l.csv")])
+        clean_frames = read_pcap(clean)
+        cases = [
+            ("random_bytes", case_random(rng), [], ["resync_skipped_bytes"]),
+            ("huge_length", case_huge_len(rng), [], ["frame_too_long"]),
+            ("one_byte_segments", case_one_byte(rng), [], ["tcp_segments"]),
+            ("overlap_different", case_overlap(rng), [], ["stream_overlap"]),
+            ("syn_flood", case_syn_flood(rng, 600), ["--flows", "256"],
+             ["skip_flow_table_full"]),
+            ("http_on_service_port", case_http(rng), [], ["frame_too_long",
+                                                          "resync_skipped_bytes"]),
+            ("not_ip", case_not_ip(rng), [], ["skip_not_ip", "skip_l2_malformed",
+                                              "skip_ip_malformed", "skip_not_tcp"]),
+        ]
+        everything = []
+        for name, frames, extra, expect in cases:
+            errs, s = check(dp, tmp, name, frames, table, key, extra, expect)
+            everything += frames
+            print("%-4s %s %s" % ("ok" if not errs else "FAIL", name,
+                                  json.dumps(s["anomalies"]) if s else ""))
+            for e in errs:
+                print("     " + e)
+            failed += bool(errs)
+        # all of it, then clean traffic: still screened exactly
+        errs, s = check(dp, tmp, "all_then_clean", everything + clean_frames, table, key,
+                        ["--flows", "1024"], [])
+        if s and s["hits"] != gs["hits"]:
+            errs.append("clean traffic after the attacks: %d hits, %d expected"
+                        % (s["hits"], gs["hits"]))
+        print("%-4s all_then_clean %s" % ("ok" if not errs else "FAIL",
+                                          json.dumps(s["anomalies"]) if s else ""))
+        for e in errs:
+            print("     " + e)
+        failed += bool(errs)
+    print("%d failed, %.1f s" % (failed, time.time() - t0))
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

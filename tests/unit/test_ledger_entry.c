@@ -1,0 +1,386 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Canonical encodings of the ledger (ledger/entry.c, block.c, member.c)
+ * and the import line parsers (ledger/import.c):
+ *   - every op round-trips: decode(encode(e)) re-encodes to the same bytes;
+ *   - every truncation and trailing byte is refused, and so is every field
+ *     an op does not use, every out-of-range field;
+ *   - block headers and checkpoints round-trip, sign and verify, and any
+ *     flipped bit breaks the signature;
+ *   - membership changes need a strict majority of distinct members;
+ *   - CSV fields (quotes, CRLF), JSONL, expiry forms, and that no error
+ *     message ever holds a raw PAN.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "common/ident.h"
+#include "ledger/ledger.h"
+#include "check.h"
+
+static struct ledger_entry *mk(uint8_t op)
+{
+	static struct ledger_entry e;
+
+	memset(&e, 0, sizeof(e));
+	e.op = op;
+	e.time_ms = 1790000000123ull;
+	e.key_epoch = 7;
+	if (op == LEDGER_OP_ADD || op == LEDGER_OP_REVOKE || op == LEDGER_OP_HIT) {
+		e.list = 3;
+		e.kind = 6;
+		for (unsigned i = 0; i < 16; i++)
+			e.fp.b[i] = (uint8_t)(i * 17 + 1);
+		e.severity = 2;
+		e.action = 2;
+		memcpy(e.reason, "sim_swap", 8);
+		e.reason_len = 8;
+	}
+	if (op == LEDGER_OP_ADD)
+		e.expiry_s = 1900000000;
+	if (op == LEDGER_OP_REVOKE || op == LEDGER_OP_HIT) {
+		memset(e.ref_member, 0xab, 8);
+		e.ref_pos = 123456789;
+	}
+	if (op == LEDGER_OP_HIT) {
+		e.payload_len = 32;
+		memset(e.payload, 0x5a, 32);
+	}
+	if (op == LEDGER_OP_KEY_EPOCH) {
+		e.payload_len = 4;
+		e.payload[3] = 2;
+	}
+	if (op == LEDGER_OP_MEMBERSHIP) {
+		e.payload_len = 100;
+		memset(e.payload, 1, 100);
+	}
+	return &e;
+}
+
+static void test_round_trip(void)
+{
+	for (uint8_t op = 1; op < LEDGER_OP_MAX; op++) {
+		struct ledger_entry *e = mk(op), d;
+		uint8_t a[LEDGER_ENTRY_MAX], b[LEDGER_ENTRY_MAX + 1];
+		const char *why = NULL;
+		int n = ledger_entry_encode(e, a), n2;
+
+		CHECK(n > 0, "encode op %u", op);
+		CHECK_EQ(ledger_entry_decode(a, (size_t)n, &d, &why), 0, "decode op %u: %s", op,
+			 why ? why : "");
+		n2 = ledger_entry_encode(&d, b);
+		CHECK(n2 == n && memcmp(a, b, (size_t)n) == 0, "op %u re-encodes identically", op);
+		CHECK(d.time_ms == e->time_ms && d.ref_pos == e->ref_pos &&
+		      d.expiry_s == e->expiry_s && d.payload_len == e->payload_len &&
+		      memcmp(&d.fp, &e->fp, 16) == 0,
+		      "op %u fields survive", op);
+		for (size_t cut = 0; cut < (size_t)n; cut++)
+			CHECK(ledger_entry_decode(a, cut, &d, &why) == -EBADMSG,
+			      "op %u cut at %zu accepted", op, cut);
+		memcpy(b, a, (size_t)n);
+		b[n] = 0;
+		CHECK(ledger_entry_decode(b, (size_t)n + 1, &d, &why) == -EBADMSG,
+		      "trailing byte accepted");
+		/* Every single-byte change either is refused or decodes to an entry
+		 * whose encoding is the changed bytes (never silently normalised). */
+		for (size_t i = 0; i < (size_t)n; i++) {
+			memcpy(b, a, (size_t)n);
+			b[i] ^= 0x41;
+			if (ledger_entry_decode(b, (size_t)n, &d, &why) == 0) {
+				uint8_t c[LEDGER_ENTRY_MAX];
+				int n3 = ledger_entry_encode(&d, c);
+
+				CHECK(n3 == n && memcmp(b, c, (size_t)n) == 0,
+				      "op %u byte %zu: decode is not canonical", op, i);
+			}
+		}
+	}
+	/* the ADD of the documented example: 61 fixed bytes + reason */
+	{
+		uint8_t a[LEDGER_ENTRY_MAX];
+
+		CHECK_EQ(ledger_entry_encode(mk(LEDGER_OP_ADD), a), LEDGER_ENTRY_FIXED + 8,
+			 "ADD length");
+		CHECK(a[0] == 1 && a[1] == 1 && a[2] == 3 && a[3] == 6, "ADD header bytes");
+	}
+}
+
+static void test_refusals(void)
+{
+	struct ledger_entry *e;
+	uint8_t a[LEDGER_ENTRY_MAX];
+
+	e = mk(LEDGER_OP_ADD);
+	e->ref_pos = 1;
+	CHECK_EQ(ledger_entry_encode(e, a), -EINVAL, "ADD with a reference");
+	e = mk(LEDGER_OP_ADD);
+	e->kind = 0;
+	CHECK_EQ(ledger_entry_encode(e, a), -EINVAL, "ADD without kind");
+	e = mk(LEDGER_OP_ADD);
+	e->kind = RG_KIND_MAX;
+	CHECK_EQ(ledger_entry_encode(e, a), -EINVAL, "unknown kind");
+	e = mk(LEDGER_OP_ADD);
+	e->list = 16;
+	CHECK_EQ(ledger_entry_encode(e, a), -EINVAL, "list 16");
+	e = mk(LEDGER_OP_ADD);
+	e->severity = 3;
+	CHECK_EQ(ledger_entry_encode(e, a), -EINVAL, "severity 3");
+	e = mk(LEDGER_OP_ADD);
+	e->reason[2] = ' ';
+	CHECK_EQ(ledger_entry_encode(e, a), -EINVAL, "space in reason");
+	e = mk(LEDGER_OP_REVOKE);
+	memset(e->ref_member, 0, 8);
+	CHECK_EQ(ledger_entry_encode(e, a), -EINVAL, "REVOKE without member");
+	e = mk(LEDGER_OP_REVOKE);
+	e->expiry_s = 5;
+	CHECK_EQ(ledger_entry_encode(e, a), -EINVAL, "REVOKE with expiry");
+	e = mk(LEDGER_OP_HIT);
+	e->payload_len = 31;
+	CHECK_EQ(ledger_entry_encode(e, a), -EINVAL, "HIT with 31-byte commitment");
+	e = mk(LEDGER_OP_KEY_EPOCH);
+	e->list = 1;
+	CHECK_EQ(ledger_entry_encode(e, a), -EINVAL, "KEY-EPOCH with a list");
+	e = mk(LEDGER_OP_MEMBERSHIP);
+	e->payload_len = 0;
+	CHECK_EQ(ledger_entry_encode(e, a), -EINVAL, "empty MEMBERSHIP");
+	e = mk(LEDGER_OP_ADD);
+	e->op = LEDGER_OP_MAX;
+	CHECK_EQ(ledger_entry_encode(e, a), -EINVAL, "unknown op");
+	CHECK(ledger_op_from_name("key-epoch") == LEDGER_OP_KEY_EPOCH, "op names");
+	CHECK(strcmp(ledger_op_name(LEDGER_OP_HIT), "HIT") == 0, "op name HIT");
+	CHECK(ledger_severity_action(LEDGER_SEV_HIGH) == 2 &&
+	      ledger_severity_action(LEDGER_SEV_MEDIUM) == 1 &&
+	      ledger_severity_action(LEDGER_SEV_LOW) == 0,
+	      "severity to action hint");
+}
+
+static void test_blocks(void)
+{
+	uint8_t pk[32], sk[64], pk2[32], sk2[64], buf[LEDGER_BLOCK_BYTES],
+		cbuf[LEDGER_CHECKPOINT_BYTES];
+	struct ledger_block b = { 0 }, d;
+	struct ledger_checkpoint c = { 0 }, dc;
+
+	crypto_sign_keypair(pk, sk);
+	crypto_sign_keypair(pk2, sk2);
+	ledger_member_id(pk, b.member);
+	b.height = 3;
+	b.first_pos = 1000;
+	b.nb_entries = 77;
+	memset(b.prev, 1, 32);
+	memset(b.entries_root, 2, 32);
+	memset(b.tree_root, 3, 32);
+	b.time_ms = 42;
+	ledger_block_sign(&b, sk);
+	CHECK(ledger_block_sig_ok(&b, pk), "block signature");
+	CHECK(!ledger_block_sig_ok(&b, pk2), "block signature under another key");
+	ledger_block_encode(&b, buf);
+	CHECK_EQ(ledger_block_decode(buf, sizeof(buf), &d), 0, "block decode");
+	CHECK(memcmp(&d, &b, sizeof(b)) == 0, "block round trip");
+	CHECK(ledger_block_decode(buf, sizeof(buf) - 1, &d) != 0, "short block");
+	for (unsigned i = 5; i < LEDGER_BLOCK_SIGNED; i++) {
+		buf[i] ^= 4;
+		if (ledger_block_decode(buf, sizeof(buf), &d) == 0)
+			CHECK(!ledger_block_sig_ok(&d, pk), "flipped block byte %u still signs", i);
+		buf[i] ^= 4;
+	}
+	b.nb_entries = 0;
+	ledger_block_encode(&b, buf);
+	CHECK(ledger_block_decode(buf, sizeof(buf), &d) != 0, "block of 0 entries");
+
+	memcpy(c.member, b.member, 8);
+	memset(c.consortium, 9, 32);
+	c.size = 1077;
+	memset(c.root, 4, 32);
+	c.time_ms = 5;
+	ledger_checkpoint_sign(&c, sk);
+	CHECK(ledger_checkpoint_sig_ok(&c, pk), "checkpoint signature");
+	ledger_checkpoint_encode(&c, cbuf);
+	CHECK_EQ(ledger_checkpoint_decode(cbuf, sizeof(cbuf), &dc), 0, "checkpoint decode");
+	CHECK(memcmp(&dc, &c, sizeof(c)) == 0, "checkpoint round trip");
+	for (unsigned i = 5; i < LEDGER_CHECKPOINT_SIGNED; i++) {
+		cbuf[i] ^= 0x10;
+		CHECK(ledger_checkpoint_decode(cbuf, sizeof(cbuf), &dc) == 0 &&
+			      !ledger_checkpoint_sig_ok(&dc, pk),
+		      "flipped checkpoint byte %u still signs", i);
+		cbuf[i] ^= 0x10;
+	}
+}
+
+/* A consortium of n members with fresh keys; secret keys into sks. */
+static void make_consortium(struct ledger_consortium *c, unsigned n, uint8_t (*sks)[64])
+{
+	char text[8192], err[256];
+	size_t off;
+
+	off = (size_t)snprintf(text, sizeof(text),
+			       "{\"format\": \"riskgate-genesis\", \"version\": 1, \"consortium\": "
+			       "\"t\", \"lists\": [{\"bit\": 0, \"name\": \"txn_fraud\", \"luhn\": "
+			       "true}, {\"bit\": 1, \"name\": \"high_risk_account\"}, {\"bit\": 3, "
+			       "\"name\": \"telecom_fraud\"}], \"members\": [");
+	for (unsigned i = 0; i < n; i++) {
+		uint8_t pk[32], id[8];
+		char pkh[65], idh[17];
+
+		crypto_sign_keypair(pk, sks[i]);
+		ledger_member_id(pk, id);
+		ledger_hex(pk, 32, pkh);
+		ledger_hex(id, 8, idh);
+		off += (size_t)snprintf(text + off, sizeof(text) - off,
+					"%s{\"name\": \"m%u\", \"id\": \"%s\", \"public_key\": \"%s\"}",
+					i ? ", " : "", i, idh, pkh);
+	}
+	off += (size_t)snprintf(text + off, sizeof(text) - off, "]}\n");
+	CHECK_EQ(ledger_genesis_parse(text, off, c, err, sizeof(err)), 0, "genesis: %s", err);
+}
+
+static void test_genesis_and_membership(void)
+{
+	static struct ledger_consortium c;
+	uint8_t sks[5][64], npk[32], nsk[64], buf[2048];
+	struct ledger_membership_change mc, d;
+	const char *why = NULL;
+	char err[256];
+	int n;
+
+	make_consortium(&c, 5, sks);
+	CHECK_EQ(c.nb_members, 5, "members");
+	CHECK_EQ(ledger_list_find(&c, "telecom_fraud"), 3, "list bit");
+	CHECK_EQ(ledger_list_find(&c, "marketing_cheat"), -ENOENT, "undefined list");
+	CHECK(c.lists[0].luhn && !c.lists[1].luhn, "luhn flags");
+	CHECK(ledger_genesis_parse("{}", 2, &c, err, sizeof(err)) != 0, "empty genesis refused");
+	make_consortium(&c, 5, sks);
+
+	crypto_sign_keypair(npk, nsk);
+	memset(&mc, 0, sizeof(mc));
+	mc.action = 1;
+	mc.seq = 1;
+	snprintf(mc.name, sizeof(mc.name), "newbank");
+	memcpy(mc.pk, npk, 32);
+	for (unsigned s = 0; s < 2; s++)
+		CHECK_EQ(ledger_membership_sign(&c, &mc, s, sks[s]), 0, "sign %u", s);
+	CHECK_EQ(ledger_membership_check(&c, &mc, &why), -EPERM, "2 of 5 is not a majority");
+	/* the same member twice does not count twice */
+	ledger_membership_sign(&c, &mc, 1, sks[1]);
+	CHECK_EQ(ledger_membership_check(&c, &mc, &why), -EPERM, "repeated signer refused");
+	mc.nb_sigs = 2;
+	/* a signature made with the wrong key */
+	ledger_membership_sign(&c, &mc, 2, sks[3]);
+	CHECK_EQ(ledger_membership_check(&c, &mc, &why), -EPERM, "forged co-signature refused");
+	mc.nb_sigs = 2;
+	ledger_membership_sign(&c, &mc, 2, sks[2]);
+	CHECK_EQ(ledger_membership_check(&c, &mc, &why), 0, "3 of 5: %s", why ? why : "");
+	n = ledger_membership_encode(&mc, buf, sizeof(buf));
+	CHECK(n > 0, "encode change");
+	CHECK_EQ(ledger_membership_decode(buf, (size_t)n, &d), 0, "decode change");
+	CHECK_EQ(ledger_membership_check(&c, &d, &why), 0, "decoded change still valid");
+	CHECK(ledger_membership_decode(buf, (size_t)n - 1, &d) != 0, "cut change refused");
+	mc.seq = 2;
+	CHECK_EQ(ledger_membership_check(&c, &mc, &why), -EINVAL, "out of sequence refused");
+	CHECK_EQ(ledger_membership_apply(&c, &d), 0, "apply");
+	CHECK_EQ(c.nb_members, 6, "member added");
+	CHECK_EQ(c.membership_seq, 1, "seq advanced");
+	CHECK_EQ(ledger_membership_check(&c, &d, &why), -EINVAL, "replay refused");
+}
+
+static void test_csv(void)
+{
+	static struct ledger_consortium c;
+	struct ledger_csv_cols cols;
+	struct ledger_import_row row;
+	uint8_t sks[1][64];
+	char why[256];
+	const char *hdr = "\"list\",kind,value,severity,expiry,reason";
+	static const struct {
+		const char *line;
+		int rc;
+		const char *why_has;
+	} cases[] = {
+		{ "txn_fraud,PAN,4761 7390 0101 0119,high,2099-01-01,confirmed_fraud", 0, NULL },
+		{ "txn_fraud,PAN,4761739001010119,high,,\r", 0, NULL },
+		{ "\"txn_fraud\",\"PAN\",\"4761-7390-0101-0119\",\"low\",\"\",\"x\"", 0, NULL },
+		{ "", 1, NULL },
+		{ "\r", 1, NULL },
+		{ "txn_fraud,PAN,4761739001010118,high,,", -EINVAL, "Luhn" },
+		{ "high_risk_account,PAN,4761739001010118,high,,", 0, NULL },
+		{ "nope,PAN,4761739001010119,high,,", -EINVAL, "unknown list" },
+		{ "txn_fraud,CARD,4761739001010119,high,,", -EINVAL, "unknown kind" },
+		{ "txn_fraud,PAN,47617390010101A9,high,,", -EINVAL, "not a valid PAN" },
+		{ "txn_fraud,PAN,4761739001010119,urgent,,", -EINVAL, "severity" },
+		{ "txn_fraud,PAN,4761739001010119,high,2001-01-01,", -EINVAL, "past" },
+		{ "txn_fraud,PAN,4761739001010119,high,tomorrow,", -EINVAL, "expiry" },
+		{ "txn_fraud,PAN,4761739001010119,high,,bad reason", -EINVAL, "reason" },
+		{ "txn_fraud,PAN,4761739001010119,high", -EINVAL, "fields" },
+		{ "txn_fraud,PAN,\"4761739001010119,high,,", -EINVAL, "unterminated" },
+		{ "txn_fraud,PAN,\"4761739001010119\"x,high,,", -EINVAL, "after a closing" },
+		{ "txn_fraud,PAN,47617\"39001010119,high,,", -EINVAL, "quote inside" },
+		{ "telecom_fraud,PHONE,+49 (151) 234-56.78,medium,,sim_swap", 0, NULL },
+		{ "telecom_fraud,PHONE,123,medium,,sim_swap", -EINVAL, "PHONE" },
+	};
+
+	make_consortium(&c, 1, sks);
+	CHECK_EQ(ledger_csv_header(hdr, strlen(hdr), &cols, why, sizeof(why)), 0, "header %s", why);
+	CHECK(cols.list == 0 && cols.value == 2 && cols.reason == 5, "columns");
+	CHECK(ledger_csv_header("a,b,c", 5, &cols, why, sizeof(why)) != 0, "header without list");
+	ledger_csv_header(hdr, strlen(hdr), &cols, why, sizeof(why));
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		int rc;
+
+		why[0] = '\0';
+		rc = ledger_csv_line(&c, &cols, cases[i].line, strlen(cases[i].line), 1700000000,
+				     &row, why, sizeof(why));
+		CHECK_EQ(rc, cases[i].rc, "case %zu: %s", i, why);
+		if (cases[i].why_has != NULL)
+			CHECK(strstr(why, cases[i].why_has) != NULL, "case %zu: '%s' lacks '%s'", i,
+			      why, cases[i].why_has);
+		/* raw PAN digits never in a message */
+		CHECK(strstr(why, "739001010") == NULL && strstr(why, "7390010101") == NULL,
+		      "case %zu: raw PAN in '%s'", i, why);
+	}
+	CHECK_EQ(ledger_csv_line(&c, &cols, cases[0].line, strlen(cases[0].line), 1700000000, &row,
+				 why, sizeof(why)),
+		 0, "row");
+	CHECK(row.value_len == 16 && memcmp(row.value, "4761739001010119", 16) == 0,
+	      "PAN normalised");
+	CHECK(row.severity == LEDGER_SEV_HIGH && row.expiry_s == 4070908800ull + 86400,
+	      "severity and expiry (end of day)");
+
+	static const char jl[] = "{\"list\": \"txn_fraud\", \"kind\": \"pan\", \"value\": "
+				 "\"4761739001010119\", \"expiry\": 4000000000}";
+
+	CHECK_EQ(ledger_jsonl_line(&c, jl, sizeof(jl) - 1, 1700000000, &row, why, sizeof(why)),
+		 0, "jsonl: %s", why);
+	CHECK(row.expiry_s == 4000000000ull && row.severity == LEDGER_SEV_MEDIUM,
+	      "jsonl expiry and default severity");
+	CHECK(ledger_jsonl_line(&c, "[1,2]", 5, 1700000000, &row, why, sizeof(why)) == -EINVAL,
+	      "jsonl array refused");
+	CHECK(ledger_jsonl_line(&c, "{\"list\": \"txn_fraud\", \"kind\": \"PAN\"}", 35, 1700000000,
+				&row, why, sizeof(why)) == -EINVAL,
+	      "jsonl without value refused");
+	{
+		uint64_t t;
+
+		CHECK(ledger_parse_time("", 0, &t) == 0 && t == 0, "empty expiry");
+		CHECK(ledger_parse_time("2030-01-01T00:00:00Z", 20, &t) == 0 && t == 1893456000,
+		      "ISO time");
+		CHECK(ledger_parse_time("1893456000", 10, &t) == 0 && t == 1893456000, "unix");
+		CHECK(ledger_parse_time("2030-13-01", 10, &t) != 0, "month 13");
+		CHECK(ledger_parse_time("-5", 2, &t) != 0, "negative");
+	}
+}
+
+int main(void)
+{
+	if (sodium_init() < 0)
+		return 1;
+	test_round_trip();
+	test_refusals();
+	test_blocks();
+	test_genesis_and_membership();
+	test_csv();
+	return CHECK_DONE();
+}

@@ -1809,7 +1809,8 @@ static int conversation(struct gen_ctx *g)
 struct list_row {
 	uint8_t list;
 	uint8_t kind;
-	char value[48];
+	char value[48]; /* as written: one of the raw forms of norm */
+	char norm[RG_IDENT_MAX_LEN + 1]; /* normalised: what makes two rows one entry */
 };
 
 /* Write norm in one of the raw forms the kind's normalisation accepts. */
@@ -1879,6 +1880,42 @@ static int decoy_value(struct gen_src *s, unsigned kind, char *out)
 	}
 }
 
+/*
+ * Set of the list rows written so far, so that no (list, kind, value)
+ * appears twice: short identifier spaces (terminal ids) repeat by chance
+ * within tens of thousands of decoys.  Open addressing over row indexes.
+ */
+struct row_set {
+	uint32_t *slot; /* row index + 1; 0 = empty */
+	size_t mask;
+};
+
+static uint64_t row_hash(const struct list_row *r)
+{
+	uint64_t h = 0xcbf29ce484222325ULL ^ ((uint64_t)r->list << 8 | r->kind);
+
+	for (const char *c = r->norm; *c != '\0'; c++)
+		h = (h ^ (uint8_t)*c) * 0x100000001b3ULL;
+	return h;
+}
+
+/* Add rows[i] unless an equal row is there; false if it was a duplicate. */
+static bool row_set_add(struct row_set *set, const struct list_row *rows, size_t i)
+{
+	size_t at = row_hash(&rows[i]) & set->mask;
+
+	while (set->slot[at] != 0) {
+		const struct list_row *o = &rows[set->slot[at] - 1];
+
+		if (o->list == rows[i].list && o->kind == rows[i].kind &&
+		    strcmp(o->norm, rows[i].norm) == 0)
+			return false;
+		at = (at + 1) & set->mask;
+	}
+	set->slot[at] = (uint32_t)(i + 1);
+	return true;
+}
+
 static void member_path(const char *base, unsigned i, char *out, size_t cap)
 {
 	size_t bl = strlen(base);
@@ -1909,6 +1946,7 @@ static int write_lists_src(struct gen_src *s, const char *lists, unsigned list_s
 	FILE *out[GEN_MAX_MEMBERS] = { NULL };
 	size_t nb_rows = 0, cap, i;
 	struct list_row *rows;
+	struct row_set set;
 	unsigned l, m;
 	int ret = 0;
 
@@ -1916,6 +1954,15 @@ static int write_lists_src(struct gen_src *s, const char *lists, unsigned list_s
 	rows = calloc(cap, sizeof(*rows));
 	if (!rows)
 		return -ENOMEM;
+	set.mask = 1;
+	while (set.mask < 2 * cap)
+		set.mask <<= 1;
+	set.slot = calloc(set.mask, sizeof(*set.slot));
+	set.mask--;
+	if (!set.slot) {
+		free(rows);
+		return -ENOMEM;
+	}
 	for (i = 0; i < s->nb_listed; i++) {
 		const struct listed *e = &s->listed[i];
 
@@ -1926,7 +1973,9 @@ static int write_lists_src(struct gen_src *s, const char *lists, unsigned list_s
 			rows[nb_rows].kind = e->kind;
 			format_value(&s->rng, e->kind, e->norm, rows[nb_rows].value,
 				     sizeof(rows[0].value));
-			nb_rows++;
+			snprintf(rows[nb_rows].norm, sizeof(rows[0].norm), "%s", e->norm);
+			if (row_set_add(&set, rows, nb_rows))
+				nb_rows++;
 		}
 	}
 	for (l = 0; l < NB_LISTS; l++) {
@@ -1940,13 +1989,21 @@ static int write_lists_src(struct gen_src *s, const char *lists, unsigned list_s
 			unsigned k = kinds[l][i & 1];
 			char v[RG_IDENT_MAX_LEN + 1];
 
-			ret = decoy_value(s, k, v);
-			if (ret)
-				goto out_free;
-			rows[nb_rows].list = (uint8_t)l;
-			rows[nb_rows].kind = (uint8_t)k;
-			format_value(&s->rng, k, v, rows[nb_rows].value, sizeof(rows[0].value));
-			nb_rows++;
+			/* a repeated decoy is drawn again (a few tries at most) */
+			for (unsigned tries = 0; tries < 16; tries++) {
+				ret = decoy_value(s, k, v);
+				if (ret)
+					goto out_free;
+				rows[nb_rows].list = (uint8_t)l;
+				rows[nb_rows].kind = (uint8_t)k;
+				format_value(&s->rng, k, v, rows[nb_rows].value,
+					     sizeof(rows[0].value));
+				snprintf(rows[nb_rows].norm, sizeof(rows[0].norm), "%s", v);
+				if (row_set_add(&set, rows, nb_rows)) {
+					nb_rows++;
+					break;
+				}
+			}
 		}
 	}
 	for (i = nb_rows; i > 1; i--) {
@@ -1991,6 +2048,7 @@ out_close:
 		}
 	}
 out_free:
+	free(set.slot);
 	free(rows);
 	return ret;
 }

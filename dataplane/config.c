@@ -344,11 +344,8 @@ static int cf_mapping(struct cf *f, const config_setting_t *s, struct dp_config 
 
 int dp_config_load(struct dp_config *c, const char *path, char *err, size_t err_cap)
 {
-	struct cf f = { .path = path, .err = err, .cap = err_cap };
-	const config_setting_t *root;
-	config_t cfg;
 	FILE *fp;
-	int rc = 0;
+	int rc;
 
 	fp = fopen(path, "r");
 	if (fp == NULL) {
@@ -356,6 +353,19 @@ int dp_config_load(struct dp_config *c, const char *path, char *err, size_t err_
 		snprintf(err, err_cap, "%s: %s", path, strerror(errno));
 		return rc;
 	}
+	rc = dp_config_load_stream(c, fp, path, err, err_cap);
+	fclose(fp);
+	return rc;
+}
+
+int dp_config_load_stream(struct dp_config *c, FILE *fp, const char *path, char *err,
+			  size_t err_cap)
+{
+	struct cf f = { .path = path, .err = err, .cap = err_cap };
+	const config_setting_t *root;
+	config_t cfg;
+	int rc = 0;
+
 	config_init(&cfg);
 	config_set_options(&cfg, 0);
 	if (config_read(&cfg, fp) != CONFIG_TRUE) {
@@ -451,7 +461,6 @@ int dp_config_load(struct dp_config *c, const char *path, char *err, size_t err_
 	}
 out_destroy:
 	config_destroy(&cfg);
-	fclose(fp);
 	return rc;
 }
 

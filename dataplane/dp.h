@@ -16,6 +16,7 @@
 #include <stdio.h>
 
 #include <rte_common.h>
+#include <rte_cycles.h>
 #include <rte_mbuf.h>
 
 #include "common/event.h"
@@ -87,6 +88,10 @@ void dp_config_defaults(struct dp_config *c);
  * with err = "FILE:LINE: what" (or "FILE: what").  Loads dialects.
  */
 int dp_config_load(struct dp_config *c, const char *path, char *err, size_t err_cap);
+/* The same over an open stream (borrowed until return; not closed); path
+ * names it in errors. */
+int dp_config_load_stream(struct dp_config *c, FILE *fp, const char *path, char *err,
+			  size_t err_cap);
 /* Add one service (replay's --port/--dialect/--framing).  0 or -EINVAL. */
 int dp_config_add_service(struct dp_config *c, uint16_t port, const char *dialect,
 			  const char *framing, uint32_t max_msg, char *err, size_t err_cap);
@@ -173,6 +178,45 @@ struct dp_msg {
 
 struct dp_replay_src;
 
+/*
+ * Stage profiling, compiled into riskgate-dp-prof only (-DDP_PROF=1): TSC
+ * spans per stage summed over the run, and per-packet latency from the rx
+ * burst's return to the tx burst's return in a histogram.  The ordinary
+ * build has none of it: the macros below expand to nothing.
+ */
+enum dp_stage {
+	DP_STAGE_PARSE = 0,  /* L2-L4 parse, counters, prefetch */
+	DP_STAGE_FLOW,       /* flow lookup, TCP state, stream reassembly */
+	DP_STAGE_DECODE,     /* framing, ISO 8583 decode, identifier extraction */
+	DP_STAGE_FP,         /* fingerprints */
+	DP_STAGE_LOOKUP,     /* table bulk lookups */
+	DP_STAGE_EVENTS,     /* hit accounting and events */
+	DP_STAGE_TX,         /* tx burst */
+	DP_STAGE_MAX
+};
+#define DP_LAT_SHIFT 4       /* histogram bucket: 16 TSC cycles */
+#define DP_LAT_BUCKETS 16384 /* up to 262144 cycles (~110 us at 2.3 GHz); then the last */
+
+struct dp_prof {
+	uint64_t tsc[DP_STAGE_MAX];
+	uint64_t nb_pkts;
+	uint64_t lat[DP_LAT_BUCKETS];
+};
+
+#ifdef DP_PROF
+#define DP_PROF_T0(v) uint64_t v = rte_rdtsc()
+#define DP_PROF_ADD(lc, stage, t0) ((lc)->prof.tsc[stage] += rte_rdtsc() - (t0))
+#define DP_PROF_MOVE(lc, to, from, t0) do {				\
+		uint64_t d_ = rte_rdtsc() - (t0);				\
+		(lc)->prof.tsc[to] += d_;					\
+		(lc)->prof.tsc[from] -= d_;					\
+	} while (0)
+#else
+#define DP_PROF_T0(v) do { } while (0)
+#define DP_PROF_ADD(lc, stage, t0) do { } while (0)
+#define DP_PROF_MOVE(lc, to, from, t0) do { } while (0)
+#endif
+
 struct dp_lcore {
 	unsigned slot;                  /* index in the segment */
 	unsigned lcore_id;
@@ -220,6 +264,9 @@ struct dp_lcore {
 	uint64_t first_rx_tsc, last_rx_tsc;
 	uint64_t tsc_hz;
 	uint64_t start_tsc, start_ns;   /* for event timestamps */
+#ifdef DP_PROF
+	struct dp_prof prof;
+#endif
 } __rte_cache_aligned;
 
 /* Shared, read-only after start-up. */
@@ -274,6 +321,10 @@ int dp_ports_setup(struct dp_ctx *x, char *err, size_t err_cap);
 void dp_ports_close(struct dp_ctx *x);
 /* The main loop of one worker. */
 int dp_lcore_loop(void *arg);
+
+/* Print the stage profile of every lcore as one JSON line (riskgate-dp-prof;
+ * nothing in the ordinary build). */
+void dp_prof_report(const struct dp_ctx *x, FILE *out);
 
 /* telemetry.c */
 int dp_telemetry_register(struct dp_ctx *x);

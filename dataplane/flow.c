@@ -89,6 +89,7 @@ static void dp_deliver(void *ctx, const uint8_t *data, uint32_t len)
 	const struct dp_service *svc = &lc->x->cfg->svc[lc->cur_flow->svc];
 	struct rg_frame f;
 	enum rg_frame_ret r;
+	DP_PROF_T0(t0);
 
 	if (unlikely(d->resync)) {
 		if (!dp_frame_plausible(svc, data, len)) {
@@ -124,6 +125,8 @@ static void dp_deliver(void *ctx, const uint8_t *data, uint32_t len)
 		rg_framer_reset(&d->fr);
 		d->resync = 1;
 	}
+	/* framing and decoding run inside the flow stage: move their time */
+	DP_PROF_MOVE(lc, DP_STAGE_DECODE, DP_STAGE_FLOW, t0);
 }
 
 static void dp_gap(struct dp_lcore *lc, struct dp_dir *d)
@@ -298,6 +301,7 @@ void dp_flow_burst(struct dp_lcore *lc, struct rte_mbuf **pkts, unsigned n)
 {
 	unsigned idx[DP_BURST_MAX], nb = 0;
 	uint64_t now = rte_rdtsc();
+	DP_PROF_T0(t0);
 
 	(void)pkts;
 	for (unsigned i = 0; i < n; i++)
@@ -334,6 +338,7 @@ void dp_flow_burst(struct dp_lcore *lc, struct rte_mbuf **pkts, unsigned n)
 		lc->flow_last[fl - lc->flows] = now;
 		dp_tcp(lc, fl, p);
 	}
+	DP_PROF_ADD(lc, DP_STAGE_FLOW, t0);
 }
 
 void dp_flow_age(struct dp_lcore *lc, uint64_t now_tsc)

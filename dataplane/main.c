@@ -383,6 +383,7 @@ int main(int argc, char **argv)
 	while (!dp_quit)
 		rte_delay_ms(50);
 	rte_eal_mp_wait_lcore();
+	dp_prof_report(&x, stdout);
 	rc = 0;
 
 out_ports:

@@ -181,6 +181,7 @@ static void dp_burst(struct dp_lcore *lc, struct rte_mbuf **pkts, unsigned n)
 	const struct dp_ctx *x = lc->x;
 	uint64_t *c = lc->c;
 	uint64_t bytes = 0;
+	DP_PROF_T0(t0);
 
 	for (unsigned i = 0; i < n && i < DP_PREFETCH_AHEAD; i++)
 		rte_prefetch0(rte_pktmbuf_mtod(pkts[i], void *));
@@ -200,6 +201,7 @@ static void dp_burst(struct dp_lcore *lc, struct rte_mbuf **pkts, unsigned n)
 	c[RG_CTR_RX_PKTS] += n;
 	c[RG_CTR_RX_BYTES] += bytes;
 	c[RG_CTR_BURSTS]++;
+	DP_PROF_ADD(lc, DP_STAGE_PARSE, t0);
 	dp_flow_burst(lc, pkts, n);
 	dp_screen_flush(lc);
 }
@@ -240,8 +242,21 @@ int dp_lcore_loop(void *arg)
 
 			if (n == 0)
 				continue;
+#ifdef DP_PROF
+			uint64_t rx_tsc = rte_rdtsc(), tx_tsc, t_tx, lat;
+
+			dp_burst(lc, pkts, n);
+			t_tx = rte_rdtsc();
+			dp_tx(lc, q, pkts, n);
+			tx_tsc = rte_rdtsc();
+			lc->prof.tsc[DP_STAGE_TX] += tx_tsc - t_tx;
+			lat = (tx_tsc - rx_tsc) >> DP_LAT_SHIFT;
+			lc->prof.lat[lat < DP_LAT_BUCKETS ? lat : DP_LAT_BUCKETS - 1] += n;
+			lc->prof.nb_pkts += n;
+#else
 			dp_burst(lc, pkts, n);
 			dp_tx(lc, q, pkts, n);
+#endif
 		}
 		lc->c[RG_CTR_POLLS]++;
 		if (unlikely(rg_table_reader_quiescent(lc->table) == 1))

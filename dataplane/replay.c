@@ -253,6 +253,7 @@ int dp_replay_run(struct dp_ctx *x, const struct dp_replay_opts *o, char *err, s
 		dp_event_drain(lc);
 	dp_ports_close(x);
 	dp_replay_summary(x, o, (double)(t1 - t0) / (double)rte_get_tsc_hz());
+	dp_prof_report(x, stdout);
 	r = 0;
 	if (ev && fclose(ev) != 0) {
 		r = -errno;

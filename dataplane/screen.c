@@ -184,11 +184,16 @@ void dp_screen_flush(struct dp_lcore *lc)
 		lc->nb_msgs = 0;
 		return;
 	}
+	DP_PROF_T0(t0);
 	rg_fp_compute_burst(lc->x->key, lc->ids, n, lc->fps);
+	DP_PROF_ADD(lc, DP_STAGE_FP, t0);
 	for (unsigned off = 0; off < n; off += RG_TABLE_BULK_MAX) {
 		unsigned k = n - off < RG_TABLE_BULK_MAX ? n - off : RG_TABLE_BULK_MAX;
+		DP_PROF_T0(t1);
 		uint64_t hit = rg_table_lookup_burst(lc->table, lc->fps + off, k, lc->vals + off);
 
+		DP_PROF_ADD(lc, DP_STAGE_LOOKUP, t1);
+		DP_PROF_T0(t2);
 		lc->c[RG_CTR_LOOKUPS] += k;
 		while (hit) {
 			unsigned b = (unsigned)__builtin_ctzll(hit);
@@ -200,6 +205,7 @@ void dp_screen_flush(struct dp_lcore *lc)
 			}
 			dp_screen_hit(lc, off + b, ledger_pos);
 		}
+		DP_PROF_ADD(lc, DP_STAGE_EVENTS, t2);
 	}
 	lc->nb_ids = 0;
 	lc->nb_msgs = 0;

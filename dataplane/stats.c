@@ -5,6 +5,8 @@
  * themselves are plain u64 stores into the lcore's block of the segment,
  * made where things happen; readers sum the blocks (rg_segment_sum).
  */
+#include <string.h>
+
 #include <rte_cycles.h>
 
 #include "dataplane/dp.h"
@@ -40,4 +42,53 @@ void dp_stats_table(struct dp_lcore *lc, uint64_t now_tsc)
 	lc->c[RG_CTR_TABLE_GENERATION] = s.generation;
 	lc->c[RG_CTR_TABLE_COUNT] = s.count;
 	lc->c[RG_CTR_TABLE_LEDGER_POS] = s.ledger_pos;
+}
+
+#ifdef DP_PROF
+static double dp_lat_pct(const uint64_t *h, uint64_t total, double q, double ns_per_tsc)
+{
+	uint64_t want = (uint64_t)((double)total * q), acc = 0;
+
+	for (unsigned b = 0; b < DP_LAT_BUCKETS; b++) {
+		acc += h[b];
+		if (acc > want)
+			return (double)(((uint64_t)b << DP_LAT_SHIFT) + (1u << (DP_LAT_SHIFT - 1))) *
+			       ns_per_tsc;
+	}
+	return (double)((uint64_t)DP_LAT_BUCKETS << DP_LAT_SHIFT) * ns_per_tsc;
+}
+#endif
+
+void dp_prof_report(const struct dp_ctx *x, FILE *out)
+{
+#ifdef DP_PROF
+	static const char *const names[DP_STAGE_MAX] = {
+		"parse", "flow", "decode", "fingerprint", "lookup", "events", "tx",
+	};
+	static uint64_t lat[DP_LAT_BUCKETS];
+	uint64_t tsc[DP_STAGE_MAX] = { 0 }, pkts = 0;
+	double ns_per_tsc = 1e9 / (double)rte_get_tsc_hz();
+
+	memset(lat, 0, sizeof(lat));
+	for (unsigned w = 0; w < x->nb_lcores; w++) {
+		const struct dp_prof *p = &x->lc[w]->prof;
+
+		for (unsigned s = 0; s < DP_STAGE_MAX; s++)
+			tsc[s] += p->tsc[s];
+		for (unsigned b = 0; b < DP_LAT_BUCKETS; b++)
+			lat[b] += p->lat[b];
+		pkts += p->nb_pkts;
+	}
+	fprintf(out, "{\"prof_packets\": %llu, \"stage_ns_per_pkt\": {", (unsigned long long)pkts);
+	for (unsigned s = 0; s < DP_STAGE_MAX; s++)
+		fprintf(out, "%s\"%s\": %.1f", s ? ", " : "", names[s],
+			pkts ? (double)tsc[s] * ns_per_tsc / (double)pkts : 0.0);
+	fprintf(out, "}, \"latency_ns\": {\"p50\": %.0f, \"p99\": %.0f, \"p99.9\": %.0f}}\n",
+		dp_lat_pct(lat, pkts, 0.5, ns_per_tsc), dp_lat_pct(lat, pkts, 0.99, ns_per_tsc),
+		dp_lat_pct(lat, pkts, 0.999, ns_per_tsc));
+	fflush(out);
+#else
+	(void)x;
+	(void)out;
+#endif
 }

@@ -40,5 +40,6 @@ void bench_result(const char *bench, const char *case_name, const char *unit, do
 int bench_parse(const struct bench_opts *o);
 int bench_table(const struct bench_opts *o);
 int bench_ledger(const struct bench_opts *o);
+int bench_dp(const struct bench_opts *o);
 
 #endif

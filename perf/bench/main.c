@@ -29,6 +29,10 @@ static const struct bench_suite suites[] = {
 	  "ledger on one core: durable ingest (import, sign, synced batch per block), full "
 	  "verify, proof sizes at 10 x --messages entries, pull, table build; SHA-256 "
 	  "OpenSSL vs libsodium" },
+	{ "dp", bench_dp,
+	  "riskgate-dp vs dpdk-testpmd io forwarding, same pcap(infinite_rx)->null vdevs and "
+	  "capture, 10M-entry table: pkts/s, msgs/s, ratio, ns per stage, rx->tx latency "
+	  "(needs huge pages)" },
 };
 
 static int cmp_double(const void *a, const void *b)

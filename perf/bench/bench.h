@@ -41,5 +41,6 @@ int bench_parse(const struct bench_opts *o);
 int bench_table(const struct bench_opts *o);
 int bench_ledger(const struct bench_opts *o);
 int bench_dp(const struct bench_opts *o);
+int bench_ctl(const struct bench_opts *o);
 
 #endif

@@ -33,6 +33,8 @@ static const struct bench_suite suites[] = {
 	  "riskgate-dp vs dpdk-testpmd io forwarding, same pcap(infinite_rx)->null vdevs and "
 	  "capture, 10M-entry table: pkts/s, msgs/s, ratio, ns per stage, rx->tx latency "
 	  "(needs huge pages)" },
+	{ "ctl", bench_ctl,
+	  "control plane: ledger->table apply and revoke rates" },
 };
 
 static int cmp_double(const void *a, const void *b)

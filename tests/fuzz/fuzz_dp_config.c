@@ -14,13 +14,7 @@
 #include "dataplane/dp.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-const char *__lsan_default_suppressions(void);
-
-/* libconfig 1.5 leaks its string buffer when a quoted string never ends */
-const char *__lsan_default_suppressions(void)
-{
-	return "leak:libconfig.so\n";
-}
+#include "lsan_libconfig.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

@@ -1,0 +1,312 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The riskgated configuration file (docs/operations.md): libconfig, every
+ * setting validated, unknown settings refused, errors as "FILE:LINE:
+ * setting: problem".  A file that fails leaves the running configuration
+ * as it was (reload parses into a copy).
+ */
+#include <errno.h>
+#include <libconfig.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "control/ctl.h"
+
+struct cf {
+	const char *name;
+	char *err;
+	size_t cap;
+};
+
+static void __attribute__((format(printf, 3, 4)))
+cf_error(struct cf *f, const config_setting_t *s, const char *fmt, ...)
+{
+	char msg[256];
+	va_list ap;
+	int line = s ? (int)config_setting_source_line(s) : 0;
+	const char *what = s && config_setting_name(s) ? config_setting_name(s) : "setting";
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (line > 0)
+		snprintf(f->err, f->cap, "%s:%d: %s: %s", f->name, line, what, msg);
+	else
+		snprintf(f->err, f->cap, "%s: %s: %s", f->name, what, msg);
+}
+
+void ctl_config_defaults(struct ctl_config *c)
+{
+	memset(c, 0, sizeof(*c));
+	snprintf(c->ledger_dir, sizeof(c->ledger_dir), "/var/lib/riskgate/ledger");
+	snprintf(c->socket_path, sizeof(c->socket_path), "/run/riskgate/ctl.sock");
+	snprintf(c->admin_group, sizeof(c->admin_group), "riskgate-admin");
+	snprintf(c->segment_path, sizeof(c->segment_path), "%s", RG_SEG_DEFAULT_PATH);
+	c->segment_lcores = 1;
+	snprintf(c->table_path, sizeof(c->table_path), "%s/riskgate.table", RG_TABLE_DEFAULT_DIR);
+	c->table_capacity = 1u << 20;
+	snprintf(c->events_path, sizeof(c->events_path), "/var/log/riskgate/hits.jsonl");
+	c->events_max_bytes = 64ull << 20;
+	c->events_keep = 4;
+	snprintf(c->metrics_listen, sizeof(c->metrics_listen), "127.0.0.1:9464");
+	c->stale_after_sec = 300;
+	c->hits_kept = 1024;
+	c->log_level = CTL_LOG_INFO;
+	for (unsigned l = 0; l < RG_LIST_NB_STD; l++)
+		c->policy.list_action[l] = RG_ACTION_MONITOR;
+	c->policy.fail_mode = RG_FAIL_OPEN;
+	/* reversals and network management are never acted on unless told */
+	c->policy.exempt_mti_classes = 1u << 4 | 1u << 8;
+}
+
+static int get_str(struct cf *f, config_setting_t *s, char *out, size_t cap)
+{
+	const char *v = config_setting_get_string(s);
+
+	if (v == NULL) {
+		cf_error(f, s, "must be a string");
+		return -EINVAL;
+	}
+	if (strlen(v) >= cap) {
+		cf_error(f, s, "longer than %zu bytes", cap - 1);
+		return -EINVAL;
+	}
+	snprintf(out, cap, "%s", v);
+	return 0;
+}
+
+static int get_uint(struct cf *f, config_setting_t *s, uint64_t lo, uint64_t hi, uint64_t *out)
+{
+	long long v;
+
+	if (config_setting_type(s) != CONFIG_TYPE_INT && config_setting_type(s) != CONFIG_TYPE_INT64) {
+		cf_error(f, s, "must be an integer");
+		return -EINVAL;
+	}
+	v = config_setting_get_int64(s);
+	if (v < (long long)lo || (uint64_t)v > hi) {
+		cf_error(f, s, "%lld is out of range %llu..%llu", v, (unsigned long long)lo,
+			 (unsigned long long)hi);
+		return -EINVAL;
+	}
+	*out = (uint64_t)v;
+	return 0;
+}
+
+static int get_bool(struct cf *f, config_setting_t *s, bool *out)
+{
+	if (config_setting_type(s) != CONFIG_TYPE_BOOL) {
+		cf_error(f, s, "must be true or false");
+		return -EINVAL;
+	}
+	*out = config_setting_get_bool(s);
+	return 0;
+}
+
+static int get_lists(struct cf *f, config_setting_t *s, struct rg_seg_policy *p)
+{
+	if (!config_setting_is_group(s)) {
+		cf_error(f, s, "must be a group { list = \"action\"; ... }");
+		return -EINVAL;
+	}
+	for (int i = 0; i < config_setting_length(s); i++) {
+		config_setting_t *e = config_setting_get_elem(s, (unsigned)i);
+		const char *v = config_setting_get_string(e);
+		int id = rg_list_std_id(config_setting_name(e));
+		int a = v ? rg_action_from_name(v) : -1;
+
+		if (id < 0 && strncmp(config_setting_name(e), "list_", 5) == 0) {
+			id = atoi(config_setting_name(e) + 5);
+			if (id < RG_LIST_NB_STD || id >= RG_LIST_MAX)
+				id = -1;
+		}
+		if (id < 0) {
+			cf_error(f, e, "unknown list");
+			return -EINVAL;
+		}
+		if (a < 0) {
+			cf_error(f, e, "action must be \"off\", \"monitor\" or \"decline\"");
+			return -EINVAL;
+		}
+		p->list_action[id] = (uint8_t)a;
+	}
+	return 0;
+}
+
+static int get_classes(struct cf *f, config_setting_t *s, uint16_t *out)
+{
+	uint16_t m = 0;
+
+	if (!config_setting_is_array(s) && !config_setting_is_list(s)) {
+		cf_error(f, s, "must be an array of MTI class digits");
+		return -EINVAL;
+	}
+	for (int i = 0; i < config_setting_length(s); i++) {
+		config_setting_t *e = config_setting_get_elem(s, (unsigned)i);
+
+		if (config_setting_type(e) != CONFIG_TYPE_INT ||
+		    config_setting_get_int(e) < 0 || config_setting_get_int(e) > 9) {
+			cf_error(f, s, "element %d is not an MTI class digit 0..9", i);
+			return -EINVAL;
+		}
+		m |= (uint16_t)(1u << config_setting_get_int(e));
+	}
+	*out = m;
+	return 0;
+}
+
+static int get_level(struct cf *f, config_setting_t *s, enum ctl_log_level *out)
+{
+	static const char *const names[] = { "err", "warn", "remote", "info", "debug" };
+	const char *v = config_setting_get_string(s);
+
+	for (unsigned i = 0; v && i < sizeof(names) / sizeof(names[0]); i++) {
+		if (strcmp(v, names[i]) == 0) {
+			*out = (enum ctl_log_level)i;
+			return 0;
+		}
+	}
+	cf_error(f, s, "must be one of err, warn, remote, info, debug");
+	return -EINVAL;
+}
+
+static int apply_setting(struct cf *f, config_setting_t *s, struct ctl_config *c)
+{
+	const char *n = config_setting_name(s);
+	uint64_t u;
+	int rc;
+
+	if (strcmp(n, "ledger") == 0)
+		return get_str(f, s, c->ledger_dir, sizeof(c->ledger_dir));
+	if (strcmp(n, "socket") == 0)
+		return get_str(f, s, c->socket_path, sizeof(c->socket_path));
+	if (strcmp(n, "socket_group") == 0)
+		return get_str(f, s, c->socket_group, sizeof(c->socket_group));
+	if (strcmp(n, "admin_group") == 0)
+		return get_str(f, s, c->admin_group, sizeof(c->admin_group));
+	if (strcmp(n, "segment") == 0)
+		return get_str(f, s, c->segment_path, sizeof(c->segment_path));
+	if (strcmp(n, "table") == 0)
+		return get_str(f, s, c->table_path, sizeof(c->table_path));
+	if (strcmp(n, "events") == 0)
+		return get_str(f, s, c->events_path, sizeof(c->events_path));
+	if (strcmp(n, "metrics") == 0) {
+		rc = get_str(f, s, c->metrics_listen, sizeof(c->metrics_listen));
+		if (rc == 0 && c->metrics_listen[0] && strrchr(c->metrics_listen, ':') == NULL) {
+			cf_error(f, s, "must be \"ADDR:PORT\" or \"\"");
+			return -EINVAL;
+		}
+		return rc;
+	}
+	if (strcmp(n, "segment_lcores") == 0) {
+		rc = get_uint(f, s, 1, RG_SEG_LCORES_MAX, &u);
+		c->segment_lcores = (unsigned)u;
+		return rc;
+	}
+	if (strcmp(n, "table_capacity") == 0)
+		return get_uint(f, s, 1024, 1ull << 32, &c->table_capacity);
+	if (strcmp(n, "events_max_bytes") == 0)
+		return get_uint(f, s, 0, 1ull << 40, &c->events_max_bytes);
+	if (strcmp(n, "events_keep") == 0) {
+		rc = get_uint(f, s, 0, 100, &u);
+		c->events_keep = (unsigned)u;
+		return rc;
+	}
+	if (strcmp(n, "stale_after_sec") == 0) {
+		rc = get_uint(f, s, 0, 86400 * 30, &u);
+		c->stale_after_sec = (unsigned)u;
+		return rc;
+	}
+	if (strcmp(n, "stale_fallback") == 0)
+		return get_bool(f, s, &c->stale_fallback);
+	if (strcmp(n, "hits_kept") == 0) {
+		rc = get_uint(f, s, 16, 1u << 20, &u);
+		c->hits_kept = (unsigned)u;
+		return rc;
+	}
+	if (strcmp(n, "log_level") == 0)
+		return get_level(f, s, &c->log_level);
+	if (strcmp(n, "lists") == 0)
+		return get_lists(f, s, &c->policy);
+	if (strcmp(n, "fail_mode") == 0) {
+		const char *v = config_setting_get_string(s);
+
+		if (v && strcmp(v, "open") == 0)
+			c->policy.fail_mode = RG_FAIL_OPEN;
+		else if (v && strcmp(v, "closed") == 0)
+			c->policy.fail_mode = RG_FAIL_CLOSED;
+		else {
+			cf_error(f, s, "must be \"open\" or \"closed\"");
+			return -EINVAL;
+		}
+		return 0;
+	}
+	if (strcmp(n, "exempt_mti_classes") == 0)
+		return get_classes(f, s, &c->policy.exempt_mti_classes);
+	cf_error(f, s, "unknown setting");
+	return -EINVAL;
+}
+
+int ctl_config_parse(const char *text, const char *name, struct ctl_config *c, char *err,
+		     size_t cap)
+{
+	struct cf f = { .name = name, .err = err, .cap = cap };
+	struct ctl_config n = *c;
+	config_setting_t *root;
+	config_t cfg;
+	int rc = 0;
+
+	config_init(&cfg);
+	if (config_read_string(&cfg, text) != CONFIG_TRUE) {
+		snprintf(err, cap, "%s:%d: syntax error: %s", name, config_error_line(&cfg),
+			 config_error_text(&cfg) ? config_error_text(&cfg) : "?");
+		config_destroy(&cfg);
+		return -EINVAL;
+	}
+	root = config_root_setting(&cfg);
+	for (int i = 0; i < config_setting_length(root) && rc == 0; i++)
+		rc = apply_setting(&f, config_setting_get_elem(root, (unsigned)i), &n);
+	config_destroy(&cfg);
+	if (rc == 0)
+		*c = n;
+	return rc;
+}
+
+int ctl_config_load(const char *path, struct ctl_config *c, char *err, size_t cap)
+{
+	FILE *fp = fopen(path, "re");
+	char *text;
+	long len;
+	int rc;
+
+	if (fp == NULL) {
+		rc = -errno;
+		snprintf(err, cap, "%s: %s", path, strerror(errno));
+		return rc;
+	}
+	if (fseek(fp, 0, SEEK_END) != 0 || (len = ftell(fp)) < 0 || len > (1 << 20) ||
+	    fseek(fp, 0, SEEK_SET) != 0) {
+		fclose(fp);
+		snprintf(err, cap, "%s: not a readable file of at most 1 MiB", path);
+		return -EINVAL;
+	}
+	text = malloc((size_t)len + 1);
+	if (text == NULL) {
+		fclose(fp);
+		snprintf(err, cap, "%s: %s", path, strerror(ENOMEM));
+		return -ENOMEM;
+	}
+	if (fread(text, 1, (size_t)len, fp) != (size_t)len) {
+		free(text);
+		fclose(fp);
+		snprintf(err, cap, "%s: read error", path);
+		return -EIO;
+	}
+	text[len] = '\0';
+	fclose(fp);
+	rc = ctl_config_parse(text, path, c, err, cap);
+	free(text);
+	return rc;
+}

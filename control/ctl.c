@@ -1,0 +1,487 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * riskgate-ctl: the operators' CLI over the control socket
+ * (control/protocol.h).  Aligned tables for people, --json (the reply's
+ * "result", one object per line) for scripts.
+ *
+ * Exit status: 0 ok, 1 the command failed (the daemon said why), 2 usage,
+ * 3 cannot connect to the daemon.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "control/protocol.h"
+
+#define CTL_DEFAULT_SOCKET "/run/riskgate/ctl.sock"
+
+static const char usage_text[] =
+	"usage: riskgate-ctl [--socket PATH] [--json] COMMAND ...\n"
+	"  status                          daemon, ledger, table, segment\n"
+	"  stats [--watch [SEC]]           dataplane counters, rates, hits by member\n"
+	"  lists                           lists, actions, hits\n"
+	"  policy show\n"
+	"  policy set LIST off|monitor|decline\n"
+	"  fail-mode open|closed\n"
+	"  exempt CLASS on|off             MTI class (0..9) not screened\n"
+	"  table                           size, load, generation, ledger position, staleness\n"
+	"  lookup KIND VALUE               masked echo, fingerprint prefix, lists, contributors\n"
+	"  add LIST KIND VALUE [--severity low|medium|high] [--expiry E] [--reason R]\n"
+	"  revoke LIST KIND VALUE [--reason R]\n"
+	"  import FILE [--strict]          CSV or JSONL list file\n"
+	"  pull FILE                       another member's bundle\n"
+	"  hits [-n N] [--follow]          recent hit events; --follow streams\n"
+	"  ledger head|verify\n"
+	"  reload                          re-read the configuration (validated first)\n"
+	"  version | help\n";
+
+static void usage(void)
+{
+	fputs(usage_text, stderr);
+	exit(2);
+}
+
+static int sock_connect(const char *path)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int fd;
+
+	if (strlen(path) >= sizeof(sa.sun_path))
+		return -ENAMETOOLONG;
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		int e = errno;
+
+		close(fd);
+		return -e;
+	}
+	return fd;
+}
+
+/* Read one line (malloc'd, NUL-terminated, no newline); NULL at EOF. */
+static char *read_line(int fd, char *buf, size_t *have)
+{
+	for (;;) {
+		char *nl = memchr(buf, '\n', *have);
+		ssize_t n;
+
+		if (nl != NULL) {
+			size_t len = (size_t)(nl - buf);
+			char *line = malloc(len + 1);
+
+			if (line == NULL)
+				return NULL;
+			memcpy(line, buf, len);
+			line[len] = '\0';
+			memmove(buf, nl + 1, *have - len - 1);
+			*have -= len + 1;
+			return line;
+		}
+		if (*have >= CTL_LINE_MAX * 4)
+			return NULL;
+		n = read(fd, buf + *have, CTL_LINE_MAX * 4 - *have);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return NULL;
+		*have += (size_t)n;
+	}
+}
+
+/* ---- human output ---- */
+
+static void scalar_text(const json_t *v, char *out, size_t cap)
+{
+	switch (json_typeof(v)) {
+	case JSON_STRING: snprintf(out, cap, "%s", json_string_value(v)); break;
+	case JSON_INTEGER: snprintf(out, cap, "%lld", (long long)json_integer_value(v)); break;
+	case JSON_REAL: snprintf(out, cap, "%.4g", json_real_value(v)); break;
+	case JSON_TRUE: snprintf(out, cap, "yes"); break;
+	case JSON_FALSE: snprintf(out, cap, "no"); break;
+	case JSON_NULL: snprintf(out, cap, "-"); break;
+	default: {
+		char *s = json_dumps(v, JSON_COMPACT);
+
+		snprintf(out, cap, "%s", s ? s : "?");
+		free(s);
+	}
+	}
+}
+
+static bool array_of_objects(const json_t *a)
+{
+	return json_is_array(a) && json_array_size(a) > 0 && json_is_object(json_array_get(a, 0));
+}
+
+static void print_table(const json_t *a, const char *indent)
+{
+	const json_t *first = json_array_get(a, 0);
+	const char *key;
+	json_t *v;
+	size_t nb_cols = json_object_size(first), i, c;
+	size_t *w = calloc(nb_cols ? nb_cols : 1, sizeof(*w));
+	char cell[256];
+
+	if (w == NULL)
+		return;
+	c = 0;
+	json_object_foreach((json_t *)first, key, v) {
+		w[c] = strlen(key);
+		c++;
+	}
+	for (i = 0; i < json_array_size(a); i++) {
+		c = 0;
+		json_object_foreach((json_t *)first, key, v) {
+			scalar_text(json_object_get(json_array_get(a, i), key), cell, sizeof(cell));
+			if (strlen(cell) > w[c])
+				w[c] = strlen(cell);
+			c++;
+		}
+	}
+	fputs(indent, stdout);
+	c = 0;
+	json_object_foreach((json_t *)first, key, v) {
+		printf("%-*s  ", (int)w[c], key);
+		c++;
+	}
+	putchar('\n');
+	for (i = 0; i < json_array_size(a); i++) {
+		fputs(indent, stdout);
+		c = 0;
+		json_object_foreach((json_t *)first, key, v) {
+			json_t *x = json_object_get(json_array_get(a, i), key);
+
+			scalar_text(x ? x : json_null(), cell, sizeof(cell));
+			if (json_is_number(x))
+				printf("%*s  ", (int)w[c], cell);
+			else
+				printf("%-*s  ", (int)w[c], cell);
+			c++;
+		}
+		putchar('\n');
+	}
+	free(w);
+}
+
+static size_t key_width(const json_t *o)
+{
+	const char *key;
+	json_t *v;
+	size_t w = 0;
+
+	json_object_foreach((json_t *)o, key, v)
+		if (!json_is_object(v) && !array_of_objects(v) && strlen(key) > w)
+			w = strlen(key);
+	return w;
+}
+
+static void print_object(const json_t *o, int depth)
+{
+	char indent[32], cell[1024];
+	size_t w = key_width(o);
+	const char *key;
+	json_t *v;
+
+	snprintf(indent, sizeof(indent), "%*s", depth * 2, "");
+	json_object_foreach((json_t *)o, key, v) {
+		if (json_is_object(v) || array_of_objects(v))
+			continue;
+		scalar_text(v, cell, sizeof(cell));
+		printf("%s%-*s  %s\n", indent, (int)w, key, cell);
+	}
+	json_object_foreach((json_t *)o, key, v) {
+		if (json_is_object(v)) {
+			printf("%s%s:\n", indent, key);
+			print_object(v, depth + 1);
+		} else if (array_of_objects(v)) {
+			printf("%s%s:\n", indent, key);
+			snprintf(indent, sizeof(indent), "%*s", depth * 2 + 2, "");
+			print_table(v, indent);
+			snprintf(indent, sizeof(indent), "%*s", depth * 2, "");
+		}
+	}
+}
+
+/* ---- requests ---- */
+
+struct conn {
+	int fd;
+	char *buf;
+	size_t have;
+};
+
+/* Send cmd(args) and read its reply; returns the reply object or NULL. */
+static json_t *roundtrip(struct conn *c, const char *cmd, json_t *args)
+{
+	size_t len;
+	char *line = ctl_request_line(cmd, args, &len), *reply;
+	json_t *r;
+
+	if (line == NULL)
+		return NULL;
+	if (write(c->fd, line, len) != (ssize_t)len) {
+		free(line);
+		return NULL;
+	}
+	free(line);
+	reply = read_line(c->fd, c->buf, &c->have);
+	if (reply == NULL)
+		return NULL;
+	r = json_loads(reply, 0, NULL);
+	free(reply);
+	return r;
+}
+
+/* Print a reply; returns the exit status. */
+static int show(json_t *r, bool as_json)
+{
+	json_t *res = json_object_get(r, "result");
+
+	if (!json_is_true(json_object_get(r, "ok"))) {
+		json_t *e = json_object_get(r, "error");
+
+		if (as_json) {
+			char *s = json_dumps(r, JSON_COMPACT);
+
+			printf("%s\n", s ? s : "{}");
+			free(s);
+		}
+		fprintf(stderr, "riskgate-ctl: %s: %s\n",
+			json_string_value(json_object_get(e, "code")) ?: "failed",
+			json_string_value(json_object_get(e, "message")) ?: "");
+		return 1;
+	}
+	if (as_json) {
+		char *s = json_dumps(res, JSON_COMPACT);
+
+		printf("%s\n", s ? s : "{}");
+		free(s);
+	} else {
+		print_object(res, 0);
+	}
+	return 0;
+}
+
+/* Build the request for argv; sets *cmd and returns args (NULL on usage). */
+static json_t *build(int argc, char **argv, const char **cmd, bool *follow, double *watch)
+{
+	const char *c0 = argv[0];
+	json_t *a = json_object();
+
+#define NEED(n)                     \
+	do {                        \
+		if (argc != (n))    \
+			usage();    \
+	} while (0)
+	*cmd = c0;
+	if (!strcmp(c0, "status") || !strcmp(c0, "lists") || !strcmp(c0, "table") ||
+	    !strcmp(c0, "reload") || !strcmp(c0, "version") || !strcmp(c0, "help")) {
+		NEED(1);
+	} else if (!strcmp(c0, "stats")) {
+		if (argc >= 2 && !strcmp(argv[1], "--watch")) {
+			*watch = argc == 3 ? atof(argv[2]) : 1.0;
+			if (*watch <= 0 || argc > 3)
+				usage();
+		} else {
+			NEED(1);
+		}
+	} else if (!strcmp(c0, "policy")) {
+		if (argc == 2 && !strcmp(argv[1], "show")) {
+			*cmd = "policy-show";
+		} else if (argc == 4 && !strcmp(argv[1], "set")) {
+			*cmd = "policy-set";
+			json_object_set_new(a, "list", json_string(argv[2]));
+			json_object_set_new(a, "action", json_string(argv[3]));
+		} else {
+			usage();
+		}
+	} else if (!strcmp(c0, "fail-mode")) {
+		NEED(2);
+		json_object_set_new(a, "mode", json_string(argv[1]));
+	} else if (!strcmp(c0, "exempt")) {
+		NEED(3);
+		json_object_set_new(a, "class", json_integer(atoi(argv[1])));
+		json_object_set_new(a, "state", json_string(argv[2]));
+	} else if (!strcmp(c0, "lookup")) {
+		NEED(3);
+		json_object_set_new(a, "kind", json_string(argv[1]));
+		json_object_set_new(a, "value", json_string(argv[2]));
+	} else if (!strcmp(c0, "add") || !strcmp(c0, "revoke")) {
+		int i;
+
+		if (argc < 4)
+			usage();
+		json_object_set_new(a, "list", json_string(argv[1]));
+		json_object_set_new(a, "kind", json_string(argv[2]));
+		json_object_set_new(a, "value", json_string(argv[3]));
+		for (i = 4; i + 1 < argc; i += 2) {
+			if (!strcmp(argv[i], "--severity") && !strcmp(c0, "add"))
+				json_object_set_new(a, "severity", json_string(argv[i + 1]));
+			else if (!strcmp(argv[i], "--expiry") && !strcmp(c0, "add"))
+				json_object_set_new(a, "expiry", json_string(argv[i + 1]));
+			else if (!strcmp(argv[i], "--reason"))
+				json_object_set_new(a, "reason", json_string(argv[i + 1]));
+			else
+				usage();
+		}
+		if (i != argc)
+			usage();
+	} else if (!strcmp(c0, "import") || !strcmp(c0, "pull")) {
+		char abs[PATH_MAX];
+
+		if (argc < 2 || argc > 3 || (argc == 3 && (strcmp(c0, "import") ||
+							   strcmp(argv[2], "--strict"))))
+			usage();
+		if (realpath(argv[1], abs) == NULL) {
+			fprintf(stderr, "riskgate-ctl: %s: %s\n", argv[1], strerror(errno));
+			exit(1);
+		}
+		json_object_set_new(a, "path", json_string(abs));
+		if (argc == 3)
+			json_object_set_new(a, "strict", json_true());
+	} else if (!strcmp(c0, "hits")) {
+		for (int i = 1; i < argc; i++) {
+			if (!strcmp(argv[i], "--follow"))
+				*follow = true;
+			else if (!strcmp(argv[i], "-n") && i + 1 < argc)
+				json_object_set_new(a, "n", json_integer(atoi(argv[++i])));
+			else
+				usage();
+		}
+		if (*follow)
+			json_object_set_new(a, "follow", json_true());
+	} else if (!strcmp(c0, "ledger")) {
+		NEED(2);
+		if (!strcmp(argv[1], "head"))
+			*cmd = "ledger-head";
+		else if (!strcmp(argv[1], "verify"))
+			*cmd = "ledger-verify";
+		else
+			usage();
+	} else {
+		fprintf(stderr, "riskgate-ctl: unknown command '%s'\n", c0);
+		usage();
+	}
+#undef NEED
+	return a;
+}
+
+static void print_hits(json_t *res, bool as_json)
+{
+	json_t *hits = json_object_get(res, "hits"), *h;
+	size_t i;
+
+	json_array_foreach(hits, i, h) {
+		char *s = json_dumps(h, JSON_COMPACT);
+
+		if (as_json || json_object_get(h, "alarm")) {
+			printf("%s\n", s ? s : "{}");
+		} else {
+			printf("%-30s %-18s %-8s %-20s %-6s %-4s %-8s %-10s %s\n",
+			       json_string_value(json_object_get(h, "ts")) ?: "",
+			       json_string_value(json_object_get(h, "list")) ?: "",
+			       json_string_value(json_object_get(h, "kind")) ?: "",
+			       json_string_value(json_object_get(h, "masked")) ?: "",
+			       json_string_value(json_object_get(h, "stan")) ?: "",
+			       json_string_value(json_object_get(h, "mti")) ?: "",
+			       json_string_value(json_object_get(h, "action")) ?: "",
+			       json_string_value(json_object_get(h, "contributor")) ?: "",
+			       json_string_value(json_object_get(h, "flow")) ?: "");
+		}
+		free(s);
+	}
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "socket", required_argument, NULL, 's' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *sock = getenv("RISKGATE_SOCKET"), *cmd;
+	bool as_json = false, follow = false;
+	double watch = 0;
+	struct conn c = { 0 };
+	json_t *args, *r;
+	int o, rc;
+
+	if (sock == NULL)
+		sock = CTL_DEFAULT_SOCKET;
+	/* options before the command only: the command's own start with -- too */
+	while ((o = getopt_long(argc, argv, "+", opts, NULL)) != -1) {
+		switch (o) {
+		case 's': sock = optarg; break;
+		case 'j': as_json = true; break;
+		case 'h': fputs(usage_text, stdout); return 0;
+		default: usage();
+		}
+	}
+	if (optind >= argc)
+		usage();
+	args = build(argc - optind, argv + optind, &cmd, &follow, &watch);
+	c.buf = malloc(CTL_LINE_MAX * 4);
+	if (c.buf == NULL)
+		return 1;
+	c.fd = sock_connect(sock);
+	if (c.fd < 0) {
+		fprintf(stderr, "riskgate-ctl: cannot connect to %s: %s\n", sock, strerror(-c.fd));
+		return 3;
+	}
+	for (;;) {
+		r = roundtrip(&c, cmd, json_incref(args));
+		if (r == NULL) {
+			fprintf(stderr, "riskgate-ctl: %s: the daemon closed the connection\n", sock);
+			return 3;
+		}
+		if (!strcmp(cmd, "hits") && json_is_true(json_object_get(r, "ok"))) {
+			print_hits(json_object_get(r, "result"), as_json);
+			rc = 0;
+		} else {
+			rc = show(r, as_json);
+		}
+		json_decref(r);
+		if (watch <= 0 || rc != 0)
+			break;
+		fflush(stdout);
+		{
+			struct timespec ts = { (time_t)watch,
+					       (long)((watch - (double)(time_t)watch) * 1e9) };
+
+			nanosleep(&ts, NULL);
+		}
+		if (!as_json)
+			putchar('\n');
+	}
+	if (follow && rc == 0) {
+		char *line;
+
+		fflush(stdout);
+		while ((line = read_line(c.fd, c.buf, &c.have)) != NULL) {
+			json_t *e = json_loads(line, 0, NULL);
+			json_t *wrap = json_pack("{s:[O]}", "hits", json_object_get(e, "event"));
+
+			if (wrap != NULL)
+				print_hits(wrap, as_json);
+			json_decref(wrap);
+			json_decref(e);
+			free(line);
+			fflush(stdout);
+		}
+	}
+	json_decref(args);
+	close(c.fd);
+	free(c.buf);
+	return rc;
+}

@@ -1,0 +1,106 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * riskgated internals shared by the loop (daemon.c), the control socket
+ * (server.c) and the metrics endpoint (metrics.c).  Loop thread only.
+ */
+#ifndef CTL_DAEMON_H
+#define CTL_DAEMON_H
+
+#include <signal.h>
+#include <sys/types.h>
+
+#include "control/ctl.h"
+
+#define CTL_CLIENTS_MAX 256
+#define CTL_OUT_MAX (4u << 20)     /* reply bytes queued per client before it is dropped */
+#define CTL_OUT_PAUSE (256u << 10) /* stop reading a client's requests above this */
+#define CTL_FOLLOW_MAX (1u << 20)  /* event bytes queued per follower before lines drop */
+#define CTL_TICK_NS 1000000ull     /* loop timer: 1 ms */
+#define CTL_DRAIN_BUDGET 4096      /* events per ring per tick */
+#define CTL_EXPIRE_BUDGET 65536    /* expiries per second */
+
+struct MHD_Daemon;
+
+struct ctl_client {
+	int fd;
+	pid_t pid;
+	uid_t uid;
+	gid_t gid;
+	bool admin;
+	bool follow;	/* hits --follow: event lines are pushed */
+	bool closing;	/* close once the output is flushed */
+	bool paused;	/* EPOLLIN off until the output drains */
+	char *in;	/* CTL_LINE_MAX bytes */
+	size_t in_len;
+	char *out;
+	size_t out_len, out_off, out_cap;
+	struct ctl_client *next;
+};
+
+struct ctl_rates {
+	uint64_t t_ns;
+	uint64_t rx_pkts, messages, lookups, hits, events;
+};
+
+struct ctl_daemon {
+	struct ctl_config cfg;
+	char config_path[CTL_PATH_MAX]; /* "" when started without --config */
+	int ep;
+	int listen_fd;
+	int timer_fd;
+	int signal_fd;
+	int mhd_fd;
+	struct MHD_Daemon *mhd;
+	struct ledger *l;
+	struct ctl_sync *sync;
+	struct ctl_events *ev;
+	struct rg_segment *seg;
+	dev_t seg_dev;
+	ino_t seg_ino;
+	gid_t admin_gid;
+	bool admin_gid_ok;
+	bool stale;
+	bool stop;
+	struct rg_seg_policy policy; /* configured, changed by policy-set */
+	struct ctl_client *clients;
+	unsigned nb_clients;
+	uint64_t start_ns;
+	uint64_t ticks;
+	uint64_t last_pull_ns;
+	struct ctl_rates prev, rate; /* per-second counters: previous snapshot, rates */
+	/* counters */
+	uint64_t nb_requests, nb_request_errors, nb_denied, nb_clients_refused;
+	uint64_t nb_clients_dropped, nb_follow_dropped, nb_policy_writes;
+	uint64_t nb_seg_attaches, nb_sync_errors;
+};
+
+/* server.c */
+int ctl_server_open(struct ctl_daemon *d, char *err, size_t cap);
+void ctl_server_close(struct ctl_daemon *d);
+void ctl_server_accept(struct ctl_daemon *d);
+void ctl_server_event(struct ctl_daemon *d, struct ctl_client *c, uint32_t events);
+void ctl_server_follow_line(void *arg, const char *line, size_t len);
+/* Resolve the admin group name (start and reload). */
+void ctl_server_admin_group(struct ctl_daemon *d);
+/* Handle one request line as peer c would (c may be a stack client for
+ * tests); the reply is appended to c's output.  */
+void ctl_server_request(struct ctl_daemon *d, struct ctl_client *c, const char *line, size_t len);
+
+/* daemon.c */
+/* The policy in force: configured, with the staleness fallback applied. */
+void ctl_daemon_effective_policy(const struct ctl_daemon *d, struct rg_seg_policy *p);
+/* Write the effective policy into the segment now (if attached). */
+void ctl_daemon_push_policy(struct ctl_daemon *d);
+uint64_t ctl_now_ns(void);
+uint64_t ctl_ledger_pos(struct ctl_daemon *d);
+/* Apply a (re)loaded configuration; returns a JSON note of what needs a restart. */
+json_t *ctl_daemon_apply_config(struct ctl_daemon *d, const struct ctl_config *n);
+
+/* metrics.c */
+int ctl_metrics_open(struct ctl_daemon *d, char *err, size_t cap);
+void ctl_metrics_close(struct ctl_daemon *d);
+void ctl_metrics_run(struct ctl_daemon *d);
+/* The Prometheus text (malloc'd); also used by tests. */
+char *ctl_metrics_text(struct ctl_daemon *d, size_t *len);
+
+#endif

@@ -1,0 +1,251 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The Prometheus text endpoint (GET /metrics), served by libmicrohttpd in
+ * external-epoll mode: its epoll fd sits in the daemon's loop and MHD_run
+ * is called from the loop thread, so the handler reads the daemon's state
+ * without locks.  Loopback by default (`metrics` in the configuration).
+ * Names: riskgate_ prefix, _total for counters, base units.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <microhttpd.h>
+
+#include "control/daemon.h"
+
+struct mbuf {
+	char *p;
+	size_t len, cap;
+	bool oom;
+};
+
+static void __attribute__((format(printf, 2, 3))) mput(struct mbuf *b, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (b->oom)
+		return;
+	for (;;) {
+		va_start(ap, fmt);
+		n = vsnprintf(b->p + b->len, b->cap - b->len, fmt, ap);
+		va_end(ap);
+		if (n < 0) {
+			b->oom = true;
+			return;
+		}
+		if ((size_t)n < b->cap - b->len) {
+			b->len += (size_t)n;
+			return;
+		}
+		{
+			size_t cap = b->cap * 2 + (size_t)n;
+			char *q = realloc(b->p, cap);
+
+			if (q == NULL) {
+				b->oom = true;
+				return;
+			}
+			b->p = q;
+			b->cap = cap;
+		}
+	}
+}
+
+static void metric(struct mbuf *b, const char *name, const char *type, const char *help,
+		   double v)
+{
+	mput(b, "# HELP %s %s\n# TYPE %s %s\n%s %.17g\n", name, help, name, type, name, v);
+}
+
+char *ctl_metrics_text(struct ctl_daemon *d, size_t *len)
+{
+	struct mbuf b = { .cap = 16384 };
+	const struct ledger_consortium *cs = ledger_consortium(d->l);
+	struct rg_table_stats ts;
+	struct ctl_sync_stats ss;
+	struct ctl_events_stats es;
+	const uint64_t *bym = ctl_events_by_member(d->ev);
+	uint64_t now = ctl_now_ns();
+
+	b.p = malloc(b.cap);
+	if (b.p == NULL)
+		return NULL;
+	b.p[0] = '\0';
+	rg_table_stats(ctl_sync_table(d->sync), &ts);
+	ctl_sync_stats(d->sync, &ss);
+	ctl_events_stats(d->ev, &es);
+	metric(&b, "riskgate_up", "gauge", "riskgated is serving", 1);
+	metric(&b, "riskgate_segment_attached", "gauge", "the shared segment is attached",
+	       d->seg != NULL);
+	if (d->seg != NULL) {
+		const struct rg_seg_header *h = rg_segment_header(d->seg);
+
+		mput(&b, "# HELP riskgate_dp_counter_total dataplane counters summed over lcores "
+			 "(docs/dataplane.md)\n# TYPE riskgate_dp_counter_total counter\n");
+		for (unsigned k = 0; k < RG_CTR_MAX && k < h->nb_counters; k++) {
+			if (k == RG_CTR_FLOWS_ACTIVE || (k >= RG_CTR_TABLE_GENERATION &&
+							 k <= RG_CTR_POLICY_VERSION))
+				continue;
+			mput(&b, "riskgate_dp_counter_total{name=\"%s\"} %llu\n", rg_ctr_name(k),
+			     (unsigned long long)rg_segment_sum(d->seg, k));
+		}
+		metric(&b, "riskgate_dp_flows_active", "gauge", "flows followed now",
+		       (double)rg_segment_sum(d->seg, RG_CTR_FLOWS_ACTIVE));
+		metric(&b, "riskgate_dp_generation", "gauge", "dataplane starts on this segment",
+		       (double)h->generation);
+		mput(&b, "# HELP riskgate_dp_hits_total hits by list\n"
+			 "# TYPE riskgate_dp_hits_total counter\n");
+		for (unsigned l = 0; l < LEDGER_LISTS_MAX; l++)
+			if (cs->lists[l].name[0])
+				mput(&b, "riskgate_dp_hits_total{list=\"%s\"} %llu\n",
+				     cs->lists[l].name,
+				     (unsigned long long)rg_segment_sum(d->seg,
+									RG_CTR_HITS_LIST_BASE + l));
+	}
+	metric(&b, "riskgate_table_entries", "gauge", "fingerprints in the table", (double)ts.count);
+	metric(&b, "riskgate_table_capacity", "gauge", "entries the table was sized for",
+	       (double)ts.capacity);
+	metric(&b, "riskgate_table_load_ratio", "gauge", "entries per slot", ts.load);
+	metric(&b, "riskgate_table_generation", "gauge", "table generation", (double)ts.generation);
+	metric(&b, "riskgate_table_ledger_position", "gauge", "ledger position the table reflects",
+	       (double)ts.ledger_pos);
+	metric(&b, "riskgate_ledger_position", "gauge", "entries in all logs held",
+	       (double)ctl_ledger_pos(d));
+	metric(&b, "riskgate_table_batches_total", "counter", "table batches committed",
+	       (double)ss.nb_batches);
+	metric(&b, "riskgate_table_writes_total", "counter", "table writes applied",
+	       (double)ss.nb_applied_ops);
+	metric(&b, "riskgate_table_expiries_total", "counter", "entries expired",
+	       (double)ss.nb_expired);
+	metric(&b, "riskgate_table_staleness_seconds", "gauge", "time since the table last advanced",
+	       now > ss.last_advance_ns ? (double)(now - ss.last_advance_ns) / 1e9 : 0);
+	metric(&b, "riskgate_table_stale", "gauge", "staleness alarm raised", d->stale);
+	metric(&b, "riskgate_events_total", "counter", "hit events drained", (double)es.nb_events);
+	metric(&b, "riskgate_event_lines_total", "counter", "hit event lines written",
+	       (double)es.nb_lines);
+	metric(&b, "riskgate_event_write_errors_total", "counter", "event lines lost to write errors",
+	       (double)es.nb_write_errors);
+	metric(&b, "riskgate_event_rotations_total", "counter", "event file rotations",
+	       (double)es.nb_rotations);
+	mput(&b, "# HELP riskgate_hits_by_contributor_total hit events by contributing member\n"
+		 "# TYPE riskgate_hits_by_contributor_total counter\n");
+	for (unsigned m = 0; m < cs->nb_members; m++)
+		mput(&b, "riskgate_hits_by_contributor_total{member=\"%s\"} %llu\n",
+		     cs->members[m].name, (unsigned long long)bym[m]);
+	metric(&b, "riskgate_control_requests_total", "counter", "control socket requests",
+	       (double)d->nb_requests);
+	metric(&b, "riskgate_control_request_errors_total", "counter", "requests answered with an error",
+	       (double)d->nb_request_errors);
+	metric(&b, "riskgate_control_denied_total", "counter", "admin commands refused",
+	       (double)d->nb_denied);
+	metric(&b, "riskgate_control_clients", "gauge", "connected control clients",
+	       (double)d->nb_clients);
+	if (b.oom) {
+		free(b.p);
+		return NULL;
+	}
+	*len = b.len;
+	return b.p;
+}
+
+static enum MHD_Result metrics_handler(void *cls, struct MHD_Connection *conn, const char *url,
+				       const char *method, const char *version,
+				       const char *upload_data, size_t *upload_data_size,
+				       void **con_cls)
+{
+	struct ctl_daemon *d = cls;
+	struct MHD_Response *r;
+	enum MHD_Result ret;
+	unsigned status = MHD_HTTP_OK;
+	char *text = NULL;
+	size_t len = 0;
+
+	(void)version, (void)upload_data, (void)upload_data_size, (void)con_cls;
+	if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0) {
+		status = MHD_HTTP_METHOD_NOT_ALLOWED;
+	} else if (strcmp(url, "/metrics") != 0) {
+		status = MHD_HTTP_NOT_FOUND;
+	} else {
+		text = ctl_metrics_text(d, &len);
+		if (text == NULL)
+			status = MHD_HTTP_INTERNAL_SERVER_ERROR;
+	}
+	if (text == NULL) {
+		static const char nf[] = "see /metrics\n";
+
+		r = MHD_create_response_from_buffer(sizeof(nf) - 1, (void *)nf,
+						    MHD_RESPMEM_PERSISTENT);
+	} else {
+		r = MHD_create_response_from_buffer(len, text, MHD_RESPMEM_MUST_FREE);
+	}
+	if (r == NULL) {
+		free(text);
+		return MHD_NO;
+	}
+	MHD_add_response_header(r, "Content-Type", "text/plain; version=0.0.4");
+	ret = MHD_queue_response(conn, status, r);
+	MHD_destroy_response(r);
+	return ret;
+}
+
+int ctl_metrics_open(struct ctl_daemon *d, char *err, size_t cap)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET };
+	const union MHD_DaemonInfo *info;
+	char host[64], *colon;
+	long port;
+
+	d->mhd_fd = -1;
+	if (!d->cfg.metrics_listen[0])
+		return 0;
+	snprintf(host, sizeof(host), "%s", d->cfg.metrics_listen);
+	colon = strrchr(host, ':');
+	if (colon == NULL) {
+		snprintf(err, cap, "metrics %s: want ADDR:PORT", d->cfg.metrics_listen);
+		return -EINVAL;
+	}
+	*colon = '\0';
+	port = strtol(colon + 1, NULL, 10);
+	if (port < 0 || port > 65535 || inet_pton(AF_INET, host, &sa.sin_addr) != 1) {
+		snprintf(err, cap, "metrics %s: want an IPv4 ADDR:PORT", d->cfg.metrics_listen);
+		return -EINVAL;
+	}
+	sa.sin_port = htons((uint16_t)port);
+	d->mhd = MHD_start_daemon(MHD_USE_EPOLL, (uint16_t)port, NULL, NULL, metrics_handler, d,
+				  MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
+				  MHD_OPTION_CONNECTION_LIMIT, (unsigned)64,
+				  MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)10, MHD_OPTION_END);
+	if (d->mhd == NULL) {
+		snprintf(err, cap, "metrics %s: cannot listen (address in use or not local?)",
+			 d->cfg.metrics_listen);
+		return -EADDRNOTAVAIL;
+	}
+	info = MHD_get_daemon_info(d->mhd, MHD_DAEMON_INFO_EPOLL_FD);
+	if (info == NULL) {
+		MHD_stop_daemon(d->mhd);
+		d->mhd = NULL;
+		snprintf(err, cap, "metrics: libmicrohttpd without epoll");
+		return -ENOTSUP;
+	}
+	d->mhd_fd = info->epoll_fd;
+	return 0;
+}
+
+void ctl_metrics_run(struct ctl_daemon *d)
+{
+	if (d->mhd != NULL)
+		MHD_run(d->mhd);
+}
+
+void ctl_metrics_close(struct ctl_daemon *d)
+{
+	if (d->mhd != NULL)
+		MHD_stop_daemon(d->mhd);
+	d->mhd = NULL;
+	d->mhd_fd = -1;
+}

@@ -1,0 +1,1150 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The control socket (protocol: control/protocol.h): a Unix stream socket,
+ * mode 0660, non-blocking clients with bounded input and output buffers,
+ * and the command table { name, handler, help, admin }.  Rights come from
+ * SO_PEERCRED at accept: root and the admin group may run everything,
+ * other peers the read-only commands.
+ *
+ * Raw identifiers reach `add`, `revoke` and `lookup` over the socket; they
+ * are normalised, fingerprinted and wiped, and only ever echoed masked.
+ */
+#include <errno.h>
+#include <grp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+#include "common/ident.h"
+#include "control/daemon.h"
+
+typedef int (*ctl_cmd_fn)(struct ctl_daemon *d, struct ctl_client *c, json_t *args,
+			  json_t **result, char *why, size_t cap);
+
+struct ctl_cmd {
+	const char *name;
+	ctl_cmd_fn fn;
+	const char *help;
+	bool admin;
+};
+
+/* ---- helpers ---- */
+
+static const char *arg_str(json_t *args, const char *key)
+{
+	json_t *v = json_object_get(args, key);
+
+	return json_is_string(v) ? json_string_value(v) : NULL;
+}
+
+static const char *list_name(const struct ledger_consortium *c, unsigned bit, char *buf,
+			     size_t cap)
+{
+	if (bit < LEDGER_LISTS_MAX && c->lists[bit].name[0])
+		return c->lists[bit].name;
+	if (rg_list_std_name(bit))
+		return rg_list_std_name(bit);
+	snprintf(buf, cap, "list_%u", bit);
+	return buf;
+}
+
+static int find_list(const struct ledger_consortium *c, const char *name)
+{
+	int l = name ? ledger_list_find(c, name) : -1;
+
+	if (l < 0 && name)
+		l = rg_list_std_id(name);
+	return l;
+}
+
+static json_t *hex_json(const uint8_t *b, size_t n)
+{
+	char h[2 * LEDGER_HASH_BYTES + 1];
+
+	ledger_hex(b, n, h);
+	return json_string(h);
+}
+
+/*
+ * Fingerprint of KIND VALUE from args; the masked echo into masked.
+ * The normalised value lives on the stack and is wiped.
+ */
+static int args_fp(struct ctl_daemon *d, json_t *args, unsigned *kind_out, struct rg_fp *fp,
+		   char *masked, size_t mcap, char *why, size_t cap)
+{
+	const char *ks = arg_str(args, "kind"), *value = arg_str(args, "value");
+	char norm[RG_IDENT_MAX_LEN];
+	unsigned kind;
+	int n;
+
+	if (ks == NULL || value == NULL) {
+		snprintf(why, cap, "needs \"kind\" and \"value\"");
+		return CTL_ERR_BAD_ARGS;
+	}
+	kind = (unsigned)rg_kind_from_name(ks);
+	if (kind == RG_KIND_NONE) {
+		snprintf(why, cap, "unknown kind '%.32s'", ks);
+		return CTL_ERR_BAD_ARGS;
+	}
+	n = rg_ident_normalise(kind, value, strnlen(value, 256), norm);
+	if (n < 0) {
+		snprintf(why, cap, "not a valid %s", rg_kind_name(kind));
+		return CTL_ERR_BAD_ARGS;
+	}
+	if (rg_ident_mask(kind, norm, (size_t)n, masked, mcap) < 0)
+		snprintf(masked, mcap, "(masked)");
+	rg_fp_compute(ledger_fp_key(d->l), kind, norm, (size_t)n, fp);
+	if (kind_out)
+		*kind_out = kind;
+	sodium_memzero(norm, sizeof(norm));
+	return 0;
+}
+
+/* Append e (one entry) to the own log, then the table; reply fields. */
+static int append_apply(struct ctl_daemon *d, struct ledger_entry *e, json_t **result, char *why,
+			size_t cap)
+{
+	uint8_t buf[LEDGER_ENTRY_MAX];
+	const uint8_t *p = buf;
+	struct ledger_block b;
+	uint16_t len;
+	int n, rc;
+
+	n = ledger_entry_encode(e, buf);
+	if (n < 0) {
+		snprintf(why, cap, "entry out of range");
+		return CTL_ERR_BAD_ARGS;
+	}
+	len = (uint16_t)n;
+	if (ledger_append(d->l, &p, &len, 1, &b, why, cap) != 0)
+		return CTL_ERR_FAILED;
+	rc = ctl_sync_apply(d->sync, (unsigned)ledger_self(d->l), b.first_pos, e, 1);
+	if (rc != 0) {
+		d->nb_sync_errors++;
+		ctl_log(CTL_LOG_ERR, "table %s: apply: %s", d->cfg.table_path, strerror(-rc));
+		snprintf(why, cap, "appended at %llu but the table update failed: %s",
+			 (unsigned long long)b.first_pos, strerror(-rc));
+		return CTL_ERR_FAILED;
+	}
+	*result = json_pack("{s:s, s:I, s:I, s:o, s:I}", "op", ledger_op_name(e->op), "pos",
+			    (json_int_t)b.first_pos, "size", (json_int_t)(b.first_pos + 1), "root",
+			    hex_json(b.tree_root, LEDGER_HASH_BYTES), "table_ledger_pos",
+			    (json_int_t)rg_table_ledger_pos(ctl_sync_table(d->sync), NULL));
+	return 0;
+}
+
+/* ---- commands ---- */
+
+static int cmd_version(struct ctl_daemon *d, struct ctl_client *c, json_t *args, json_t **result,
+		       char *why, size_t cap)
+{
+	(void)d, (void)c, (void)args, (void)why, (void)cap;
+	*result = json_pack("{s:s, s:i}", "version", CTL_VERSION, "protocol", CTL_PROTOCOL_VERSION);
+	return 0;
+}
+
+static json_t *table_json(struct ctl_daemon *d)
+{
+	struct rg_table_stats ts;
+	struct ctl_sync_stats ss;
+	uint64_t now = ctl_now_ns(), lpos = ctl_ledger_pos(d);
+
+	rg_table_stats(ctl_sync_table(d->sync), &ts);
+	ctl_sync_stats(d->sync, &ss);
+	return json_pack("{s:s, s:I, s:I, s:I, s:f, s:I, s:I, s:I, s:b, s:b, s:I, s:I, s:I, s:I, "
+			 "s:I, s:I, s:b, s:b, s:I, s:b}",
+			 "path", rg_table_path(ctl_sync_table(d->sync)), "count",
+			 (json_int_t)ts.count, "capacity", (json_int_t)ts.capacity, "slots",
+			 (json_int_t)ts.nb_slots, "load", ts.load, "generation",
+			 (json_int_t)ts.generation, "ledger_pos", (json_int_t)ts.ledger_pos,
+			 "ledger_head_pos", (json_int_t)lpos, "in_sync", ts.ledger_pos == lpos,
+			 "hugetlb", ts.hugetlb, "file_bytes", (json_int_t)ts.file_bytes, "readers",
+			 (json_int_t)ts.nb_readers, "batches", (json_int_t)ss.nb_batches,
+			 "ops_applied", (json_int_t)ss.nb_applied_ops, "expired",
+			 (json_int_t)ss.nb_expired, "staleness_sec",
+			 (json_int_t)(now > ss.last_advance_ns ? (now - ss.last_advance_ns) / 1000000000ull : 0),
+			 "stale", d->stale, "reattached", ss.reattached, "grows",
+			 (json_int_t)ss.nb_grows, "rebuilt", ss.rebuilt);
+}
+
+static json_t *segment_json(struct ctl_daemon *d)
+{
+	const struct rg_seg_header *h;
+	struct rg_seg_policy p;
+
+	if (d->seg == NULL)
+		return json_pack("{s:s, s:b}", "path", d->cfg.segment_path, "attached", 0);
+	h = rg_segment_header(d->seg);
+	memset(&p, 0, sizeof(p));
+	rg_seg_policy_read(rg_segment_policy(d->seg), &p);
+	return json_pack("{s:s, s:b, s:I, s:I, s:i, s:b, s:I, s:b}", "path", d->cfg.segment_path,
+			 "attached", 1, "dp_pid", (json_int_t)h->dp_pid, "generation",
+			 (json_int_t)h->generation, "lcores", (int)h->nb_lcores, "hugetlb",
+			 h->hugetlb != 0, "policy_version", (json_int_t)p.version,
+			 "dataplane_alive", h->dp_pid != 0 && kill((pid_t)h->dp_pid, 0) == 0);
+}
+
+static int cmd_status(struct ctl_daemon *d, struct ctl_client *c, json_t *args, json_t **result,
+		      char *why, size_t cap)
+{
+	const struct ledger_consortium *cs = ledger_consortium(d->l);
+	struct ctl_events_stats es;
+
+	(void)c, (void)args, (void)why, (void)cap;
+	ctl_events_stats(d->ev, &es);
+	*result = json_pack("{s:s, s:i, s:I, s:s, s:s, s:I, s:o, s:o, s:b, s:I, s:i, s:s}",
+			    "version", CTL_VERSION, "pid", (int)getpid(), "uptime_sec",
+			    (json_int_t)((ctl_now_ns() - d->start_ns) / 1000000000ull), "member",
+			    cs->members[ledger_self(d->l)].name, "consortium", cs->name,
+			    "ledger_pos", (json_int_t)ctl_ledger_pos(d), "table", table_json(d),
+			    "segment", segment_json(d), "stale", d->stale, "events",
+			    (json_int_t)es.nb_events, "clients", (int)d->nb_clients, "config",
+			    d->config_path[0] ? d->config_path : "(built-in defaults)");
+	return 0;
+}
+
+static int cmd_stats(struct ctl_daemon *d, struct ctl_client *c, json_t *args, json_t **result,
+		     char *why, size_t cap)
+{
+	const struct ledger_consortium *cs = ledger_consortium(d->l);
+	const uint64_t *bym = ctl_events_by_member(d->ev);
+	json_t *tot = json_object(), *lc = json_array(), *bm = json_object();
+	struct ctl_events_stats es;
+
+	(void)c, (void)args, (void)why, (void)cap;
+	if (d->seg != NULL) {
+		const struct rg_seg_header *h = rg_segment_header(d->seg);
+
+		for (unsigned k = 0; k < RG_CTR_MAX && k < h->nb_counters; k++)
+			json_object_set_new(tot, rg_ctr_name(k),
+					    json_integer((json_int_t)rg_segment_sum(d->seg, k)));
+		for (unsigned i = 0; i < h->nb_lcores; i++) {
+			const struct rg_seg_stats *s = rg_segment_stats(d->seg, i);
+
+			json_array_append_new(lc, json_pack(
+				"{s:i, s:i, s:I, s:I, s:I, s:I, s:I, s:I}", "slot", (int)i,
+				"lcore", (int)h->lcore_id[i], "rx_pkts",
+				(json_int_t)s->c[RG_CTR_RX_PKTS], "tx_pkts",
+				(json_int_t)s->c[RG_CTR_TX_PKTS], "messages",
+				(json_int_t)s->c[RG_CTR_MESSAGES], "lookups",
+				(json_int_t)s->c[RG_CTR_LOOKUPS], "hits", (json_int_t)s->c[RG_CTR_HITS],
+				"events_dropped", (json_int_t)s->c[RG_CTR_EVENTS_DROPPED]));
+		}
+	}
+	for (unsigned m = 0; m < cs->nb_members; m++)
+		json_object_set_new(bm, cs->members[m].name, json_integer((json_int_t)bym[m]));
+	ctl_events_stats(d->ev, &es);
+	*result = json_pack(
+		"{s:o, s:o, s:{s:I, s:I, s:I, s:I, s:I}, s:o, s:{s:I, s:I, s:I, s:I, s:I, s:I}, "
+		"s:{s:I, s:I, s:I, s:I, s:I}, s:b, s:b}",
+		"total", tot, "lcores", lc, "rates", "rx_pkts_per_s", (json_int_t)d->rate.rx_pkts,
+		"messages_per_s", (json_int_t)d->rate.messages, "lookups_per_s",
+		(json_int_t)d->rate.lookups, "hits_per_s", (json_int_t)d->rate.hits, "events_per_s",
+		(json_int_t)d->rate.events, "hits_by_member", bm, "events", "drained",
+		(json_int_t)es.nb_events, "lines", (json_int_t)es.nb_lines, "write_errors",
+		(json_int_t)es.nb_write_errors, "rotations", (json_int_t)es.nb_rotations,
+		"follow_dropped", (json_int_t)d->nb_follow_dropped, "file_bytes",
+		(json_int_t)es.bytes_file, "control", "requests", (json_int_t)d->nb_requests,
+		"request_errors", (json_int_t)d->nb_request_errors, "denied",
+		(json_int_t)d->nb_denied, "clients_refused", (json_int_t)d->nb_clients_refused,
+		"clients_dropped", (json_int_t)d->nb_clients_dropped, "stale", d->stale,
+		"segment_attached", d->seg != NULL);
+	return 0;
+}
+
+static int cmd_lists(struct ctl_daemon *d, struct ctl_client *c, json_t *args, json_t **result,
+		     char *why, size_t cap)
+{
+	const struct ledger_consortium *cs = ledger_consortium(d->l);
+	struct rg_seg_policy eff;
+	json_t *a = json_array();
+	char nb[32];
+
+	(void)c, (void)args, (void)why, (void)cap;
+	ctl_daemon_effective_policy(d, &eff);
+	for (unsigned l = 0; l < LEDGER_LISTS_MAX; l++) {
+		if (!cs->lists[l].name[0])
+			continue;
+		json_array_append_new(a, json_pack(
+			"{s:i, s:s, s:b, s:s, s:s, s:I}", "bit", (int)l, "name",
+			list_name(cs, l, nb, sizeof(nb)), "luhn", cs->lists[l].luhn, "action",
+			rg_action_name(d->policy.list_action[l]), "in_force",
+			rg_action_name(eff.list_action[l]), "hits",
+			(json_int_t)(d->seg ? rg_segment_sum(d->seg, RG_CTR_HITS_LIST_BASE + l) : 0)));
+	}
+	*result = json_pack("{s:o}", "lists", a);
+	return 0;
+}
+
+static json_t *policy_json(struct ctl_daemon *d)
+{
+	const struct ledger_consortium *cs = ledger_consortium(d->l);
+	struct rg_seg_policy eff, seg;
+	json_t *lists = json_object(), *ex = json_array();
+	char nb[32];
+
+	ctl_daemon_effective_policy(d, &eff);
+	for (unsigned l = 0; l < LEDGER_LISTS_MAX; l++)
+		if (cs->lists[l].name[0] || l < RG_LIST_NB_STD)
+			json_object_set_new(lists, list_name(cs, l, nb, sizeof(nb)),
+					    json_string(rg_action_name(eff.list_action[l])));
+	for (unsigned k = 0; k < RG_SEG_MTI_CLASSES; k++)
+		if (eff.exempt_mti_classes >> k & 1)
+			json_array_append_new(ex, json_integer(k));
+	memset(&seg, 0, sizeof(seg));
+	if (d->seg)
+		rg_seg_policy_read(rg_segment_policy(d->seg), &seg);
+	return json_pack("{s:o, s:s, s:o, s:b, s:I}", "lists", lists, "fail_mode",
+			 eff.fail_mode == RG_FAIL_CLOSED ? "closed" : "open", "exempt_mti_classes",
+			 ex, "stale_fallback_active", d->stale && d->cfg.stale_fallback,
+			 "segment_version", (json_int_t)seg.version);
+}
+
+static int cmd_policy_show(struct ctl_daemon *d, struct ctl_client *c, json_t *args,
+			   json_t **result, char *why, size_t cap)
+{
+	(void)c, (void)args, (void)why, (void)cap;
+	*result = policy_json(d);
+	return 0;
+}
+
+static int cmd_policy_set(struct ctl_daemon *d, struct ctl_client *c, json_t *args,
+			  json_t **result, char *why, size_t cap)
+{
+	const char *list = arg_str(args, "list"), *action = arg_str(args, "action");
+	int l = find_list(ledger_consortium(d->l), list);
+	int a = action ? rg_action_from_name(action) : -1;
+
+	(void)c;
+	if (l < 0 || l >= RG_LIST_MAX) {
+		snprintf(why, cap, "unknown list '%.40s'", list ? list : "");
+		return CTL_ERR_BAD_ARGS;
+	}
+	if (a < 0) {
+		snprintf(why, cap, "action must be off, monitor or decline");
+		return CTL_ERR_BAD_ARGS;
+	}
+	d->policy.list_action[l] = (uint8_t)a;
+	ctl_daemon_push_policy(d);
+	ctl_log(CTL_LOG_INFO, "policy: list %s set to %s by uid %u", list, action, (unsigned)c->uid);
+	*result = policy_json(d);
+	return 0;
+}
+
+static int cmd_fail_mode(struct ctl_daemon *d, struct ctl_client *c, json_t *args,
+			 json_t **result, char *why, size_t cap)
+{
+	const char *m = arg_str(args, "mode");
+
+	(void)c;
+	if (m == NULL || (strcmp(m, "open") != 0 && strcmp(m, "closed") != 0)) {
+		snprintf(why, cap, "mode must be open or closed");
+		return CTL_ERR_BAD_ARGS;
+	}
+	d->policy.fail_mode = strcmp(m, "closed") == 0 ? RG_FAIL_CLOSED : RG_FAIL_OPEN;
+	ctl_daemon_push_policy(d);
+	*result = policy_json(d);
+	return 0;
+}
+
+static int cmd_exempt(struct ctl_daemon *d, struct ctl_client *c, json_t *args, json_t **result,
+		      char *why, size_t cap)
+{
+	json_t *cl = json_object_get(args, "class");
+	const char *on = arg_str(args, "state");
+
+	(void)c;
+	if (!json_is_integer(cl) || json_integer_value(cl) < 0 || json_integer_value(cl) > 9 ||
+	    on == NULL || (strcmp(on, "on") != 0 && strcmp(on, "off") != 0)) {
+		snprintf(why, cap, "needs \"class\" 0..9 and \"state\" on|off");
+		return CTL_ERR_BAD_ARGS;
+	}
+	if (strcmp(on, "on") == 0)
+		d->policy.exempt_mti_classes |= (uint16_t)(1u << json_integer_value(cl));
+	else
+		d->policy.exempt_mti_classes &= (uint16_t)~(1u << json_integer_value(cl));
+	ctl_daemon_push_policy(d);
+	*result = policy_json(d);
+	return 0;
+}
+
+static int cmd_table(struct ctl_daemon *d, struct ctl_client *c, json_t *args, json_t **result,
+		     char *why, size_t cap)
+{
+	(void)c, (void)args, (void)why, (void)cap;
+	*result = table_json(d);
+	return 0;
+}
+
+static int cmd_lookup(struct ctl_daemon *d, struct ctl_client *c, json_t *args, json_t **result,
+		      char *why, size_t cap)
+{
+	const struct ledger_consortium *cs = ledger_consortium(d->l);
+	struct ctl_sync_rec recs[64];
+	char masked[RG_EVENT_MASKED_MAX], fph[2 * RG_FP_BYTES + 1], nb[32];
+	struct rg_table_val v = { 0 };
+	json_t *lists = json_array(), *contrib = json_array();
+	struct rg_fp fp;
+	unsigned kind, n;
+	bool in_table;
+	int rc;
+
+	(void)c;
+	rc = args_fp(d, args, &kind, &fp, masked, sizeof(masked), why, cap);
+	if (rc != 0) {
+		json_decref(lists);
+		json_decref(contrib);
+		return rc;
+	}
+	in_table = rg_table_lookup(ctl_sync_table(d->sync), &fp, &v) == 0;
+	for (unsigned l = 0; l < RG_LIST_MAX; l++)
+		if (v.lists >> l & 1)
+			json_array_append_new(lists, json_string(list_name(cs, l, nb, sizeof(nb))));
+	n = ctl_sync_find(d->sync, &fp, recs, 64);
+	for (unsigned i = 0; i < n && i < 64; i++)
+		json_array_append_new(contrib, json_pack(
+			"{s:s, s:s, s:I, s:I, s:i}", "member",
+			recs[i].member < cs->nb_members ? cs->members[recs[i].member].name : "?",
+			"list", list_name(cs, recs[i].list, nb, sizeof(nb)), "pos",
+			(json_int_t)recs[i].pos, "expiry", (json_int_t)recs[i].expiry_s, "action",
+			(int)recs[i].action));
+	rg_fp_hex(&fp, 8, fph);
+	*result = json_pack("{s:s, s:s, s:s, s:b, s:o, s:i, s:s, s:o}", "kind", rg_kind_name(kind),
+			    "masked", masked, "fp", fph, "in_table", in_table, "lists", lists,
+			    "action", (int)v.action, "contributor",
+			    in_table && v.contributor < cs->nb_members ? cs->members[v.contributor].name
+								       : "",
+			    "entries", contrib);
+	return 0;
+}
+
+static int cmd_add(struct ctl_daemon *d, struct ctl_client *c, json_t *args, json_t **result,
+		   char *why, size_t cap)
+{
+	const struct ledger_consortium *cs = ledger_consortium(d->l);
+	const char *list = arg_str(args, "list"), *sev = arg_str(args, "severity");
+	const char *exp = arg_str(args, "expiry"), *reason = arg_str(args, "reason");
+	char masked[RG_EVENT_MASKED_MAX], norm_check[1];
+	struct ledger_entry *e;
+	struct ctl_sync_rec recs[64];
+	unsigned kind, n;
+	int l, s, rc;
+
+	(void)c, (void)norm_check;
+	l = list ? ledger_list_find(cs, list) : -1;
+	if (l < 0) {
+		snprintf(why, cap, "unknown list '%.40s'", list ? list : "");
+		return CTL_ERR_BAD_ARGS;
+	}
+	e = calloc(1, sizeof(*e));
+	if (e == NULL)
+		return CTL_ERR_FAILED;
+	rc = args_fp(d, args, &kind, &e->fp, masked, sizeof(masked), why, cap);
+	if (rc != 0)
+		goto out_free;
+	if (kind == RG_KIND_PAN && cs->lists[l].luhn) {
+		/* re-normalise only to check Luhn; wiped at once */
+		char norm[RG_IDENT_MAX_LEN];
+		const char *value = arg_str(args, "value");
+		int nn = rg_ident_normalise(kind, value, strnlen(value, 256), norm);
+		bool ok = nn > 0 && rg_luhn_ok(norm, (size_t)nn);
+
+		sodium_memzero(norm, sizeof(norm));
+		if (!ok) {
+			snprintf(why, cap, "PAN %s fails the Luhn check list %s requires", masked,
+				 list);
+			rc = CTL_ERR_BAD_ARGS;
+			goto out_free;
+		}
+	}
+	s = ledger_severity_from_name(sev ? sev : "medium");
+	if (s < 0) {
+		snprintf(why, cap, "severity must be low, medium or high");
+		rc = CTL_ERR_BAD_ARGS;
+		goto out_free;
+	}
+	if (ledger_parse_time(exp ? exp : "", exp ? strlen(exp) : 0, &e->expiry_s) != 0) {
+		snprintf(why, cap, "bad expiry");
+		rc = CTL_ERR_BAD_ARGS;
+		goto out_free;
+	}
+	if (reason && strlen(reason) > LEDGER_REASON_MAX) {
+		snprintf(why, cap, "reason longer than %d", LEDGER_REASON_MAX);
+		rc = CTL_ERR_BAD_ARGS;
+		goto out_free;
+	}
+	n = ctl_sync_find(d->sync, &e->fp, recs, 64);
+	for (unsigned i = 0; i < n && i < 64; i++) {
+		if (recs[i].list == (unsigned)l && recs[i].member == (unsigned)ledger_self(d->l)) {
+			snprintf(why, cap, "%s is already listed on %s by this member (position %llu)",
+				 masked, list, (unsigned long long)recs[i].pos);
+			rc = CTL_ERR_FAILED;
+			goto out_free;
+		}
+	}
+	e->op = LEDGER_OP_ADD;
+	e->list = (uint8_t)l;
+	e->kind = (uint8_t)kind;
+	e->severity = (uint8_t)s;
+	e->action = (uint8_t)ledger_severity_action((unsigned)s);
+	e->key_epoch = ledger_fp_key(d->l)->epoch;
+	e->time_ms = ledger_now_ms();
+	if (reason) {
+		e->reason_len = (uint8_t)strlen(reason);
+		memcpy(e->reason, reason, e->reason_len);
+	}
+	rc = append_apply(d, e, result, why, cap);
+	if (rc == 0) {
+		json_object_set_new(*result, "masked", json_string(masked));
+		ctl_log(CTL_LOG_INFO, "add: %s %s %s at position %llu by uid %u", list,
+			rg_kind_name(kind), masked,
+			(unsigned long long)json_integer_value(json_object_get(*result, "pos")),
+			(unsigned)c->uid);
+	}
+out_free:
+	free(e);
+	return rc;
+}
+
+static int cmd_revoke(struct ctl_daemon *d, struct ctl_client *c, json_t *args, json_t **result,
+		      char *why, size_t cap)
+{
+	const struct ledger_consortium *cs = ledger_consortium(d->l);
+	const char *list = arg_str(args, "list"), *reason = arg_str(args, "reason");
+	unsigned self = (unsigned)ledger_self(d->l);
+	char masked[RG_EVENT_MASKED_MAX];
+	struct ctl_sync_rec recs[64];
+	struct ledger_entry *e;
+	unsigned kind, n;
+	int l, rc;
+	bool found = false;
+
+	l = list ? ledger_list_find(cs, list) : -1;
+	if (l < 0) {
+		snprintf(why, cap, "unknown list '%.40s'", list ? list : "");
+		return CTL_ERR_BAD_ARGS;
+	}
+	e = calloc(1, sizeof(*e));
+	if (e == NULL)
+		return CTL_ERR_FAILED;
+	rc = args_fp(d, args, &kind, &e->fp, masked, sizeof(masked), why, cap);
+	if (rc != 0)
+		goto out_free;
+	n = ctl_sync_find(d->sync, &e->fp, recs, 64);
+	for (unsigned i = 0; i < n && i < 64; i++) {
+		if (recs[i].list == (unsigned)l && recs[i].member == self) {
+			e->ref_pos = recs[i].pos;
+			found = true;
+		}
+	}
+	if (!found) {
+		snprintf(why, cap, "%s holds no entry for %s on %s (only the contributor may revoke)",
+			 cs->members[self].name, masked, list);
+		rc = CTL_ERR_FAILED;
+		goto out_free;
+	}
+	if (reason && strlen(reason) > LEDGER_REASON_MAX) {
+		snprintf(why, cap, "reason longer than %d", LEDGER_REASON_MAX);
+		rc = CTL_ERR_BAD_ARGS;
+		goto out_free;
+	}
+	e->op = LEDGER_OP_REVOKE;
+	e->list = (uint8_t)l;
+	e->kind = (uint8_t)kind;
+	e->key_epoch = ledger_fp_key(d->l)->epoch;
+	e->time_ms = ledger_now_ms();
+	memcpy(e->ref_member, cs->members[self].id, LEDGER_ID_BYTES);
+	if (reason) {
+		e->reason_len = (uint8_t)strlen(reason);
+		memcpy(e->reason, reason, e->reason_len);
+	}
+	rc = append_apply(d, e, result, why, cap);
+	if (rc == 0) {
+		json_object_set_new(*result, "masked", json_string(masked));
+		ctl_log(CTL_LOG_INFO, "revoke: %s %s %s by uid %u", list, rg_kind_name(kind), masked,
+			(unsigned)c->uid);
+	}
+out_free:
+	free(e);
+	return rc;
+}
+
+static int resync_after(struct ctl_daemon *d, char *why, size_t cap)
+{
+	int rc = ctl_sync_resync(d->sync);
+
+	if (rc != 0) {
+		d->nb_sync_errors++;
+		ctl_log(CTL_LOG_ERR, "table %s: resync: %s", d->cfg.table_path, strerror(-rc));
+		snprintf(why, cap, "ledger updated but the table resync failed: %s", strerror(-rc));
+		return CTL_ERR_FAILED;
+	}
+	return 0;
+}
+
+static int cmd_import(struct ctl_daemon *d, struct ctl_client *c, json_t *args, json_t **result,
+		      char *why, size_t cap)
+{
+	const char *path = arg_str(args, "path");
+	struct ledger_import_opts o = { .strict = json_is_true(json_object_get(args, "strict")) };
+	struct ledger_import_stats st = { 0 };
+	uint64_t t0 = ctl_now_ns();
+	int rc;
+
+	if (path == NULL || path[0] != '/') {
+		snprintf(why, cap, "needs \"path\", absolute");
+		return CTL_ERR_BAD_ARGS;
+	}
+	rc = ledger_import(d->l, path, &o, &st, why, cap);
+	if (rc != 0 && st.nb_imported == 0)
+		return CTL_ERR_FAILED;
+	if (st.nb_imported > 0 && resync_after(d, why, cap) != 0)
+		return CTL_ERR_FAILED;
+	ctl_log(CTL_LOG_INFO, "import %s: %llu imported, %llu bad, by uid %u", path,
+		(unsigned long long)st.nb_imported, (unsigned long long)st.nb_bad, (unsigned)c->uid);
+	*result = json_pack("{s:I, s:I, s:I, s:I, s:f, s:I}", "lines", (json_int_t)st.nb_lines,
+			    "imported", (json_int_t)st.nb_imported, "bad", (json_int_t)st.nb_bad,
+			    "blocks", (json_int_t)st.nb_blocks, "seconds",
+			    (double)(ctl_now_ns() - t0) / 1e9, "table_ledger_pos",
+			    (json_int_t)rg_table_ledger_pos(ctl_sync_table(d->sync), NULL));
+	return 0;
+}
+
+static int cmd_pull(struct ctl_daemon *d, struct ctl_client *c, json_t *args, json_t **result,
+		    char *why, size_t cap)
+{
+	const char *path = arg_str(args, "path");
+	struct ledger_pull_stats st = { 0 };
+	int rc;
+
+	(void)c;
+	if (path == NULL || path[0] != '/') {
+		snprintf(why, cap, "needs \"path\", absolute");
+		return CTL_ERR_BAD_ARGS;
+	}
+	rc = ledger_pull(d->l, path, &st, why, cap);
+	if (st.nb_blocks_new > 0 || st.nb_checkpoints_new > 0)
+		d->last_pull_ns = ctl_now_ns();
+	if (st.nb_blocks_new > 0 && resync_after(d, why, cap) != 0)
+		return CTL_ERR_FAILED;
+	if (rc != 0)
+		return CTL_ERR_FAILED;
+	*result = json_pack("{s:I, s:I, s:I, s:I}", "blocks_new", (json_int_t)st.nb_blocks_new,
+			    "blocks_held", (json_int_t)st.nb_blocks_held, "entries_new",
+			    (json_int_t)st.nb_entries_new, "table_ledger_pos",
+			    (json_int_t)rg_table_ledger_pos(ctl_sync_table(d->sync), NULL));
+	return 0;
+}
+
+static int cmd_hits(struct ctl_daemon *d, struct ctl_client *c, json_t *args, json_t **result,
+		    char *why, size_t cap)
+{
+	json_t *n = json_object_get(args, "n");
+	json_int_t nb = json_is_integer(n) ? json_integer_value(n) : 20;
+
+	(void)why, (void)cap;
+	if (nb < 0)
+		nb = 0;
+	if (nb > 100000)
+		nb = 100000;
+	*result = json_pack("{s:o}", "hits", ctl_events_recent(d->ev, (unsigned)nb));
+	if (json_is_true(json_object_get(args, "follow")))
+		c->follow = true;
+	return 0;
+}
+
+static int cmd_ledger_head(struct ctl_daemon *d, struct ctl_client *c, json_t *args,
+			   json_t **result, char *why, size_t cap)
+{
+	const struct ledger_consortium *cs = ledger_consortium(d->l);
+	json_t *a = json_array();
+
+	(void)c, (void)args, (void)why, (void)cap;
+	for (unsigned m = 0; m < cs->nb_members; m++) {
+		struct ledger_head h;
+		struct ledger_checkpoint cp;
+		char t[32] = "";
+
+		if (ledger_head_get(d->l, m, &h) != 0)
+			memset(&h, 0, sizeof(h));
+		memset(&cp, 0, sizeof(cp));
+		if (ledger_checkpoint_latest(d->l, m, &cp) == 0)
+			ledger_time_str(cp.time_ms, t, sizeof(t));
+		json_array_append_new(a, json_pack(
+			"{s:s, s:i, s:b, s:I, s:I, s:o, s:o, s:I, s:s}", "member", cs->members[m].name,
+			"index", (int)m, "self", (int)m == ledger_self(d->l), "size",
+			(json_int_t)h.size, "blocks", (json_int_t)h.nb_blocks, "root",
+			hex_json(h.root, LEDGER_HASH_BYTES), "checkpoint",
+			hex_json(cp.sig, LEDGER_SIG_BYTES), "checkpoint_size", (json_int_t)cp.size,
+			"time", t));
+	}
+	*result = json_pack("{s:o, s:I}", "heads", a, "ledger_pos", (json_int_t)ctl_ledger_pos(d));
+	return 0;
+}
+
+static int cmd_ledger_verify(struct ctl_daemon *d, struct ctl_client *c, json_t *args,
+			     json_t **result, char *why, size_t cap)
+{
+	char report[1024] = "";
+	uint64_t n = 0, t0 = ctl_now_ns();
+	int rc;
+
+	(void)c, (void)args;
+	rc = ledger_verify(d->l, report, sizeof(report), &n);
+	if (rc != 0) {
+		snprintf(why, cap, "%s", report[0] ? report : strerror(-rc));
+		return CTL_ERR_FAILED;
+	}
+	*result = json_pack("{s:b, s:I, s:f}", "ok", 1, "entries", (json_int_t)n, "seconds",
+			    (double)(ctl_now_ns() - t0) / 1e9);
+	return 0;
+}
+
+static int cmd_reload(struct ctl_daemon *d, struct ctl_client *c, json_t *args, json_t **result,
+		      char *why, size_t cap)
+{
+	struct ctl_config n = d->cfg;
+	json_t *restart;
+
+	(void)args;
+	if (!d->config_path[0]) {
+		snprintf(why, cap, "riskgated runs on built-in defaults (no --config): nothing to reload");
+		return CTL_ERR_FAILED;
+	}
+	ctl_config_defaults(&n);
+	if (ctl_config_load(d->config_path, &n, why, cap) != 0)
+		return CTL_ERR_FAILED;
+	restart = ctl_daemon_apply_config(d, &n);
+	ctl_log(CTL_LOG_INFO, "configuration %s reloaded by uid %u", d->config_path,
+		(unsigned)c->uid);
+	*result = json_pack("{s:s, s:o}", "config", d->config_path, "needs_restart", restart);
+	return 0;
+}
+
+static int cmd_help(struct ctl_daemon *d, struct ctl_client *c, json_t *args, json_t **result,
+		    char *why, size_t cap);
+
+static const struct ctl_cmd ctl_cmds[] = {
+	{ "version", cmd_version, "daemon and protocol versions", false },
+	{ "help", cmd_help, "the commands and whether they need the admin group", false },
+	{ "status", cmd_status, "daemon, ledger, table and segment in one object", false },
+	{ "stats", cmd_stats, "dataplane counters (total, per lcore, rates), events, hits by member", false },
+	{ "lists", cmd_lists, "lists of the consortium with their actions and hits", false },
+	{ "policy-show", cmd_policy_show, "the policy in force", false },
+	{ "policy-set", cmd_policy_set, "{list, action}: set a list's action (off|monitor|decline)", true },
+	{ "fail-mode", cmd_fail_mode, "{mode}: open|closed", true },
+	{ "exempt", cmd_exempt, "{class, state}: MTI class 0..9 exempt from screening on|off", true },
+	{ "table", cmd_table, "table size, load, generation, ledger position, staleness", false },
+	{ "lookup", cmd_lookup, "{kind, value}: masked echo, fingerprint prefix, lists, contributors", false },
+	{ "add", cmd_add, "{list, kind, value[, severity, expiry, reason]}: signed ADD", true },
+	{ "revoke", cmd_revoke, "{list, kind, value[, reason]}: signed REVOKE of the own entry", true },
+	{ "import", cmd_import, "{path[, strict]}: import a CSV or JSONL list file", true },
+	{ "pull", cmd_pull, "{path}: take in another member's bundle", true },
+	{ "hits", cmd_hits, "{n, follow}: recent hit events; follow streams new ones", false },
+	{ "ledger-head", cmd_ledger_head, "every member's log head and checkpoint", false },
+	{ "ledger-verify", cmd_ledger_verify, "full audit of the ledger", true },
+	{ "reload", cmd_reload, "re-read the configuration file (validated first)", true },
+};
+
+static int cmd_help(struct ctl_daemon *d, struct ctl_client *c, json_t *args, json_t **result,
+		    char *why, size_t cap)
+{
+	json_t *a = json_array();
+
+	(void)d, (void)c, (void)args, (void)why, (void)cap;
+	for (size_t i = 0; i < sizeof(ctl_cmds) / sizeof(ctl_cmds[0]); i++)
+		json_array_append_new(a, json_pack("{s:s, s:s, s:b}", "name", ctl_cmds[i].name,
+						   "help", ctl_cmds[i].help, "admin",
+						   ctl_cmds[i].admin));
+	*result = json_pack("{s:o}", "commands", a);
+	return 0;
+}
+
+/* ---- clients ---- */
+
+static int out_append(struct ctl_client *c, const char *s, size_t n)
+{
+	if (c->out_len + n > c->out_cap) {
+		size_t cap = c->out_cap ? c->out_cap : 4096;
+		char *p;
+
+		while (cap < c->out_len + n)
+			cap *= 2;
+		p = realloc(c->out, cap);
+		if (p == NULL)
+			return -ENOMEM;
+		c->out = p;
+		c->out_cap = cap;
+	}
+	memcpy(c->out + c->out_len, s, n);
+	c->out_len += n;
+	return 0;
+}
+
+static void client_update(struct ctl_daemon *d, struct ctl_client *c)
+{
+	struct epoll_event e = { .data.ptr = c };
+	size_t pending = c->out_len - c->out_off;
+
+	c->paused = pending > CTL_OUT_PAUSE;
+	if (!c->paused && !c->closing)
+		e.events |= EPOLLIN;
+	if (pending > 0)
+		e.events |= EPOLLOUT;
+	epoll_ctl(d->ep, EPOLL_CTL_MOD, c->fd, &e);
+}
+
+static void client_free(struct ctl_daemon *d, struct ctl_client *c)
+{
+	struct ctl_client **pp;
+
+	for (pp = &d->clients; *pp != NULL; pp = &(*pp)->next) {
+		if (*pp == c) {
+			*pp = c->next;
+			break;
+		}
+	}
+	epoll_ctl(d->ep, EPOLL_CTL_DEL, c->fd, NULL);
+	close(c->fd);
+	free(c->in);
+	free(c->out);
+	free(c);
+	d->nb_clients--;
+}
+
+/* Write what is queued; false when the client is gone. */
+static bool client_flush(struct ctl_daemon *d, struct ctl_client *c)
+{
+	while (c->out_off < c->out_len) {
+		ssize_t n = send(c->fd, c->out + c->out_off, c->out_len - c->out_off,
+				 MSG_NOSIGNAL | MSG_DONTWAIT);
+
+		if (n < 0) {
+			if (errno == EAGAIN || errno == EWOULDBLOCK)
+				break;
+			if (errno == EINTR)
+				continue;
+			client_free(d, c);
+			return false;
+		}
+		c->out_off += (size_t)n;
+	}
+	if (c->out_off == c->out_len) {
+		c->out_off = c->out_len = 0;
+		if (c->closing) {
+			client_free(d, c);
+			return false;
+		}
+	} else if (c->out_off > (64u << 10)) {
+		memmove(c->out, c->out + c->out_off, c->out_len - c->out_off);
+		c->out_len -= c->out_off;
+		c->out_off = 0;
+	}
+	client_update(d, c);
+	return true;
+}
+
+static bool peer_in_group(pid_t pid, gid_t gid, gid_t want)
+{
+	char path[64], line[4096];
+	bool in = gid == want;
+	FILE *f;
+
+	if (in)
+		return true;
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	f = fopen(path, "re");
+	if (f == NULL)
+		return false;
+	while (fgets(line, sizeof(line), f) != NULL) {
+		char *p, *end;
+
+		if (strncmp(line, "Groups:", 7) != 0)
+			continue;
+		for (p = line + 7;; p = end) {
+			unsigned long g = strtoul(p, &end, 10);
+
+			if (end == p)
+				break;
+			if ((gid_t)g == want)
+				in = true;
+		}
+		break;
+	}
+	fclose(f);
+	return in;
+}
+
+void ctl_server_admin_group(struct ctl_daemon *d)
+{
+	struct group *g = d->cfg.admin_group[0] ? getgrnam(d->cfg.admin_group) : NULL;
+
+	d->admin_gid_ok = g != NULL;
+	d->admin_gid = g ? g->gr_gid : 0;
+	if (g == NULL && d->cfg.admin_group[0])
+		ctl_log(CTL_LOG_WARN, "admin group %s does not exist: only root may run admin commands",
+			d->cfg.admin_group);
+}
+
+void ctl_server_request(struct ctl_daemon *d, struct ctl_client *c, const char *line, size_t len)
+{
+	struct ctl_request req;
+	char why[CTL_ERR_MAX] = "";
+	json_t *result = NULL;
+	char *out = NULL;
+	size_t out_len = 0;
+	const struct ctl_cmd *cmd = NULL;
+	int rc;
+
+	d->nb_requests++;
+	rc = ctl_request_parse(line, len, &req, why, sizeof(why));
+	if (rc == 0) {
+		for (size_t i = 0; i < sizeof(ctl_cmds) / sizeof(ctl_cmds[0]); i++)
+			if (strcmp(ctl_cmds[i].name, req.cmd) == 0)
+				cmd = &ctl_cmds[i];
+		if (cmd == NULL) {
+			snprintf(why, sizeof(why), "unknown command '%s' (try help)", req.cmd);
+			rc = CTL_ERR_UNKNOWN_COMMAND;
+		} else if (cmd->admin && !c->admin) {
+			snprintf(why, sizeof(why), "%s needs root or the %s group", cmd->name,
+				 d->cfg.admin_group);
+			d->nb_denied++;
+			ctl_log(CTL_LOG_WARN, "control: uid %u refused %s (not admin)",
+				(unsigned)c->uid, cmd->name);
+			rc = CTL_ERR_PERMISSION_DENIED;
+		} else {
+			rc = cmd->fn(d, c, req.args, &result, why, sizeof(why));
+		}
+	} else {
+		ctl_log(CTL_LOG_REMOTE, "control: uid %u sent a bad request: %s", (unsigned)c->uid,
+			why);
+	}
+	if (rc == 0)
+		rc = ctl_reply_ok(req.id, result, &out, &out_len) == 0 ? 0 : CTL_ERR_FAILED;
+	else
+		json_decref(result);
+	if (rc != 0) {
+		d->nb_request_errors++;
+		if (ctl_reply_err(req.id, (enum ctl_err)rc, why, &out, &out_len) != 0)
+			out = NULL;
+	}
+	if (out != NULL && out_append(c, out, out_len) != 0)
+		c->closing = true;
+	free(out);
+	ctl_request_free(&req);
+}
+
+void ctl_server_follow_line(void *arg, const char *line, size_t len)
+{
+	struct ctl_daemon *d = arg;
+
+	for (struct ctl_client *c = d->clients, *next; c != NULL; c = next) {
+		next = c->next;
+		if (!c->follow || c->closing)
+			continue;
+		if (c->out_len - c->out_off + len + 16 > CTL_FOLLOW_MAX) {
+			d->nb_follow_dropped++;
+			continue;
+		}
+		if (out_append(c, "{\"event\": ", 10) != 0 || out_append(c, line, len) != 0 ||
+		    out_append(c, "}\n", 2) != 0) {
+			d->nb_follow_dropped++;
+			continue;
+		}
+		/* never flush here: c may be the client whose request is running */
+		client_update(d, c);
+	}
+}
+
+static void client_read(struct ctl_daemon *d, struct ctl_client *c)
+{
+	for (;;) {
+		ssize_t n;
+		char *nl;
+
+		if (c->paused || c->closing)
+			break;
+		n = recv(c->fd, c->in + c->in_len, CTL_LINE_MAX - c->in_len, MSG_DONTWAIT);
+		if (n == 0) {
+			/* the peer closed: answer what it sent, then go */
+			c->closing = true;
+			break;
+		}
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno != EAGAIN && errno != EWOULDBLOCK)
+				c->closing = true;
+			break;
+		}
+		c->in_len += (size_t)n;
+		while ((nl = memchr(c->in, '\n', c->in_len)) != NULL) {
+			size_t len = (size_t)(nl - c->in);
+
+			ctl_server_request(d, c, c->in, len);
+			memmove(c->in, nl + 1, c->in_len - len - 1);
+			c->in_len -= len + 1;
+			if (c->out_len - c->out_off > CTL_OUT_MAX) {
+				d->nb_clients_dropped++;
+				c->closing = true;
+				c->out_off = c->out_len = 0;
+				break;
+			}
+		}
+		if (c->in_len == CTL_LINE_MAX) {
+			char *out;
+			size_t out_len;
+
+			ctl_log(CTL_LOG_REMOTE, "control: uid %u sent a line over %d bytes, closing",
+				(unsigned)c->uid, CTL_LINE_MAX);
+			d->nb_request_errors++;
+			if (ctl_reply_err(NULL, CTL_ERR_LINE_TOO_LONG, "request line too long", &out,
+					  &out_len) == 0) {
+				out_append(c, out, out_len);
+				free(out);
+			}
+			c->in_len = 0;
+			c->closing = true;
+			break;
+		}
+	}
+	client_flush(d, c);
+}
+
+void ctl_server_event(struct ctl_daemon *d, struct ctl_client *c, uint32_t events)
+{
+	if (events & (EPOLLERR | EPOLLHUP)) {
+		if (!(events & EPOLLIN)) {
+			client_free(d, c);
+			return;
+		}
+	}
+	if (events & EPOLLOUT) {
+		if (!client_flush(d, c))
+			return;
+	}
+	if (events & EPOLLIN)
+		client_read(d, c);
+}
+
+void ctl_server_accept(struct ctl_daemon *d)
+{
+	for (int i = 0; i < 64; i++) {
+		struct ucred cr;
+		socklen_t crlen = sizeof(cr);
+		struct ctl_client *c;
+		struct epoll_event e;
+		int fd = accept4(d->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+
+		if (fd < 0)
+			return;
+		if (d->nb_clients >= CTL_CLIENTS_MAX ||
+		    getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &crlen) < 0) {
+			d->nb_clients_refused++;
+			close(fd);
+			continue;
+		}
+		c = calloc(1, sizeof(*c));
+		if (c != NULL)
+			c->in = malloc(CTL_LINE_MAX);
+		if (c == NULL || c->in == NULL) {
+			free(c);
+			close(fd);
+			d->nb_clients_refused++;
+			continue;
+		}
+		c->fd = fd;
+		c->pid = cr.pid;
+		c->uid = cr.uid;
+		c->gid = cr.gid;
+		c->admin = cr.uid == 0 ||
+			   (d->admin_gid_ok && peer_in_group(cr.pid, cr.gid, d->admin_gid));
+		e.events = EPOLLIN;
+		e.data.ptr = c;
+		if (epoll_ctl(d->ep, EPOLL_CTL_ADD, fd, &e) < 0) {
+			free(c->in);
+			free(c);
+			close(fd);
+			continue;
+		}
+		c->next = d->clients;
+		d->clients = c;
+		d->nb_clients++;
+	}
+}
+
+int ctl_server_open(struct ctl_daemon *d, char *err, size_t cap)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct group *g = NULL;
+	char dir[CTL_PATH_MAX], *slash;
+	int fd;
+
+	ctl_server_admin_group(d);
+	if (strlen(d->cfg.socket_path) >= sizeof(sa.sun_path)) {
+		snprintf(err, cap, "socket %s: path too long", d->cfg.socket_path);
+		return -ENAMETOOLONG;
+	}
+	if (d->cfg.socket_group[0]) {
+		g = getgrnam(d->cfg.socket_group);
+		if (g == NULL) {
+			snprintf(err, cap, "socket group %s does not exist", d->cfg.socket_group);
+			return -ENOENT;
+		}
+	}
+	snprintf(dir, sizeof(dir), "%s", d->cfg.socket_path);
+	slash = strrchr(dir, '/');
+	if (slash != NULL && slash != dir) {
+		*slash = '\0';
+		if (mkdir(dir, 0755) < 0 && errno != EEXIST) {
+			snprintf(err, cap, "socket directory %s: %s", dir, strerror(errno));
+			return -errno;
+		}
+	}
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", d->cfg.socket_path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		snprintf(err, cap, "socket: %s", strerror(errno));
+		return -errno;
+	}
+	/* a socket file left by a killed daemon: nobody listens on it */
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0) {
+		close(fd);
+		snprintf(err, cap, "socket %s: another riskgated is serving it", d->cfg.socket_path);
+		return -EADDRINUSE;
+	}
+	close(fd);
+	unlink(d->cfg.socket_path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
+	    chmod(d->cfg.socket_path, 0660) < 0 ||
+	    (g != NULL && chown(d->cfg.socket_path, (uid_t)-1, g->gr_gid) < 0) ||
+	    listen(fd, 128) < 0) {
+		int e = errno;
+
+		snprintf(err, cap, "socket %s: %s", d->cfg.socket_path, strerror(e));
+		if (fd >= 0)
+			close(fd);
+		return -e;
+	}
+	d->listen_fd = fd;
+	return 0;
+}
+
+void ctl_server_close(struct ctl_daemon *d)
+{
+	while (d->clients != NULL)
+		client_free(d, d->clients);
+	if (d->listen_fd >= 0) {
+		close(d->listen_fd);
+		unlink(d->cfg.socket_path);
+		d->listen_fd = -1;
+	}
+}

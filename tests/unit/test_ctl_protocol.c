@@ -1,0 +1,265 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Control socket protocol (control/protocol.h) and configuration parser,
+ * table-driven.  The protocol as written down there:
+ *
+ *   Request:  {"v": 1, "cmd": NAME, "args": {...}, "id": ANY}
+ *   Reply:    {"v": 1, "ok": true, "id": ANY, "result": {...}}
+ *             {"v": 1, "ok": false, "id": ANY,
+ *              "error": {"code": CODE, "message": TEXT}}
+ *     codes  bad_json, bad_request, bad_version, unknown_command,
+ *            bad_args, permission_denied, failed, busy, line_too_long
+ *
+ * Each case below is one request line and the code the parser must give.
+ * Also: the ledger -> table mirror (control/sync.c) against a table built
+ * by the ledger library for the same state, and the event line shape.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "control/ctl.h"
+#include "control/protocol.h"
+
+static int nb_fail;
+
+#define CHECK(c, ...)                                                   \
+	do {                                                            \
+		if (!(c)) {                                             \
+			nb_fail++;                                      \
+			fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__); \
+			fprintf(stderr, __VA_ARGS__);                   \
+			fputc('\n', stderr);                            \
+		}                                                       \
+	} while (0)
+
+struct req_case {
+	const char *line;
+	int want; /* 0 or enum ctl_err */
+	const char *cmd;
+};
+
+static const struct req_case req_cases[] = {
+	{ "{\"v\": 1, \"cmd\": \"status\"}", 0, "status" },
+	{ "{\"cmd\": \"status\"}", 0, "status" },                      /* v absent = 1 */
+	{ "{\"cmd\": \"add\", \"args\": {\"list\": \"txn_fraud\"}, \"id\": [1]}", 0, "add" },
+	{ "{\"cmd\": \"policy-set\", \"args\": {}}", 0, "policy-set" },
+	{ "{\"cmd\": \"ledger_head\"}", 0, "ledger_head" },
+	{ "{\"cmd\": \"abcdefghijklmnopqrstuvwxyzabcdef\"}", 0, "abcdefghijklmnopqrstuvwxyzabcdef" }, /* 32 */
+	{ "{\"cmd\": \"abcdefghijklmnopqrstuvwxyzabcdefg\"}", CTL_ERR_BAD_REQUEST, NULL },             /* 33 */
+	{ "{\"cmd\": \"\"}", CTL_ERR_BAD_REQUEST, NULL },
+	{ "{\"cmd\": \"Status\"}", CTL_ERR_BAD_REQUEST, NULL },
+	{ "{\"cmd\": \"st atus\"}", CTL_ERR_BAD_REQUEST, NULL },
+	{ "{\"cmd\": 5}", CTL_ERR_BAD_REQUEST, NULL },
+	{ "{}", CTL_ERR_BAD_REQUEST, NULL },
+	{ "[]", CTL_ERR_BAD_REQUEST, NULL },
+	{ "\"status\"", CTL_ERR_BAD_JSON, NULL },
+	{ "{\"cmd\": \"status\", \"args\": []}", CTL_ERR_BAD_REQUEST, NULL },
+	{ "{\"cmd\": \"status\", \"args\": null}", CTL_ERR_BAD_REQUEST, NULL },
+	{ "{\"v\": 2, \"cmd\": \"status\"}", CTL_ERR_BAD_VERSION, NULL },
+	{ "{\"v\": 0, \"cmd\": \"status\"}", CTL_ERR_BAD_VERSION, NULL },
+	{ "{\"v\": \"1\", \"cmd\": \"status\"}", CTL_ERR_BAD_VERSION, NULL },
+	{ "{\"cmd\": \"status\", \"cmd\": \"add\"}", CTL_ERR_BAD_JSON, NULL }, /* duplicate key */
+	{ "", CTL_ERR_BAD_JSON, NULL },
+	{ "{", CTL_ERR_BAD_JSON, NULL },
+	{ "{\"cmd\": \"status\"} trailing", CTL_ERR_BAD_JSON, NULL },
+	{ "not json", CTL_ERR_BAD_JSON, NULL },
+};
+
+static void test_requests(void)
+{
+	for (size_t i = 0; i < sizeof(req_cases) / sizeof(req_cases[0]); i++) {
+		const struct req_case *c = &req_cases[i];
+		struct ctl_request r;
+		char why[256];
+		int rc = ctl_request_parse(c->line, strlen(c->line), &r, why, sizeof(why));
+
+		CHECK(rc == c->want, "case %zu '%s': got %d want %d (%s)", i, c->line, rc, c->want,
+		      rc ? why : "");
+		if (rc == 0 && c->cmd) {
+			CHECK(strcmp(r.cmd, c->cmd) == 0, "case %zu: cmd %s", i, r.cmd);
+			CHECK(json_is_object(r.args), "case %zu: args not an object", i);
+		}
+		ctl_request_free(&r);
+	}
+}
+
+static void test_line_bounds(void)
+{
+	char *big = malloc(CTL_LINE_MAX + 2);
+	struct ctl_request r;
+	char why[256];
+	size_t n;
+	int rc;
+
+	/* a valid request padded with spaces to CTL_LINE_MAX - 1 bytes: accepted */
+	n = CTL_LINE_MAX - 1;
+	memset(big, ' ', n);
+	memcpy(big, "{\"cmd\": \"status\"}", 17);
+	rc = ctl_request_parse(big, n, &r, why, sizeof(why));
+	CHECK(rc == 0, "line of max-1 bytes refused: %s", why);
+	ctl_request_free(&r);
+	/* CTL_LINE_MAX bytes (the newline would make it max+1): refused */
+	memset(big, ' ', CTL_LINE_MAX);
+	memcpy(big, "{\"cmd\": \"status\"}", 17);
+	rc = ctl_request_parse(big, CTL_LINE_MAX, &r, why, sizeof(why));
+	CHECK(rc == CTL_ERR_LINE_TOO_LONG, "line of max bytes: %d", rc);
+	ctl_request_free(&r);
+	free(big);
+}
+
+static void test_replies(void)
+{
+	json_t *id = json_integer(7), *o;
+	char *out;
+	size_t len;
+
+	CHECK(ctl_reply_ok(id, json_pack("{s:i}", "x", 1), &out, &len) == 0, "reply ok");
+	CHECK(len > 0 && out[len - 1] == '\n' && strchr(out, '\n') == out + len - 1, "one line");
+	o = json_loads(out, 0, NULL);
+	CHECK(o && json_integer_value(json_object_get(o, "v")) == CTL_PROTOCOL_VERSION &&
+	      json_is_true(json_object_get(o, "ok")) &&
+	      json_integer_value(json_object_get(o, "id")) == 7 &&
+	      json_integer_value(json_object_get(json_object_get(o, "result"), "x")) == 1,
+	      "ok shape: %s", out);
+	json_decref(o);
+	free(out);
+	for (int e = 1; e < CTL_ERR_MAX; e++) {
+		CHECK(ctl_reply_err(NULL, (enum ctl_err)e, "why\n\"quoted\"", &out, &len) == 0, "err");
+		o = json_loads(out, 0, NULL);
+		CHECK(o && json_is_false(json_object_get(o, "ok")) &&
+		      strcmp(json_string_value(json_object_get(json_object_get(o, "error"), "code")),
+			     ctl_err_code((enum ctl_err)e)) == 0 &&
+		      strchr(out, '\n') == out + len - 1, "error %d shape: %s", e, out);
+		json_decref(o);
+		free(out);
+	}
+	CHECK(strcmp(ctl_err_code(CTL_ERR_LINE_TOO_LONG), "line_too_long") == 0, "code names");
+	CHECK(strcmp(ctl_err_code(CTL_ERR_PERMISSION_DENIED), "permission_denied") == 0, "code names");
+	out = ctl_request_line("status", NULL, &len);
+	{
+		struct ctl_request r;
+		char why[128];
+
+		CHECK(out && ctl_request_parse(out, len - 1, &r, why, sizeof(why)) == 0 &&
+		      strcmp(r.cmd, "status") == 0, "client line parses: %s", out ? out : "");
+		ctl_request_free(&r);
+	}
+	free(out);
+	json_decref(id);
+}
+
+struct cfg_case {
+	const char *text;
+	bool ok;
+	const char *err_has; /* substring of the error */
+};
+
+static const struct cfg_case cfg_cases[] = {
+	{ "ledger = \"/l\";\nsocket = \"/s\";\n", true, NULL },
+	{ "lists = { txn_fraud = \"decline\"; telecom_fraud = \"off\"; };", true, NULL },
+	{ "exempt_mti_classes = [ 4, 8 ];", true, NULL },
+	{ "exempt_mti_classes = [ 10 ];", false, "cfg:1: exempt_mti_classes" },
+	{ "lists = { nope = \"monitor\"; };", false, "unknown list" },
+	{ "lists = { txn_fraud = \"block\"; };", false, "action must be" },
+	{ "\n\nbogus = 1;", false, "cfg:3: bogus: unknown setting" },
+	{ "table_capacity = 10;", false, "out of range" },
+	{ "segment_lcores = 65;", false, "out of range" },
+	{ "stale_after_sec = \"x\";", false, "must be an integer" },
+	{ "metrics = \"localhost\";", false, "ADDR:PORT" },
+	{ "fail_mode = \"closed\";", true, NULL },
+	{ "fail_mode = \"half\";", false, "open" },
+	{ "log_level = \"debug\";", true, NULL },
+	{ "ledger = ", false, "syntax error" },
+};
+
+static void test_config(void)
+{
+	for (size_t i = 0; i < sizeof(cfg_cases) / sizeof(cfg_cases[0]); i++) {
+		struct ctl_config c;
+		char err[512] = "";
+		int rc;
+
+		ctl_config_defaults(&c);
+		c.stale_after_sec = 77;
+		rc = ctl_config_parse(cfg_cases[i].text, "cfg", &c, err, sizeof(err));
+		CHECK((rc == 0) == cfg_cases[i].ok, "config case %zu: rc %d (%s)", i, rc, err);
+		if (!cfg_cases[i].ok) {
+			CHECK(strstr(err, cfg_cases[i].err_has) != NULL, "config case %zu: '%s'", i, err);
+			CHECK(c.stale_after_sec == 77, "config case %zu: changed on error", i);
+		}
+	}
+	{
+		struct ctl_config c;
+		char err[256];
+
+		ctl_config_defaults(&c);
+		CHECK(c.policy.exempt_mti_classes == (1u << 4 | 1u << 8), "default exemptions");
+		CHECK(ctl_config_parse("lists = { txn_fraud = \"decline\"; };", "cfg", &c, err,
+				       sizeof(err)) == 0 &&
+		      c.policy.list_action[RG_LIST_TXN_FRAUD] == RG_ACTION_DECLINE &&
+		      c.policy.list_action[RG_LIST_TELECOM_FRAUD] == RG_ACTION_MONITOR, "lists");
+	}
+}
+
+static void test_event_format(void)
+{
+	struct rg_event e;
+	char line[1024];
+	json_t *o;
+
+	memset(&e, 0, sizeof(e));
+	e.time_ns = 1700000000123456789ull;
+	e.ledger_pos = 42;
+	e.family = 4;
+	e.ident_kind = RG_KIND_PAN;
+	e.action = RG_ACTION_MONITOR;
+	e.mti = 100;
+	e.lists = 1;
+	e.contributor = 3;
+	e.sport = 40000;
+	e.dport = 5000;
+	e.saddr[0] = 10, e.saddr[3] = 1;
+	e.daddr[0] = 10, e.daddr[3] = 2;
+	memcpy(e.fp, "\x01\x02\x03\x04\x05\x06\x07\x08", 8);
+	strcpy(e.stan, "000123");
+	strcpy(e.rrn, "630609041198");
+	strcpy(e.masked, "476173******0119");
+	CHECK(ctl_event_format(&e, 0, NULL, line, sizeof(line)) > 0, "format");
+	o = json_loads(line, 0, NULL);
+	CHECK(o != NULL, "event line is JSON: %s", line);
+	CHECK(o && !strcmp(json_string_value(json_object_get(o, "list")), "txn_fraud") &&
+	      !strcmp(json_string_value(json_object_get(o, "kind")), "PAN") &&
+	      !strcmp(json_string_value(json_object_get(o, "masked")), "476173******0119") &&
+	      !strcmp(json_string_value(json_object_get(o, "fp")), "0102030405060708") &&
+	      !strcmp(json_string_value(json_object_get(o, "mti")), "0100") &&
+	      !strcmp(json_string_value(json_object_get(o, "flow")), "10.0.0.1:40000>10.0.0.2:5000") &&
+	      !strcmp(json_string_value(json_object_get(o, "action")), "monitor") &&
+	      !strcmp(json_string_value(json_object_get(o, "contributor")), "member_3") &&
+	      json_integer_value(json_object_get(o, "ledger_pos")) == 42 &&
+	      !strcmp(json_string_value(json_object_get(o, "ts")), "2023-11-14T22:13:20.123456789Z"),
+	      "event shape: %s", line);
+	json_decref(o);
+	/* an unterminated masked field from shared memory stays inside its bounds */
+	memset(e.masked, 'A', sizeof(e.masked));
+	memset(e.stan, '"', sizeof(e.stan));
+	CHECK(ctl_event_format(&e, 0, NULL, line, sizeof(line)) > 0, "format");
+	o = json_loads(line, 0, NULL);
+	CHECK(o != NULL, "hostile record still gives JSON: %s", line);
+	json_decref(o);
+}
+
+int main(void)
+{
+	test_requests();
+	test_line_bounds();
+	test_replies();
+	test_config();
+	test_event_format();
+	if (nb_fail) {
+		fprintf(stderr, "%d failure(s)\n", nb_fail);
+		return 1;
+	}
+	printf("ok\n");
+	return 0;
+}

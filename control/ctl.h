@@ -156,8 +156,12 @@ void ctl_events_put(struct ctl_events *ev, const struct rg_event *e,
 void ctl_events_alarm(struct ctl_events *ev, const char *alarm, bool raised, const char *detail,
 		      ctl_events_sink sink, void *arg);
 void ctl_events_flush(struct ctl_events *ev);
-/* Up to n recent lines, oldest first, as a JSON array of objects. */
-json_t *ctl_events_recent(const struct ctl_events *ev, unsigned n);
+/* Up to n recent lines, oldest first, as a JSON array of objects: the
+ * newest ones whose text fits in max_bytes (0 = no bound), so that a reply
+ * stays within a protocol line.  *truncated (may be NULL) tells whether
+ * the byte bound left out lines that n asked for. */
+json_t *ctl_events_recent(const struct ctl_events *ev, unsigned n, size_t max_bytes,
+			  bool *truncated);
 void ctl_events_stats(const struct ctl_events *ev, struct ctl_events_stats *st);
 /* Hits per contributing member index (array of LEDGER_MEMBERS_MAX). */
 const uint64_t *ctl_events_by_member(const struct ctl_events *ev);

@@ -300,10 +300,26 @@ void ctl_events_flush(struct ctl_events *ev)
 	}
 }
 
-json_t *ctl_events_recent(const struct ctl_events *ev, unsigned n)
+json_t *ctl_events_recent(const struct ctl_events *ev, unsigned n, size_t max_bytes,
+			  bool *truncated)
 {
 	json_t *a = json_array();
 	unsigned skip = ev->nb_recent > n ? ev->nb_recent - n : 0;
+	size_t bytes = 0;
+	unsigned first = ev->nb_recent;
+
+	/* newest first until the bound, each line plus its separator */
+	while (first > skip) {
+		size_t len = strlen(ev->recent[(ev->recent_head + first - 1) % ev->nb_recent_max]) + 1;
+
+		if (max_bytes != 0 && bytes + len > max_bytes)
+			break;
+		bytes += len;
+		first--;
+	}
+	if (truncated != NULL)
+		*truncated = first > skip;
+	skip = first;
 
 	for (unsigned i = skip; a != NULL && i < ev->nb_recent; i++) {
 		const char *line = ev->recent[(ev->recent_head + i) % ev->nb_recent_max];

@@ -25,6 +25,9 @@
 #include "common/ident.h"
 #include "control/daemon.h"
 
+/* bytes of a hits reply line kept for the envelope and an echoed id */
+#define CTL_HITS_ENVELOPE 1024
+
 typedef int (*ctl_cmd_fn)(struct ctl_daemon *d, struct ctl_client *c, json_t *args,
 			  json_t **result, char *why, size_t cap);
 
@@ -646,15 +649,19 @@ static int cmd_pull(struct ctl_daemon *d, struct ctl_client *c, json_t *args, js
 static int cmd_hits(struct ctl_daemon *d, struct ctl_client *c, json_t *args, json_t **result,
 		    char *why, size_t cap)
 {
-	json_t *n = json_object_get(args, "n");
+	json_t *n = json_object_get(args, "n"), *hits;
 	json_int_t nb = json_is_integer(n) ? json_integer_value(n) : 20;
+	bool truncated;
 
 	(void)why, (void)cap;
 	if (nb < 0)
 		nb = 0;
 	if (nb > 100000)
 		nb = 100000;
-	*result = json_pack("{s:o}", "hits", ctl_events_recent(d->ev, (unsigned)nb));
+	/* the reply is one protocol line: the newest events that fit, with
+	 * room for the envelope and the echoed id */
+	hits = ctl_events_recent(d->ev, (unsigned)nb, CTL_LINE_MAX - CTL_HITS_ENVELOPE, &truncated);
+	*result = json_pack("{s:o, s:b}", "hits", hits, "truncated", truncated);
 	if (json_is_true(json_object_get(args, "follow")))
 		c->follow = true;
 	return 0;

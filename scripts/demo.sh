@@ -8,7 +8,10 @@
 #     exchange bundles, verify, and build the shared screening table
 #     (scripts/demo_ledger.sh);
 #  3. the appliance inline between an acquirer and a card switch in network
-#     namespaces, screening live TCP traffic (scripts/demo_live.sh; needs root).
+#     namespaces, screening live TCP traffic (scripts/demo_live.sh; needs root);
+#  4. the whole appliance under its control plane: riskgated keeps the table,
+#     an operator lists a card with riskgate-ctl mid-run and its hits appear
+#     (scripts/demo_control.sh; needs root).
 set -eu
 build=${1:-build}
 gen=$build/perf/gen/riskgate-gen
@@ -70,3 +73,6 @@ if [ "$(id -u)" -ne 0 ]; then
 	exit 0
 fi
 scripts/demo_live.sh "$build"
+
+step "part 4: the control plane, an operator listing a card mid-run"
+scripts/demo_control.sh "$build"

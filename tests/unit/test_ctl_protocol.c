@@ -249,6 +249,59 @@ static void test_event_format(void)
 	json_decref(o);
 }
 
+/* Regression: `hits -n 1000` once answered with a line longer than
+ * CTL_LINE_MAX, which riskgate-ctl took for a closed connection.  The recent
+ * lines come back newest first up to the byte bound, then oldest first. */
+static void test_events_recent_bound(void)
+{
+	struct ctl_events *ev;
+	struct rg_event e;
+	char err[256], line[1024];
+	size_t one;
+	bool trunc = true;
+	json_t *a;
+
+	ev = ctl_events_open("", 0, 0, 1000, err, sizeof(err));
+	CHECK(ev != NULL, "events open: %s", err);
+	if (ev == NULL)
+		return;
+	memset(&e, 0, sizeof(e));
+	e.ident_kind = RG_KIND_PAN;
+	e.action = RG_ACTION_MONITOR;
+	e.lists = 1;
+	strcpy(e.masked, "476173******0119");
+	for (unsigned i = 0; i < 1000; i++) {
+		e.ledger_pos = i;
+		ctl_events_put(ev, &e, NULL, NULL, NULL);
+	}
+	one = (size_t)ctl_event_format(&e, 0, NULL, line, sizeof(line)) + 1;
+	a = ctl_events_recent(ev, 1000, 0, &trunc);
+	CHECK(json_array_size(a) == 1000 && !trunc, "unbounded: %zu", json_array_size(a));
+	json_decref(a);
+	a = ctl_events_recent(ev, 20, CTL_LINE_MAX, &trunc);
+	CHECK(json_array_size(a) == 20 && !trunc, "n below the bound: %zu", json_array_size(a));
+	json_decref(a);
+	a = ctl_events_recent(ev, 1000, 10 * one, &trunc);
+	CHECK(json_array_size(a) == 10 && trunc, "bound of ten lines: %zu", json_array_size(a));
+	CHECK(json_integer_value(json_object_get(json_array_get(a, 0), "ledger_pos")) == 990 &&
+	      json_integer_value(json_object_get(json_array_get(a, 9), "ledger_pos")) == 999,
+	      "the newest ten, oldest first");
+	json_decref(a);
+	a = ctl_events_recent(ev, 1000, 10 * one - 1, &trunc);
+	CHECK(json_array_size(a) == 9 && trunc, "one byte short of ten: %zu", json_array_size(a));
+	json_decref(a);
+	a = ctl_events_recent(ev, 1000, CTL_LINE_MAX - 1024, &trunc);
+	{
+		char *s = json_dumps(a, JSON_COMPACT);
+
+		CHECK(s != NULL && strlen(s) < CTL_LINE_MAX - 1024 && trunc,
+		      "1000 hits fit one protocol line: %zu bytes", s ? strlen(s) : 0);
+		free(s);
+	}
+	json_decref(a);
+	ctl_events_close(ev);
+}
+
 int main(void)
 {
 	test_requests();
@@ -256,6 +309,7 @@ int main(void)
 	test_replies();
 	test_config();
 	test_event_format();
+	test_events_recent_bound();
 	if (nb_fail) {
 		fprintf(stderr, "%d failure(s)\n", nb_fail);
 		return 1;

@@ -440,6 +440,13 @@ static bool is_duplicate(const struct rg_ident *out, unsigned n, const struct rg
 unsigned rg_ident_extract(const struct rg_dialect *d, const struct rg_iso_msg *m,
 			  struct rg_ident *out, unsigned max, enum rg_anomaly *anomaly)
 {
+	return rg_ident_extract_mask(d, m, UINT32_MAX, out, max, anomaly);
+}
+
+unsigned rg_ident_extract_mask(const struct rg_dialect *d, const struct rg_iso_msg *m,
+			       uint32_t kind_mask, struct rg_ident *out, unsigned max,
+			       enum rg_anomaly *anomaly)
+{
 	enum rg_anomaly dummy = RG_ANOM_NONE;
 	char text[FIELD_TEXT_CAP];
 	unsigned i, n = 0;
@@ -459,7 +466,7 @@ unsigned rg_ident_extract(const struct rg_dialect *d, const struct rg_iso_msg *m
 		int len, rc;
 
 		if (src->kind == RG_KIND_NONE || src->kind >= RG_KIND_MAX ||
-		    !rg_iso_has(m, src->de))
+		    !(kind_mask >> src->kind & 1) || !rg_iso_has(m, src->de))
 			continue;
 		f = &d->de[src->de];
 		if (f->enc == RG_ISO_E_ASCII) {

@@ -89,6 +89,17 @@ unsigned rg_ident_extract(const struct rg_dialect *d, const struct rg_iso_msg *m
 			  struct rg_ident *out, unsigned max, enum rg_anomaly *anomaly);
 
 /*
+ * rg_ident_extract over the sources whose kind k has bit k set in kind_mask
+ * (1u << RG_KIND_PAN | ...): the others are not read, so they yield neither
+ * an identifier nor an anomaly.  Unless max cuts the list short, the result
+ * is that of rg_ident_extract with the other kinds' entries (and their
+ * anomalies) left out.  Fast path safe.
+ */
+unsigned rg_ident_extract_mask(const struct rg_dialect *d, const struct rg_iso_msg *m,
+			       uint32_t kind_mask, struct rg_ident *out, unsigned max,
+			       enum rg_anomaly *anomaly);
+
+/*
  * TLV readers over raw field bytes (common/tlv.c).  Each finds the first
  * element with the given tag and returns 0 with *val / *val_len set
  * (pointing into buf), -ENOENT if absent, -EBADMSG if the structure is broken

@@ -131,9 +131,37 @@ static const uint8_t hex_tab[256] = {
 };
 #undef HX
 
+/* Eight ASCII hex characters (either case) at p as a 32-bit value, the
+ * first character most significant; false if any is not hex.  Word-wide:
+ * per byte, c must be in '0'..'9' or c | 0x20 in 'a'..'f' (only 'A'..'F'
+ * and 'a'..'f' land there); no byte sum crosses into the next byte once
+ * bytes above 0x7f are ruled out. */
+static inline bool hex8(const uint8_t *p, uint32_t *out)
+{
+	const uint64_t ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
+	uint64_t c, x, dig, let, v;
+
+	memcpy(&c, p, 8);
+	x = c | 0x20 * ones;
+	dig = (c + (0x80 - '0') * ones) & ~(c + (0x7f - '9') * ones);
+	let = (x + (0x80 - 'a') * ones) & ~(x + (0x7f - 'f') * ones);
+	if ((c & highs) != 0 || ((dig | let) & highs) != highs)
+		return false;
+	/* nibble values: low 4 bits, plus 9 for a letter (bit 6 set) */
+	v = (x & 0x0f * ones) + ((x >> 6) & ones) * 9;
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	v = __builtin_bswap64(v);
+#endif
+	v = (v | v >> 4) & 0x00ff00ff00ff00ffULL;
+	v = (v | v >> 8) & 0x0000ffff0000ffffULL;
+	v = (v | v >> 16) & 0xffffffffULL;
+	*out = (uint32_t)v;
+	return true;
+}
+
 /* 64-bit bitmap from 8 raw bytes or 16 hex characters; -1 on a bad char.
  * Branch-free over the characters: a bitmap is read for every message. */
-static int read_bitmap(unsigned enc, const uint8_t *p, uint64_t *out)
+static inline int read_bitmap(unsigned enc, const uint8_t *p, uint64_t *out)
 {
 	uint64_t v = 0;
 	unsigned all = 0x20;
@@ -150,11 +178,12 @@ static int read_bitmap(unsigned enc, const uint8_t *p, uint64_t *out)
 			v = v << 4 | (h & 0xF);
 		}
 	} else {
-		for (unsigned i = 0; i < 16; i++) {
-			unsigned h = hex_tab[p[i]];
-			all &= h;
-			v = v << 4 | (h & 0xF);
-		}
+		uint32_t hi, lo;
+
+		if (!hex8(p, &hi) || !hex8(p + 8, &lo))
+			return -1;
+		*out = (uint64_t)hi << 32 | lo;
+		return 0;
 	}
 	if (all == 0)
 		return -1;
@@ -255,6 +284,10 @@ static inline int read_prefix_op(const struct rg_iso_op *op, const uint8_t *p, u
 void rg_dialect_prepare(struct rg_dialect *d)
 {
 	memset(d->op, 0, sizeof(d->op));
+	d->ident_last_de = 0;
+	for (unsigned i = 0; i < d->nb_ident && i < RG_DIALECT_MAX_IDENT; i++)
+		if (d->ident[i].de > d->ident_last_de)
+			d->ident_last_de = d->ident[i].de;
 	for (unsigned de = 2; de <= RG_ISO_MAX_DE; de++) {
 		const struct rg_iso_field_spec *f = &d->de[de];
 		struct rg_iso_op *op = &d->op[de];
@@ -428,12 +461,12 @@ static inline int var_field(struct rg_iso_op op, const uint8_t *cur, size_t left
  */
 static inline __attribute__((always_inline)) int
 walk_fields(const struct rg_dialect *d, struct rg_iso_msg *m, const uint8_t *buf, uint32_t lim,
-	    uint32_t *pos, const bool check)
+	    uint32_t *pos, const uint64_t keep[2], const bool check)
 {
 	const uint8_t *cur = buf + *pos, *const end = buf + lim;
 
 	for (unsigned w = 0; w < 2; w++) {
-		uint64_t bits = m->bitmap[w] & (w == 0 ? ~(1ULL << 63) : ~0ULL);
+		uint64_t bits = m->bitmap[w] & keep[w] & (w == 0 ? ~(1ULL << 63) : ~0ULL);
 		const unsigned base = w * 64 + 1;
 
 		while (bits) {
@@ -472,11 +505,21 @@ walk_fields(const struct rg_dialect *d, struct rg_iso_msg *m, const uint8_t *buf
 	return RG_ANOM_NONE;
 }
 
-enum rg_anomaly rg_iso_decode(const struct rg_dialect *d, const uint8_t *buf,
-			      uint32_t len, unsigned flags, struct rg_iso_msg *m)
+/* Bitmap words whose bits are DEs 1..last (DE 1 is bit 63 of word 0). */
+static inline void keep_words(unsigned last, uint64_t keep[2])
+{
+	keep[0] = last >= 64 ? ~0ULL : last == 0 ? 0 : ~0ULL << (64 - last);
+	keep[1] = last <= 64 ? 0 : last >= 128 ? ~0ULL : ~0ULL << (128 - last);
+}
+
+/* Both entry points; rg_iso_decode's copy has last_de folded away. */
+static inline __attribute__((always_inline)) enum rg_anomaly
+decode(const struct rg_dialect *d, const uint8_t *buf, uint32_t len, unsigned flags,
+       unsigned last_de, struct rg_iso_msg *m)
 {
 	uint32_t lim = len > UINT16_MAX ? UINT16_MAX : len;
 	uint32_t pos = 0, n;
+	uint64_t keep[2];
 	int rc;
 
 	m->buf = buf;
@@ -510,16 +553,36 @@ enum rg_anomaly rg_iso_decode(const struct rg_dialect *d, const uint8_t *buf,
 		pos += n;
 	}
 
+	keep_words(last_de, keep);
 	if (flags & RG_ISO_VALIDATE)
-		rc = walk_fields(d, m, buf, lim, &pos, true);
+		rc = walk_fields(d, m, buf, lim, &pos, keep, true);
 	else
-		rc = walk_fields(d, m, buf, lim, &pos, false);
+		rc = walk_fields(d, m, buf, lim, &pos, keep, false);
 	if (rc != RG_ANOM_NONE)
 		return (enum rg_anomaly)rc;
 	m->end = (uint16_t)pos;
+	if (((m->bitmap[0] & ~keep[0]) | (m->bitmap[1] & ~keep[1])) != 0) {
+		/* stopped after last_de: later DEs were not walked */
+		m->bitmap[0] &= keep[0] | 1ULL << 63;
+		m->bitmap[1] &= keep[1];
+		return m->anomaly;
+	}
 	if (pos < len)
 		soft(m, RG_ANOM_TRAILING_BYTES, 0);
 	return m->anomaly;
+}
+
+enum rg_anomaly rg_iso_decode(const struct rg_dialect *d, const uint8_t *buf,
+			      uint32_t len, unsigned flags, struct rg_iso_msg *m)
+{
+	return decode(d, buf, len, flags, RG_ISO_MAX_DE, m);
+}
+
+enum rg_anomaly rg_iso_decode_until(const struct rg_dialect *d, const uint8_t *buf,
+				    uint32_t len, unsigned flags, unsigned last_de,
+				    struct rg_iso_msg *m)
+{
+	return decode(d, buf, len, flags, last_de, m);
 }
 
 void rg_iso_mti_text(uint16_t mti, char out[5])

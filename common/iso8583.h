@@ -111,6 +111,7 @@ struct rg_dialect {
 	uint8_t nb_ident;
 	struct rg_ident_source ident[RG_DIALECT_MAX_IDENT];
 	struct rg_iso_op op[RG_ISO_MAX_DE + 1]; /* derived: rg_dialect_prepare() */
+	uint8_t ident_last_de; /* derived: largest DE of ident[], 0 if none */
 };
 
 /*
@@ -224,6 +225,20 @@ const char *const *rg_dialect_builtin_names(void);
  * reported as trailing bytes).  In a packed-BCD value the track-2 separator
  * is the nibble D and an x+n sign is the nibble C or D.
  */
+
+/*
+ * rg_iso_decode, stopping after DE last_de: later DEs are not walked, their
+ * bitmap bits are cleared (rg_iso_has() is false for them, also in DE 1's
+ * word) and trailing bytes are not looked for.  For the MTI, the bitmaps and
+ * DEs 2..last_de the result is that of rg_iso_decode: the same values, and
+ * the same anomaly if one is met there (a problem only in a later DE is not
+ * seen).  m->end is the offset just past the last walked DE.  last_de >= 128
+ * is rg_iso_decode.  Screening passes the last DE it reads (see
+ * ident_last_de below).  Thread-safe; fast path.
+ */
+enum rg_anomaly rg_iso_decode_until(const struct rg_dialect *d, const uint8_t *buf,
+				    uint32_t len, unsigned flags, unsigned last_de,
+				    struct rg_iso_msg *m);
 
 /* Code page 037 translation tables (a bijection on the 256 byte values). */
 extern const uint8_t rg_ebcdic_to_ascii[256];

@@ -241,6 +241,8 @@ struct dp_lcore {
 	uint8_t *scratch;               /* framer buffer for one call, fbuf_bytes */
 	struct rg_seg_policy policy;    /* copy in force */
 	uint16_t active_lists;          /* lists whose action is not off */
+	uint32_t screen_kinds;          /* bit k: kind k feeds an active list */
+	uint8_t svc_last_de[DP_SERVICES_MAX]; /* last DE screening reads */
 	unsigned nb_rxq;
 	struct dp_rxq rxq[DP_RXQ_MAX];
 	/* the packet being followed (for the stream callback) */
@@ -296,6 +298,8 @@ void dp_flow_age(struct dp_lcore *lc, uint64_t now_tsc);
 void dp_flow_finish(struct dp_lcore *lc);
 
 /* screen.c */
+/* Derive screen_kinds and svc_last_de from active_lists (after a change). */
+void dp_screen_plan(struct dp_lcore *lc);
 /* A framed message of the current direction: decode, extract, stage. */
 void dp_screen_msg(struct dp_lcore *lc, const struct rg_frame *f);
 /* Fingerprints, bulk lookups and events for everything staged. */

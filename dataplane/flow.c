@@ -297,6 +297,19 @@ static struct dp_flow *dp_flow_create(struct dp_lcore *lc, const struct dp_pkt *
 	return fl;
 }
 
+/* Flow keys are compared once per packet: five words, no library call. */
+static inline bool dp_key_eq(const struct dp_flow_key *a, const struct dp_flow_key *b)
+{
+	uint64_t x[5], y[5], d = 0;
+
+	_Static_assert(sizeof(*a) == sizeof(x), "a flow key is five words");
+	memcpy(x, a, sizeof(x));
+	memcpy(y, b, sizeof(y));
+	for (unsigned i = 0; i < 5; i++)
+		d |= x[i] ^ y[i];
+	return d == 0;
+}
+
 void dp_flow_burst(struct dp_lcore *lc, struct rte_mbuf **pkts, unsigned n)
 {
 	unsigned idx[DP_BURST_MAX], nb = 0;
@@ -323,7 +336,7 @@ void dp_flow_burst(struct dp_lcore *lc, struct rte_mbuf **pkts, unsigned n)
 		if (pos >= 0 && (uint32_t)pos < lc->nb_flows) {
 			fl = &lc->flows[pos];
 			/* removed (or replaced) earlier in this burst */
-			if (!fl->in_use || memcmp(&fl->key, &p->key, sizeof(p->key)) != 0)
+			if (!fl->in_use || !dp_key_eq(&fl->key, &p->key))
 				fl = NULL;
 		}
 		if (fl == NULL) {
@@ -444,6 +457,7 @@ int dp_lcore_init(struct dp_lcore *lc, const struct dp_ctx *x, unsigned slot,
 		lc->fbuf_free[i] = cfg->nb_framer_bufs - 1 - i;
 	lc->nb_fbuf_free = cfg->nb_framer_bufs;
 	lc->scratch = lc->fbuf_mem + (size_t)lc->fbuf_bytes * cfg->nb_framer_bufs;
+	dp_screen_plan(lc); /* again at each policy change */
 	return 0;
 }
 

@@ -93,6 +93,29 @@ static inline void dp_keep_field(const struct rg_iso_msg *m, unsigned de, uint8_
 	*units = m->v[de].units;
 }
 
+/* DEs the event of a hit carries (dp_keep_field below). */
+#define DP_EVENT_LAST_DE 37
+
+void dp_screen_plan(struct dp_lcore *lc)
+{
+	const struct dp_config *cfg = lc->x->cfg;
+	uint32_t kinds = 0;
+
+	for (unsigned k = RG_KIND_NONE + 1; k < RG_KIND_MAX; k++)
+		if (cfg->kind_lists[k] & lc->active_lists)
+			kinds |= 1u << k;
+	lc->screen_kinds = kinds;
+	for (unsigned s = 0; s < cfg->nb_services && s < DP_SERVICES_MAX; s++) {
+		const struct rg_dialect *d = cfg->svc[s].dialect;
+		unsigned last = DP_EVENT_LAST_DE;
+
+		for (unsigned i = 0; d != NULL && i < d->nb_ident && i < RG_DIALECT_MAX_IDENT; i++)
+			if ((kinds >> d->ident[i].kind & 1) && d->ident[i].de > last)
+				last = d->ident[i].de;
+		lc->svc_last_de[s] = (uint8_t)last;
+	}
+}
+
 void dp_screen_msg(struct dp_lcore *lc, const struct rg_frame *f)
 {
 	const struct dp_service *svc = &lc->x->cfg->svc[lc->cur_flow->svc];
@@ -104,7 +127,8 @@ void dp_screen_msg(struct dp_lcore *lc, const struct rg_frame *f)
 	lc->c[RG_CTR_MESSAGES]++;
 	if (unlikely(lc->nb_msgs == DP_MSGS_MAX || lc->nb_ids + RG_IDENT_MAX > DP_IDS_MAX))
 		dp_screen_flush(lc);
-	a = rg_iso_decode(svc->dialect, f->msg, f->msg_len, 0, m);
+	a = rg_iso_decode_until(svc->dialect, f->msg, f->msg_len, 0,
+				lc->svc_last_de[lc->cur_flow->svc], m);
 	if (unlikely(a != RG_ANOM_NONE)) {
 		lc->c[RG_CTR_ANOM_BASE + a]++;
 		if (a == RG_ANOM_BAD_MTI || (a == RG_ANOM_TRUNCATED && m->end == 0))
@@ -117,7 +141,8 @@ void dp_screen_msg(struct dp_lcore *lc, const struct rg_frame *f)
 		return;
 	}
 	first = lc->nb_ids;
-	n = rg_ident_extract(svc->dialect, m, &lc->ids[first], RG_IDENT_MAX, &xa);
+	n = rg_ident_extract_mask(svc->dialect, m, lc->screen_kinds, &lc->ids[first],
+				  RG_IDENT_MAX, &xa);
 	if (unlikely(xa != RG_ANOM_NONE))
 		lc->c[RG_CTR_ANOM_BASE + xa]++;
 	if (n == 0)

@@ -28,6 +28,7 @@ void dp_policy_refresh(struct dp_lcore *lc)
 			active |= (uint16_t)(1u << l);
 	lc->policy = p;
 	lc->active_lists = active;
+	dp_screen_plan(lc);
 	lc->c[RG_CTR_POLICY_VERSION] = p.version;
 }
 

@@ -354,6 +354,14 @@ static void bd_cleanup(struct bd_run *r)
 	unlink(tp);
 	unlink(r->table);
 	rmdir(r->dir);
+	/* EAL leaves its (empty, --in-memory) runtime directory behind */
+	const char *run = getuid() == 0 ? "/var/run" : getenv("XDG_RUNTIME_DIR");
+	if (run == NULL)
+		run = "/tmp";
+	snprintf(tp, sizeof(tp), "%s/dpdk/rgbdtp%d", run, (int)getpid());
+	rmdir(tp);
+	snprintf(tp, sizeof(tp), "%s/dpdk/rgbddp%d", run, (int)getpid());
+	rmdir(tp);
 }
 
 /* Pull "key": number out of a flat JSON line. */

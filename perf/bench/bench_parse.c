@@ -9,6 +9,9 @@
  *   decode_extract.D    decode + rg_ident_extract           (target <= 150 ns)
  *   screen_front.D      decode + extract + fingerprints, staged per burst
  *                       of 32 messages as on the fast path
+ *   screen_front_dp.D   the same as riskgate-dp does it with its default
+ *                       policy: rg_iso_decode_until the last DE it needs,
+ *                       rg_ident_extract_mask of the kinds it screens
  *   fingerprint.single  rg_fp_compute, one at a time, and
  *   fingerprint.burst32 rg_fp_compute_burst, 32 at a time, each against
  *                       libsodium's siphashx24 on the same 17-byte inputs
@@ -69,7 +72,22 @@ static void corpus_free(struct corpus *c)
 	free(c->lens);
 }
 
-enum stage { STAGE_DECODE, STAGE_EXTRACT, STAGE_FINGERPRINT };
+enum stage { STAGE_DECODE, STAGE_EXTRACT, STAGE_FINGERPRINT, STAGE_SCREEN };
+
+/* The kinds riskgate-dp's default policy screens (dataplane/config.c), and
+ * the last DE it then decodes: its events carry DEs 11 and 37. */
+#define SCREEN_KINDS (1u << RG_KIND_PAN | 1u << RG_KIND_ACCOUNT | 1u << RG_KIND_MERCHANT | \
+		      1u << RG_KIND_TERMINAL | 1u << RG_KIND_PHONE)
+
+static unsigned screen_last_de(const struct rg_dialect *d)
+{
+	unsigned last = 37;
+
+	for (unsigned i = 0; i < d->nb_ident; i++)
+		if ((SCREEN_KINDS >> d->ident[i].kind & 1) && d->ident[i].de > last)
+			last = d->ident[i].de;
+	return last;
+}
 
 #define BENCH_BURST 32
 
@@ -87,6 +105,7 @@ static double run_pass(const struct rg_dialect *d, const struct rg_fp_key *key,
 	static struct rg_fp fps[BENCH_BURST * RG_IDENT_MAX];
 	struct rg_iso_msg m;
 	uint64_t acc = 0, idents = 0;
+	const unsigned last = stage == STAGE_SCREEN ? screen_last_de(d) : RG_ISO_MAX_DE;
 	uint64_t t0 = bench_now_ns();
 
 	for (unsigned base = 0; base < c->nb; base += BENCH_BURST) {
@@ -94,6 +113,14 @@ static double run_pass(const struct rg_dialect *d, const struct rg_fp_key *key,
 		unsigned n = 0;
 
 		for (unsigned i = base; i < end; i++) {
+			if (stage == STAGE_SCREEN) {
+				enum rg_anomaly a = rg_iso_decode_until(d, c->bufs[i], c->lens[i],
+									0, last, &m);
+				acc += a + m.end;
+				n += rg_ident_extract_mask(d, &m, SCREEN_KINDS, ids + n,
+							   RG_IDENT_MAX, NULL);
+				continue;
+			}
 			enum rg_anomaly a = rg_iso_decode(d, c->bufs[i], c->lens[i], 0, &m);
 			acc += a + m.end;
 			if (stage == STAGE_DECODE)
@@ -105,7 +132,7 @@ static double run_pass(const struct rg_dialect *d, const struct rg_fp_key *key,
 			acc += n ? (uint8_t)ids[0].value[0] : 0;
 			continue;
 		}
-		if (stage == STAGE_FINGERPRINT) {
+		if (stage == STAGE_FINGERPRINT || stage == STAGE_SCREEN) {
 			rg_fp_compute_burst(key, ids, n, fps);
 			for (unsigned j = 0; j < n; j++)
 				acc += fps[j].b[0];
@@ -130,6 +157,7 @@ static void bench_dialect(const struct bench_opts *o, const char *name,
 		{ STAGE_DECODE, "decode" },
 		{ STAGE_EXTRACT, "decode_extract" },
 		{ STAGE_FINGERPRINT, "screen_front" },
+		{ STAGE_SCREEN, "screen_front_dp" },
 	};
 
 	if (d == NULL) {

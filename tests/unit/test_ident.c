@@ -879,6 +879,84 @@ static void test_extract_builtin(void)
 	}
 }
 
+static bool same_idents(const struct rg_ident *a, const struct rg_ident *b, unsigned n)
+{
+	for (unsigned i = 0; i < n; i++)
+		if (a[i].kind != b[i].kind || a[i].de != b[i].de || a[i].len != b[i].len ||
+		    memcmp(a[i].value, b[i].value, a[i].len) != 0)
+			return false;
+	return true;
+}
+
+/* rg_ident_extract_mask is rg_ident_extract with the unmasked kinds left
+ * out, anomalies included; decoding only up to the dialect's last
+ * identifier DE changes nothing. */
+static void test_extract_mask(void)
+{
+	struct rg_dialect d;
+	struct rg_iso_msg m, mu;
+	struct rg_ident all[RG_IDENT_MAX], got[RG_IDENT_MAX];
+	enum rg_anomaly a_all, a;
+	unsigned n_all, n;
+
+	ascii_specs(&d);
+	std_sources(&d);
+	add_source(&d, RG_KIND_PAN, 11, RG_IDENT_WHOLE);  /* too short: invalid */
+	add_source(&d, RG_KIND_DEVICE, 41, RG_IDENT_WHOLE);
+	rg_dialect_prepare(&d);
+	CHECK_EQ(d.ident_last_de, 48, "last identifier DE");
+	CHECK_EQ(rg_iso_decode(&d, (const uint8_t *)ascii_msg, (uint32_t)strlen(ascii_msg), 0, &m),
+		 RG_ANOM_NONE, "decodes");
+	n_all = rg_ident_extract(&d, &m, all, RG_IDENT_MAX, &a_all);
+	CHECK_EQ(a_all, RG_ANOM_IDENT_INVALID, "PAN from DE 11");
+	CHECK_EQ(n_all, 6, "identifiers");
+	for (uint32_t mask = 0; mask < 1u << RG_KIND_MAX; mask++) {
+		unsigned k = 0;
+
+		n = rg_ident_extract_mask(&d, &m, mask, got, RG_IDENT_MAX, &a);
+		for (unsigned i = 0; i < n_all; i++) {
+			if (!(mask >> all[i].kind & 1))
+				continue;
+			CHECK(k < n && got[k].kind == all[i].kind && got[k].de == all[i].de &&
+			      got[k].len == all[i].len &&
+			      memcmp(got[k].value, all[i].value, all[i].len) == 0,
+			      "mask %#x: entry %u", mask, k);
+			k++;
+		}
+		CHECK_EQ(n, k, "mask %#x: count", mask);
+		CHECK_EQ(a, mask >> RG_KIND_PAN & 1 ? RG_ANOM_IDENT_INVALID : RG_ANOM_NONE,
+			 "mask %#x: anomaly", mask);
+		/* the same with a NULL anomaly pointer and kinds above RG_KIND_MAX set */
+		CHECK_EQ(rg_ident_extract_mask(&d, &m, mask | ~((1u << RG_KIND_MAX) - 1), got,
+					       RG_IDENT_MAX, NULL), n, "mask %#x: high bits", mask);
+	}
+	/* all kinds = rg_ident_extract */
+	n = rg_ident_extract_mask(&d, &m, UINT32_MAX, got, RG_IDENT_MAX, &a);
+	CHECK(n == n_all && a == a_all && same_idents(got, all, n), "all kinds");
+
+	/* decoding up to the last identifier DE yields the same identifiers */
+	rg_iso_decode_until(&d, (const uint8_t *)ascii_msg, (uint32_t)strlen(ascii_msg), 0,
+			    d.ident_last_de, &mu);
+	n = rg_ident_extract(&d, &mu, got, RG_IDENT_MAX, &a);
+	CHECK(n == n_all && a == a_all && same_idents(got, all, n), "decode_until(%u)",
+	      d.ident_last_de);
+	/* built-ins: last identifier DE */
+	for (const char *const *nm = rg_dialect_builtin_names(); *nm; nm++) {
+		char err[256];
+		struct rg_dialect *b = rg_dialect_load(*nm, err, sizeof(err));
+
+		CHECK(b != NULL, "%s: %s", *nm, err);
+		if (b == NULL)
+			continue;
+		unsigned want = 0;
+		for (unsigned i = 0; i < b->nb_ident; i++)
+			if (b->ident[i].de > want)
+				want = b->ident[i].de;
+		CHECK_EQ(b->ident_last_de, want, "%s: last identifier DE", *nm);
+		free(b);
+	}
+}
+
 int main(void)
 {
 	test_kinds();
@@ -889,5 +967,6 @@ int main(void)
 	test_extract_skip_and_dupes();
 	test_extract_decoded();
 	test_extract_builtin();
+	test_extract_mask();
 	return CHECK_DONE();
 }

@@ -10,7 +10,9 @@
 #ifndef RG_BENCH_H
 #define RG_BENCH_H
 
+#include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 #include <time.h>
 
 struct bench_opts {
@@ -28,6 +30,20 @@ static inline uint64_t bench_now_ns(void)
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
+
+/* Sleep ns nanoseconds, resuming after signals (perf/bench/proc.c). */
+void bench_sleep_ns(uint64_t ns);
+
+/* The project binary name, from the build tree (../../subdir/name next to
+ * this binary) or installed beside it, into out.  0 or -ENOENT. */
+int bench_find_tool(const char *subdir, const char *name, char *out, size_t cap);
+
+/* Start argv[0] (a path) with stdout and stderr into log and stdin from
+ * /dev/null; the child's pid, or -1. */
+pid_t bench_spawn(char *const argv[], const char *log);
+
+/* Send sig, wait up to 10 s, then SIGKILL; the wait status (0 for pid <= 0). */
+int bench_stop(pid_t pid, int sig);
 
 /* Median of v[0..n) (reorders v). */
 double bench_median(double *v, unsigned n);

@@ -33,7 +33,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
-#include <libgen.h>
 #include <limits.h>
 #include <poll.h>
 #include <signal.h>
@@ -181,73 +180,14 @@ struct bc_live {
 	uint64_t nb_packets;
 };
 
-static void bc_sleep_ns(uint64_t ns)
-{
-	struct timespec ts = { (time_t)(ns / 1000000000ull), (long)(ns % 1000000000ull) };
-
-	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-		;
-}
-
 /* riskgated and riskgate-dp next to this binary: build tree, then install. */
 static int bc_find_bins(struct bc_live *r)
 {
-	char self[PATH_MAX], *dir;
-	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	int rc = bench_find_tool("control", "riskgated", r->riskgated, sizeof(r->riskgated));
 
-	if (n <= 0)
-		return -errno;
-	self[n] = '\0';
-	dir = dirname(self);
-	snprintf(r->riskgated, sizeof(r->riskgated), "%s/../../control/riskgated", dir);
-	snprintf(r->dp, sizeof(r->dp), "%s/../../dataplane/riskgate-dp", dir);
-	if (access(r->riskgated, X_OK) == 0 && access(r->dp, X_OK) == 0)
-		return 0;
-	snprintf(r->riskgated, sizeof(r->riskgated), "%s/riskgated", dir);
-	snprintf(r->dp, sizeof(r->dp), "%s/riskgate-dp", dir);
-	if (access(r->riskgated, X_OK) == 0 && access(r->dp, X_OK) == 0)
-		return 0;
-	return -ENOENT;
-}
-
-/* Start argv with stdout and stderr into log; the pid or -1. */
-static pid_t bc_spawn(char *const argv[], const char *log)
-{
-	pid_t pid = fork();
-
-	if (pid == 0) {
-		int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-
-		if (fd >= 0) {
-			dup2(fd, 1);
-			dup2(fd, 2);
-			close(fd);
-		}
-		fd = open("/dev/null", O_RDONLY);
-		if (fd >= 0) {
-			dup2(fd, 0);
-			close(fd);
-		}
-		execv(argv[0], argv);
-		_exit(127);
-	}
-	return pid;
-}
-
-static void bc_stop(pid_t pid)
-{
-	int status;
-
-	if (pid <= 0)
-		return;
-	kill(pid, SIGTERM);
-	for (int i = 0; i < 100; i++) {
-		if (waitpid(pid, &status, WNOHANG) == pid)
-			return;
-		bc_sleep_ns(100000000ull);
-	}
-	kill(pid, SIGKILL);
-	waitpid(pid, &status, 0);
+	if (rc == 0)
+		rc = bench_find_tool("dataplane", "riskgate-dp", r->dp, sizeof(r->dp));
+	return rc;
 }
 
 static int bc_connect(const char *path)
@@ -385,11 +325,11 @@ static int bc_start(struct bc_live *r, char *err, size_t cap)
 		 r->ledger);
 	if (bc_write_file(r->pconf, text) != 0)
 		goto out_err;
-	r->daemon_pid = bc_spawn(dargv, r->dlog);
+	r->daemon_pid = bench_spawn(dargv, r->dlog);
 	if (r->daemon_pid < 0)
 		goto out_err;
 	for (int i = 0; i < 100 && fd < 0; i++) {
-		bc_sleep_ns(100000000ull);
+		bench_sleep_ns(100000000ull);
 		fd = bc_connect(r->sock);
 	}
 	if (fd < 0) {
@@ -399,12 +339,12 @@ static int bc_start(struct bc_live *r, char *err, size_t cap)
 	close(fd);
 	snprintf(prefix, sizeof(prefix), "--file-prefix=rgbcdp%d", (int)getpid());
 	snprintf(vdev, sizeof(vdev), "--vdev=net_pcap0,rx_pcap=%s,infinite_rx=1", r->cap);
-	r->dp_pid = bc_spawn(pargv, r->plog);
+	r->dp_pid = bench_spawn(pargv, r->plog);
 	if (r->dp_pid < 0)
 		goto out_err;
 	/* the dataplane takes the segment over; wait for its counters to move */
 	for (int i = 0; i < 200; i++) {
-		bc_sleep_ns(50000000ull);
+		bench_sleep_ns(50000000ull);
 		if (seg == NULL) {
 			seg = rg_segment_attach(r->seg, buf, sizeof(buf));
 			if (seg != NULL && rg_segment_header(seg)->dp_pid != (uint64_t)r->dp_pid) {
@@ -425,7 +365,7 @@ static int bc_start(struct bc_live *r, char *err, size_t cap)
 	}
 	rg_segment_close(seg);
 	/* riskgated checks the segment once a second: let it reattach and push its policy */
-	bc_sleep_ns(1500000000ull);
+	bench_sleep_ns(1500000000ull);
 	return 0;
 out_err:
 	snprintf(err, cap, "start: %s", strerror(errno));
@@ -526,7 +466,7 @@ static void bc_settle(const struct rg_segment *seg)
 	for (int i = 0; i < 100; i++) {
 		uint64_t h2;
 
-		bc_sleep_ns(10000000ull);
+		bench_sleep_ns(10000000ull);
 		h2 = rg_segment_sum(seg, RG_CTR_TABLE_HITS);
 		if (h2 == h)
 			return;
@@ -595,7 +535,7 @@ static int bc_add_latency(struct bc_live *r)
 				}
 			}
 			if (t_hit == 0 || t_rep == 0)
-				bc_sleep_ns(20000);
+				bench_sleep_ns(20000);
 		}
 		if (t_rep == 0)
 			goto out_close;
@@ -685,8 +625,8 @@ static int bc_live(const struct bench_opts *o)
 		goto out_stop;
 	rc = 0;
 out_stop:
-	bc_stop(r.dp_pid);
-	bc_stop(r.daemon_pid);
+	bench_stop(r.dp_pid, SIGTERM);
+	bench_stop(r.daemon_pid, SIGTERM);
 	if (rc != 0 && r.dlog[0]) {
 		char line[512];
 		FILE *f = fopen(r.dlog, "r");

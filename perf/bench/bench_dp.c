@@ -21,7 +21,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <libgen.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
@@ -57,31 +56,19 @@ struct bd_run {
 
 static void bd_sleep(double s)
 {
-	struct timespec ts = { (time_t)s, (long)((s - (double)(time_t)s) * 1e9) };
-
-	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-		;
+	bench_sleep_ns((uint64_t)(s * 1e9));
 }
 
-/* riskgate-dp next to this binary in the build tree, or installed beside it. */
+/* riskgate-dp and its profiling build, next to this binary in the build
+ * tree or installed beside it. */
 static int bd_find_dp(struct bd_run *r)
 {
-	char self[PATH_MAX], *dir;
-	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	int rc = bench_find_tool("dataplane", "riskgate-dp", r->dp, sizeof(r->dp));
 
-	if (n <= 0)
-		return -errno;
-	self[n] = '\0';
-	dir = dirname(self);
-	snprintf(r->dp, sizeof(r->dp), "%s/../../dataplane/riskgate-dp", dir);
-	snprintf(r->dp_prof, sizeof(r->dp_prof), "%s/../../dataplane/riskgate-dp-prof", dir);
-	if (access(r->dp, X_OK) == 0 && access(r->dp_prof, X_OK) == 0)
-		return 0;
-	snprintf(r->dp, sizeof(r->dp), "%s/riskgate-dp", dir);
-	snprintf(r->dp_prof, sizeof(r->dp_prof), "%s/riskgate-dp-prof", dir);
-	if (access(r->dp, X_OK) == 0 && access(r->dp_prof, X_OK) == 0)
-		return 0;
-	return -ENOENT;
+	if (rc == 0)
+		rc = bench_find_tool("dataplane", "riskgate-dp-prof", r->dp_prof,
+				     sizeof(r->dp_prof));
+	return rc;
 }
 
 static uint64_t bd_rnd_state;
@@ -181,44 +168,6 @@ static int bd_build_table(struct bd_run *r, const struct bench_opts *o)
 }
 
 /* Start argv with stdout and stderr into log; returns the pid or -1. */
-static pid_t bd_spawn(char *const argv[], const char *log)
-{
-	pid_t pid = fork();
-
-	if (pid == 0) {
-		int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-
-		if (fd >= 0) {
-			dup2(fd, 1);
-			dup2(fd, 2);
-			close(fd);
-		}
-		fd = open("/dev/null", O_RDONLY);
-		if (fd >= 0) {
-			dup2(fd, 0);
-			close(fd);
-		}
-		execv(argv[0], argv);
-		_exit(127);
-	}
-	return pid;
-}
-
-static int bd_stop(pid_t pid, int sig)
-{
-	int status = 0;
-
-	kill(pid, sig);
-	for (int i = 0; i < 100; i++) {
-		if (waitpid(pid, &status, WNOHANG) == pid)
-			return status;
-		bd_sleep(0.1);
-	}
-	kill(pid, SIGKILL);
-	waitpid(pid, &status, 0);
-	return status;
-}
-
 /* testpmd io forwarding: median of port 1's Tx-pps over the later samples. */
 static double bd_testpmd(struct bd_run *r)
 {
@@ -242,11 +191,11 @@ static double bd_testpmd(struct bd_run *r)
 		fprintf(stderr, "bench dp: %s not found (package dpdk): no peer\n", argv[0]);
 		return 0;
 	}
-	pid = bd_spawn(argv, r->log);
+	pid = bench_spawn(argv, r->log);
 	if (pid < 0)
 		return 0;
 	bd_sleep(BD_TESTPMD_SECS);
-	bd_stop(pid, SIGINT);
+	bench_stop(pid, SIGINT);
 	f = fopen(r->log, "r");
 	if (f == NULL)
 		return 0;
@@ -304,7 +253,7 @@ static int bd_dp(struct bd_run *r, const char *exe, struct bd_dp_result *res)
 	snprintf(vdev0, sizeof(vdev0), "--vdev=net_pcap0,rx_pcap=%s,infinite_rx=1", r->cap);
 	snprintf(r->log, sizeof(r->log), "%s/dp.log", r->dir);
 	unlink(r->seg);
-	pid = bd_spawn(argv, r->log);
+	pid = bench_spawn(argv, r->log);
 	if (pid < 0)
 		return -1;
 	for (int i = 0; i < 100 && seg == NULL; i++) {
@@ -314,7 +263,7 @@ static int bd_dp(struct bd_run *r, const char *exe, struct bd_dp_result *res)
 	}
 	if (seg == NULL) {
 		fprintf(stderr, "bench dp: %s did not start (see %s)\n", exe, r->log);
-		bd_stop(pid, SIGKILL);
+		bench_stop(pid, SIGKILL);
 		return -1;
 	}
 	bd_sleep(BD_WARMUP_SECS);
@@ -326,7 +275,7 @@ static int bd_dp(struct bd_run *r, const char *exe, struct bd_dp_result *res)
 	p1 = rg_segment_sum(seg, RG_CTR_RX_PKTS);
 	m1 = rg_segment_sum(seg, RG_CTR_MESSAGES);
 	rg_segment_close(seg);
-	bd_stop(pid, SIGTERM);
+	bench_stop(pid, SIGTERM);
 	unlink(r->seg);
 	res->pps = (double)(p1 - p0) * 1e9 / (double)(t1 - t0);
 	res->msgs_per_s = (double)(m1 - m0) * 1e9 / (double)(t1 - t0);

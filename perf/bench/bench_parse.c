@@ -272,23 +272,8 @@ static uint64_t time_command(char *const argv[])
 /* The dissector next to this binary in a build tree, else on PATH. */
 static void find_dissect(char *out, size_t cap)
 {
-	char self[PATH_MAX - 64]; /* leaves room for the suffixes below */
-	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-	if (n > 0) {
-		self[n] = '\0';
-		char *slash = strrchr(self, '/');
-		if (slash != NULL) {
-			*slash = '\0';
-			if (snprintf(out, cap, "%s/../../tools/dissect/riskgate-dissect", self) <
-				    (int)cap &&
-			    access(out, X_OK) == 0)
-				return;
-			if (snprintf(out, cap, "%s/riskgate-dissect", self) < (int)cap &&
-			    access(out, X_OK) == 0)
-				return;
-		}
-	}
-	snprintf(out, cap, "riskgate-dissect");
+	if (bench_find_tool("tools/dissect", "riskgate-dissect", out, cap) != 0)
+		snprintf(out, cap, "riskgate-dissect");
 }
 
 static void bench_capture(const struct bench_opts *o)

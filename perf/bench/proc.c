@@ -1,0 +1,84 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Child processes for the benchmark suites that drive whole programs
+ * (riskgate-dissect, riskgate-dp, riskgated, dpdk-testpmd): finding the
+ * project's binaries, starting them with their output in a log, stopping
+ * them, sleeping through signals.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "bench.h"
+
+void bench_sleep_ns(uint64_t ns)
+{
+	struct timespec ts = { (time_t)(ns / 1000000000ull), (long)(ns % 1000000000ull) };
+
+	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+		;
+}
+
+int bench_find_tool(const char *subdir, const char *name, char *out, size_t cap)
+{
+	char self[PATH_MAX], *dir;
+	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+
+	if (n <= 0)
+		return -errno;
+	self[n] = '\0';
+	dir = dirname(self);
+	if (snprintf(out, cap, "%s/../../%s/%s", dir, subdir, name) < (int)cap &&
+	    access(out, X_OK) == 0)
+		return 0;
+	if (snprintf(out, cap, "%s/%s", dir, name) < (int)cap && access(out, X_OK) == 0)
+		return 0;
+	return -ENOENT;
+}
+
+pid_t bench_spawn(char *const argv[], const char *log)
+{
+	pid_t pid = fork();
+
+	if (pid == 0) {
+		int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+
+		if (fd >= 0) {
+			dup2(fd, 1);
+			dup2(fd, 2);
+			close(fd);
+		}
+		fd = open("/dev/null", O_RDONLY);
+		if (fd >= 0) {
+			dup2(fd, 0);
+			close(fd);
+		}
+		execv(argv[0], argv);
+		_exit(127);
+	}
+	return pid;
+}
+
+int bench_stop(pid_t pid, int sig)
+{
+	int status = 0;
+
+	if (pid <= 0)
+		return 0;
+	kill(pid, sig);
+	for (int i = 0; i < 100; i++) {
+		if (waitpid(pid, &status, WNOHANG) == pid)
+			return status;
+		bench_sleep_ns(100000000ull);
+	}
+	kill(pid, SIGKILL);
+	waitpid(pid, &status, 0);
+	return status;
+}

@@ -556,7 +556,7 @@ int ledger_import(struct ledger *l, const char *path, const struct ledger_import
 	e = calloc(1, sizeof(*e));
 	if (e == NULL) {
 		rc = -ENOMEM;
-		goto out;
+		goto out_release;
 	}
 	e->op = LEDGER_OP_ADD;
 	e->key_epoch = l->fpk->epoch;
@@ -587,7 +587,7 @@ int ledger_import(struct ledger *l, const char *path, const struct ledger_import
 				rc = ledger_csv_header(s, len, &cols, why, sizeof(why));
 				if (rc != 0) {
 					ledger_err(err, cap, "%s: line 1: %s", path, why);
-					goto out;
+					goto out_release;
 				}
 				continue;
 			}
@@ -604,7 +604,7 @@ int ledger_import(struct ledger *l, const char *path, const struct ledger_import
 			dup = dup_check(&dups, &e->fp, (unsigned)row.list, lineno);
 			if (dup < 0) {
 				rc = (int)dup;
-				goto out;
+				goto out_release;
 			}
 			if (dup > 0) {
 				ledger_err(why, sizeof(why), "duplicate of line %lld (same list and value)",
@@ -640,35 +640,35 @@ int ledger_import(struct ledger *l, const char *path, const struct ledger_import
 		if (rc < 0) {
 			ledger_err(err, cap, "line %llu: cannot encode the entry",
 				   (unsigned long long)lineno);
-			goto out;
+			goto out_release;
 		}
 		rc = pending_add(&p, enc, (uint16_t)rc);
 		if (rc != 0)
-			goto out;
+			goto out_release;
 		if (!o->strict && p.nb >= bs) {
 			rc = pending_flush(l, &p, bs, o, st, bytes, err, cap);
 			if (rc != 0)
-				goto out;
+				goto out_release;
 		}
 	}
 	if (ferror(f)) {
 		rc = -EIO;
 		ledger_err(err, cap, "%s: read error", path);
-		goto out;
+		goto out_release;
 	}
 	if (first && !jsonl) {
 		rc = -EINVAL;
 		ledger_err(err, cap, "%s: empty file (a CSV file needs its header line)", path);
-		goto out;
+		goto out_release;
 	}
 	if (o->strict && st->nb_bad > 0) {
 		rc = -EINVAL;
 		ledger_err(err, cap, "%s: %llu bad line(s); --strict: nothing imported", path,
 			   (unsigned long long)st->nb_bad);
-		goto out;
+		goto out_release;
 	}
 	rc = pending_flush(l, &p, bs, o, st, bytes, err, cap);
-out:
+out_release:
 	if (sit != NULL)
 		rocksdb_iter_destroy(sit);
 	if (line != NULL) {

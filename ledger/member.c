@@ -307,12 +307,12 @@ int ledger_genesis_parse(const char *text, size_t len, struct ledger_consortium 
 	    !json_is_integer(json_object_get(root, "version")) ||
 	    json_integer_value(json_object_get(root, "version")) != 1) {
 		ledger_err(err, cap, "genesis: not a riskgate-genesis version 1 file");
-		goto out;
+		goto out_decref;
 	}
 	v = json_object_get(root, "consortium");
 	if (!json_is_string(v) || !name_ok(json_string_value(v))) {
 		ledger_err(err, cap, "genesis: bad or missing \"consortium\" name");
-		goto out;
+		goto out_decref;
 	}
 	snprintf(c->name, sizeof(c->name), "%s", json_string_value(v));
 	lists = json_object_get(root, "lists");
@@ -320,7 +320,7 @@ int ledger_genesis_parse(const char *text, size_t len, struct ledger_consortium 
 	    json_array_size(lists) > LEDGER_LISTS_MAX) {
 		ledger_err(err, cap, "genesis: \"lists\" must be an array of 1..%d lists",
 			   LEDGER_LISTS_MAX);
-		goto out;
+		goto out_decref;
 	}
 	json_array_foreach(lists, i, v) {
 		json_t *bit = json_object_get(v, "bit"), *name = json_object_get(v, "name");
@@ -329,13 +329,13 @@ int ledger_genesis_parse(const char *text, size_t len, struct ledger_consortium 
 		if (!json_is_integer(bit) || !json_is_string(name) ||
 		    !name_ok(json_string_value(name))) {
 			ledger_err(err, cap, "genesis: list %zu: want {\"bit\": N, \"name\": S}", i);
-			goto out;
+			goto out_decref;
 		}
 		b = json_integer_value(bit);
 		if (b < 0 || b >= LEDGER_LISTS_MAX || c->lists[b].name[0] != '\0' ||
 		    ledger_list_find(c, json_string_value(name)) >= 0) {
 			ledger_err(err, cap, "genesis: list %zu: bit out of range or repeated", i);
-			goto out;
+			goto out_decref;
 		}
 		snprintf(c->lists[b].name, sizeof(c->lists[b].name), "%s",
 			 json_string_value(name));
@@ -345,7 +345,7 @@ int ledger_genesis_parse(const char *text, size_t len, struct ledger_consortium 
 	if (!json_is_array(members) || json_array_size(members) == 0 ||
 	    json_array_size(members) > LEDGER_MEMBERS_MAX) {
 		ledger_err(err, cap, "genesis: \"members\" must be a non-empty array");
-		goto out;
+		goto out_decref;
 	}
 	json_array_foreach(members, i, v) {
 		json_t *name = json_object_get(v, "name"), *id = json_object_get(v, "id"),
@@ -364,25 +364,25 @@ int ledger_genesis_parse(const char *text, size_t len, struct ledger_consortium 
 				   "genesis: member %zu: want {\"name\", \"id\" (16 hex), "
 				   "\"public_key\" (64 hex)}",
 				   i);
-			goto out;
+			goto out_decref;
 		}
 		ledger_member_id(m->pk, m->id);
 		if (memcmp(want, m->id, LEDGER_ID_BYTES) != 0) {
 			ledger_err(err, cap, "genesis: member %zu: id does not match its public key",
 				   i);
-			goto out;
+			goto out_decref;
 		}
 		snprintf(m->name, sizeof(m->name), "%s", json_string_value(name));
 		if (ledger_member_find_name(c, m->name) >= 0 || ledger_member_find(c, m->id) >= 0) {
 			ledger_err(err, cap, "genesis: member %zu: name or key repeated", i);
-			goto out;
+			goto out_decref;
 		}
 		m->active = true;
 		c->nb_members++;
 	}
 	ledger_sha256(text, len, c->id);
 	rc = 0;
-out:
+out_decref:
 	json_decref(root);
 	return rc;
 }

@@ -145,13 +145,13 @@ int ledger_table_build(struct ledger *l, const char *path, uint64_t now_s,
 		rc = flush_fp(&b);
 	if (rc != 0) {
 		ledger_err(err, cap, "reading the derived state: %s", strerror(-rc));
-		goto out;
+		goto out_free_ops;
 	}
 	t = rg_table_create(path, b.nb_ops < 1024 ? 1024 : b.nb_ops, &topts);
 	if (t == NULL) {
 		rc = -errno;
 		ledger_err(err, cap, "%s: cannot create the table: %s", path, strerror(errno));
-		goto out;
+		goto out_free_ops;
 	}
 	for (unsigned m = 0; m < l->cons.nb_members; m++) {
 		struct ledger_head h;
@@ -177,7 +177,7 @@ int ledger_table_build(struct ledger *l, const char *path, uint64_t now_s,
 		st->hugetlb = ts.hugetlb;
 	}
 	rg_table_close(t);
-out:
+out_free_ops:
 	free(b.ops);
 	return rc;
 }

@@ -748,7 +748,7 @@ static int block_commit(struct ledger *l, unsigned m, struct ledger_block *b,
 	if (e == NULL || sops == NULL || wb == NULL) {
 		rc = -ENOMEM;
 		ledger_err(err, cap, "out of memory");
-		goto out;
+		goto out_release;
 	}
 	sink.wb = wb;
 	sink.l = l;
@@ -762,13 +762,13 @@ static int block_commit(struct ledger *l, unsigned m, struct ledger_block *b,
 			ledger_err(err, cap, "member %s position %llu: %s", mem->name,
 				   (unsigned long long)pos, why != NULL ? why : "entry too long");
 			rc = -EPERM;
-			goto out;
+			goto out_release;
 		}
 		if (e->op == LEDGER_OP_MEMBERSHIP && work == NULL) {
 			work = malloc(sizeof(*work));
 			if (work == NULL) {
 				rc = -ENOMEM;
-				goto out;
+				goto out_release;
 			}
 			*work = *cons;
 		}
@@ -778,7 +778,7 @@ static int block_commit(struct ledger *l, unsigned m, struct ledger_block *b,
 			ledger_err(err, cap, "member %s position %llu (entry %u of the block): %s",
 				   mem->name, (unsigned long long)pos, i, why);
 			rc = -EPERM;
-			goto out;
+			goto out_release;
 		}
 		ledger_leaf_hash(entries[i], lens[i], leaf);
 		ledger_frontier_push(&bf, leaf, NULL, NULL);
@@ -837,7 +837,7 @@ static int block_commit(struct ledger *l, unsigned m, struct ledger_block *b,
 				   "member %s block %llu: entries do not match the signed roots",
 				   mem->name, (unsigned long long)b->height);
 			rc = -EPERM;
-			goto out;
+			goto out_release;
 		}
 	}
 	ledger_block_encode(b, hdr);
@@ -850,13 +850,13 @@ static int block_commit(struct ledger *l, unsigned m, struct ledger_block *b,
 	ledger_head_put(wb, l, m, &h);
 	rc = ledger_db_write(l, wb, err, cap);
 	if (rc != 0)
-		goto out;
+		goto out_release;
 	l->heads[m] = h;
 	l->head_loaded[m] = true;
 	if (work != NULL)
 		*cons = *work;
 	(void)nb_mship;
-out:
+out_release:
 	if (wb != NULL)
 		rocksdb_writebatch_destroy(wb);
 	if (sit != NULL)

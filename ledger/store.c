@@ -163,18 +163,27 @@ void ledger_key_member_u64(uint8_t *key, const uint8_t id[LEDGER_ID_BYTES], uint
 	ledger_put64(key + LEDGER_ID_BYTES, v);
 }
 
+/* The value under (member's id, n) in column family cf: the caller frees
+ * *val.  -ENOENT for an unknown member or an absent key. */
+static int get_member_u64(struct ledger *l, unsigned cf, unsigned member, uint64_t n, char **val,
+			  size_t *vlen)
+{
+	uint8_t key[16];
+
+	if (member >= l->cons.nb_members)
+		return -ENOENT;
+	ledger_key_member_u64(key, l->cons.members[member].id, n);
+	return ledger_db_get(l, cf, key, sizeof(key), val, vlen);
+}
+
 int ledger_entry_get(struct ledger *l, unsigned member, uint64_t pos, uint8_t *buf,
 		     size_t *len, uint8_t leaf[LEDGER_HASH_BYTES])
 {
-	uint8_t key[16];
 	char *val;
 	size_t vlen;
 	int rc;
 
-	if (member >= l->cons.nb_members)
-		return -ENOENT;
-	ledger_key_member_u64(key, l->cons.members[member].id, pos);
-	rc = ledger_db_get(l, LEDGER_CF_ENTRIES, key, sizeof(key), &val, &vlen);
+	rc = get_member_u64(l, LEDGER_CF_ENTRIES, member, pos, &val, &vlen);
 	if (rc != 0)
 		return rc;
 	if (vlen < LEDGER_HASH_BYTES + 1 || vlen - LEDGER_HASH_BYTES > LEDGER_ENTRY_MAX) {
@@ -191,15 +200,11 @@ int ledger_entry_get(struct ledger *l, unsigned member, uint64_t pos, uint8_t *b
 
 int ledger_block_get(struct ledger *l, unsigned member, uint64_t height, struct ledger_block *b)
 {
-	uint8_t key[16];
 	char *val;
 	size_t vlen;
 	int rc;
 
-	if (member >= l->cons.nb_members)
-		return -ENOENT;
-	ledger_key_member_u64(key, l->cons.members[member].id, height);
-	rc = ledger_db_get(l, LEDGER_CF_BLOCKS, key, sizeof(key), &val, &vlen);
+	rc = get_member_u64(l, LEDGER_CF_BLOCKS, member, height, &val, &vlen);
 	if (rc != 0)
 		return rc;
 	rc = ledger_block_decode((const uint8_t *)val, vlen, b);
@@ -210,15 +215,11 @@ int ledger_block_get(struct ledger *l, unsigned member, uint64_t height, struct 
 int ledger_checkpoint_get(struct ledger *l, unsigned member, uint64_t size,
 			  struct ledger_checkpoint *c)
 {
-	uint8_t key[16];
 	char *val;
 	size_t vlen;
 	int rc;
 
-	if (member >= l->cons.nb_members)
-		return -ENOENT;
-	ledger_key_member_u64(key, l->cons.members[member].id, size);
-	rc = ledger_db_get(l, LEDGER_CF_CHECKPOINTS, key, sizeof(key), &val, &vlen);
+	rc = get_member_u64(l, LEDGER_CF_CHECKPOINTS, member, size, &val, &vlen);
 	if (rc != 0)
 		return rc;
 	rc = ledger_checkpoint_decode((const uint8_t *)val, vlen, c);

@@ -71,6 +71,7 @@ static const char *const seg_tail_names[] = {
 	[RG_CTR_TABLE_COUNT - RG_CTR_EVENTS] = "table_count",
 	[RG_CTR_TABLE_LEDGER_POS - RG_CTR_EVENTS] = "table_ledger_pos",
 	[RG_CTR_POLICY_VERSION - RG_CTR_EVENTS] = "policy_version",
+	[RG_CTR_FLOWS_EVICTED - RG_CTR_EVENTS] = "flows_evicted",
 };
 
 _Static_assert(sizeof(seg_tail_names) / sizeof(seg_tail_names[0]) ==

@@ -113,6 +113,7 @@ enum rg_ctr {
 	RG_CTR_TABLE_COUNT,      /* gauge, refreshed about once a second */
 	RG_CTR_TABLE_LEDGER_POS, /* gauge */
 	RG_CTR_POLICY_VERSION,   /* gauge: policy version in force */
+	RG_CTR_FLOWS_EVICTED,    /* closed or half-open flows removed to make room */
 	/* anomalies */
 	RG_CTR_ANOM_BASE,        /* + enum rg_anomaly */
 	RG_CTR_MAX = RG_CTR_ANOM_BASE + RG_ANOM_MAX

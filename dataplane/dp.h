@@ -28,6 +28,7 @@
 #include "common/segment.h"
 #include "common/stream.h"
 #include "common/table.h"
+#include "dataplane/flowtab.h"
 
 #define DP_BURST_MAX 64      /* packets per rx burst */
 #define DP_MSGS_MAX 256      /* messages staged before a screening flush */
@@ -126,6 +127,7 @@ struct dp_flow {
 	uint8_t in_use;
 	uint8_t closed;      /* FIN both ways or RST: buffers released; a SYN reopens */
 	uint8_t svc;
+	uint8_t data;        /* payload seen (either way) since it opened */
 	struct dp_dir dir[2]; /* [i]: from key end i to end 1 - i */
 };
 
@@ -180,8 +182,9 @@ struct dp_replay_src;
 
 /*
  * Stage profiling, compiled into riskgate-dp-prof only (-DDP_PROF=1): TSC
- * spans per stage summed over the run, and per-packet latency from the rx
- * burst's return to the tx burst's return in a histogram.  The ordinary
+ * spans per stage summed over the run, and per-packet latency in two
+ * histograms: from the rx burst's return to the tx burst's return
+ * (forwarding) and to the end of the burst's screening.  The ordinary
  * build has none of it: the macros below expand to nothing.
  */
 enum dp_stage {
@@ -200,7 +203,8 @@ enum dp_stage {
 struct dp_prof {
 	uint64_t tsc[DP_STAGE_MAX];
 	uint64_t nb_pkts;
-	uint64_t lat[DP_LAT_BUCKETS];
+	uint64_t lat[DP_LAT_BUCKETS];        /* rx to tx */
+	uint64_t lat_screen[DP_LAT_BUCKETS]; /* rx to screened */
 };
 
 #ifdef DP_PROF
@@ -224,11 +228,12 @@ struct dp_lcore {
 	uint64_t *c;                    /* counters block in the segment */
 	struct rg_event_ring *ring;
 	struct rg_table *table;         /* this lcore's reader handle */
-	struct rte_hash *flow_hash;
+	struct dp_ftab ftab;            /* flow key -> index in flows[] */
 	struct dp_flow *flows;
 	uint64_t *flow_last;            /* tsc of each flow's last packet; 0 = free */
 	uint32_t nb_flows;
 	uint32_t age_cursor;
+	uint32_t evict_cursor;          /* where the next eviction scan starts */
 	uint64_t idle_tsc;
 	uint64_t next_table_tsc;        /* next table gauge refresh */
 	uint8_t *hold_mem;              /* nb_hold x (hold_bytes + hold_bytes / 8) */
@@ -252,8 +257,6 @@ struct dp_lcore {
 	/* burst staging */
 	unsigned nb_msgs, nb_ids;
 	struct dp_pkt pkt[DP_BURST_MAX];
-	const void *keyp[DP_BURST_MAX];
-	int32_t pos[DP_BURST_MAX];
 	struct dp_msg msgs[DP_MSGS_MAX];
 	uint16_t id_msg[DP_IDS_MAX];
 	struct rg_ident ids[DP_IDS_MAX];

@@ -4,9 +4,9 @@
  * hold-window and framer-buffer pools, and the glue from rg_stream to
  * rg_framer to the screening stage.
  *
- * The flow table is an rte_hash of canonical 5-tuples (both directions give
- * one key) whose positions index a preallocated flow array; a full table
- * means the flow is not followed (its packets are still forwarded).  A
+ * The flow table (dataplane/flowtab.h) maps canonical 5-tuples (both
+ * directions give one key) to indexes of a preallocated flow array; a full
+ * table means the flow is not followed (its packets are still forwarded).  A
  * direction holds a hold window only while out-of-order bytes wait in it,
  * and a framer buffer only while a message spans segments; both come from
  * fixed per-lcore pools, so memory is bounded at start-up.
@@ -22,16 +22,14 @@
 #include <string.h>
 
 #include <rte_cycles.h>
-#include <rte_errno.h>
-#include <rte_hash.h>
-#include <rte_hash_crc.h>
 #include <rte_lcore.h>
 #include <rte_malloc.h>
 #include <rte_prefetch.h>
 
 #include "dataplane/dp.h"
 
-#define DP_AGE_STEP 16 /* flow slots examined per poll (two lines of flow_last[]) */
+#define DP_AGE_STEP 16   /* flow slots examined per poll (two lines of flow_last[]) */
+#define DP_EVICT_SCAN 64 /* flow slots examined for an eviction */
 
 /* ---- pools ------------------------------------------------------------- */
 
@@ -206,6 +204,7 @@ static void dp_flow_open(struct dp_lcore *lc, struct dp_flow *fl)
 	dp_dir_open(lc, fl, 0);
 	dp_dir_open(lc, fl, 1);
 	fl->closed = 0;
+	fl->data = 0;
 	lc->c[RG_CTR_FLOWS_CREATED]++;
 	lc->c[RG_CTR_FLOWS_ACTIVE]++;
 }
@@ -226,9 +225,11 @@ static void dp_flow_close(struct dp_lcore *lc, struct dp_flow *fl)
 
 static void dp_flow_remove(struct dp_lcore *lc, struct dp_flow *fl)
 {
+	struct dp_ftab_pos fp = dp_ftab_pos(&lc->ftab, &fl->key);
+
 	lc->cur_flow = fl;
 	dp_flow_close(lc, fl);
-	rte_hash_del_key(lc->flow_hash, &fl->key);
+	dp_ftab_del(&lc->ftab, &fp, (uint32_t)(fl - lc->flows));
 	fl->in_use = 0;
 	lc->flow_last[fl - lc->flows] = 0;
 }
@@ -262,6 +263,7 @@ static void dp_tcp(struct dp_lcore *lc, struct dp_flow *fl, const struct dp_pkt 
 		}
 		seq++; /* payload on a SYN (TFO) starts after it */
 	}
+	fl->data |= p->plen != 0;
 	if (p->plen && !d->fin)
 		dp_dir_segment(lc, d, seq, p->payload, p->plen);
 	else if (p->plen)
@@ -275,20 +277,62 @@ static void dp_tcp(struct dp_lcore *lc, struct dp_flow *fl, const struct dp_pkt 
 	}
 }
 
-static struct dp_flow *dp_flow_create(struct dp_lcore *lc, const struct dp_pkt *p)
+/* A flow whose loss costs no screening: closed (kept only to account for
+ * late segments) or half-open (no payload yet, e.g. one SYN of a flood). */
+static inline bool dp_flow_cheap(const struct dp_flow *fl)
 {
-	int32_t pos = rte_hash_add_key(lc->flow_hash, &p->key);
+	return fl->in_use && (fl->closed || !fl->data);
+}
+
+/*
+ * The table refused a new flow: remove one cheap flow to make room.  With
+ * every flow slot in use, the next DP_EVICT_SCAN slots from a cursor are
+ * looked at; with slots free but the key's two buckets full, the flows in
+ * those buckets.  Bounded work; false when nothing cheap was found (flows
+ * carrying messages are never evicted, they age out).
+ */
+static bool dp_flow_evict(struct dp_lcore *lc, const struct dp_ftab_pos *fp)
+{
+	struct dp_flow *victim = NULL;
+
+	if (lc->ftab.nb_free == 0) {
+		for (unsigned i = 0; i < DP_EVICT_SCAN && victim == NULL; i++) {
+			uint32_t k = lc->evict_cursor;
+
+			if (++lc->evict_cursor == lc->nb_flows)
+				lc->evict_cursor = 0;
+			if (dp_flow_cheap(&lc->flows[k]))
+				victim = &lc->flows[k];
+		}
+	} else {
+		for (unsigned b = 0; b < 2 && victim == NULL; b++)
+			for (unsigned s = 0; s < DP_FTAB_WAYS && victim == NULL; s++) {
+				const struct dp_ftab_bkt *bk = &lc->ftab.bkt[fp->b[b]];
+
+				if (bk->sig[s] != 0 && dp_flow_cheap(&lc->flows[bk->idx[s]]))
+					victim = &lc->flows[bk->idx[s]];
+			}
+	}
+	if (victim == NULL)
+		return false;
+	dp_flow_remove(lc, victim);
+	lc->c[RG_CTR_FLOWS_EVICTED]++;
+	return true;
+}
+
+static struct dp_flow *dp_flow_create(struct dp_lcore *lc, const struct dp_pkt *p,
+				      const struct dp_ftab_pos *fp)
+{
+	uint32_t idx = dp_ftab_add(&lc->ftab, fp);
 	struct dp_flow *fl;
 
-	if (pos < 0 || (uint32_t)pos >= lc->nb_flows) {
-		if (pos >= 0)
-			rte_hash_del_key(lc->flow_hash, &p->key);
+	if (idx == UINT32_MAX && dp_flow_evict(lc, fp))
+		idx = dp_ftab_add(&lc->ftab, fp);
+	if (idx == UINT32_MAX) {
 		lc->c[RG_CTR_SKIP_FLOW_TABLE_FULL]++;
 		return NULL;
 	}
-	fl = &lc->flows[pos];
-	if (fl->in_use)
-		return fl; /* created earlier in this burst */
+	fl = &lc->flows[idx];
 	memset(fl, 0, offsetof(struct dp_flow, dir));
 	fl->key = p->key;
 	fl->svc = p->svc;
@@ -310,8 +354,16 @@ static inline bool dp_key_eq(const struct dp_flow_key *a, const struct dp_flow_k
 	return d == 0;
 }
 
+static bool dp_flow_same(uint32_t idx, const void *key, void *arg)
+{
+	const struct dp_lcore *lc = arg;
+
+	return dp_key_eq(&lc->flows[idx].key, key);
+}
+
 void dp_flow_burst(struct dp_lcore *lc, struct rte_mbuf **pkts, unsigned n)
 {
+	struct dp_ftab_pos fp[DP_BURST_MAX];
 	unsigned idx[DP_BURST_MAX], nb = 0;
 	uint64_t now = rte_rdtsc();
 	DP_PROF_T0(t0);
@@ -319,32 +371,25 @@ void dp_flow_burst(struct dp_lcore *lc, struct rte_mbuf **pkts, unsigned n)
 	(void)pkts;
 	for (unsigned i = 0; i < n; i++)
 		if (lc->pkt[i].screen) {
-			idx[nb] = i;
-			lc->keyp[nb++] = &lc->pkt[i].key;
+			fp[nb] = dp_ftab_pos(&lc->ftab, &lc->pkt[i].key);
+			dp_ftab_prefetch(&lc->ftab, &fp[nb]);
+			idx[nb++] = i;
 		}
-	if (nb == 0)
-		return;
-	rte_hash_lookup_bulk(lc->flow_hash, lc->keyp, nb, lc->pos);
-	for (unsigned j = 0; j < nb; j++)
-		if (lc->pos[j] >= 0)
-			rte_prefetch0(&lc->flows[lc->pos[j]]);
+	/* looked up one by one after the prefetches: a flow created by an
+	 * earlier packet of the burst is found by the later ones */
 	for (unsigned j = 0; j < nb; j++) {
 		const struct dp_pkt *p = &lc->pkt[idx[j]];
-		struct dp_flow *fl = NULL;
-		int32_t pos = lc->pos[j];
+		uint32_t f = dp_ftab_find(&lc->ftab, &fp[j], dp_flow_same, &p->key, lc);
+		struct dp_flow *fl;
 
-		if (pos >= 0 && (uint32_t)pos < lc->nb_flows) {
-			fl = &lc->flows[pos];
-			/* removed (or replaced) earlier in this burst */
-			if (!fl->in_use || !dp_key_eq(&fl->key, &p->key))
-				fl = NULL;
-		}
-		if (fl == NULL) {
+		if (f != UINT32_MAX) {
+			fl = &lc->flows[f];
+		} else {
 			if (!(p->flags & DP_TCP_SYN) && p->plen == 0) {
 				lc->c[RG_CTR_SKIP_NO_FLOW]++;
 				continue;
 			}
-			fl = dp_flow_create(lc, p);
+			fl = dp_flow_create(lc, p, &fp[j]);
 			if (fl == NULL)
 				continue;
 		}
@@ -384,26 +429,12 @@ void dp_flow_finish(struct dp_lcore *lc)
 
 /* ---- set-up ------------------------------------------------------------ */
 
-static uint32_t dp_flow_hash_fn(const void *key, uint32_t len, uint32_t init)
-{
-	return rte_hash_crc(key, len, init);
-}
-
 int dp_lcore_init(struct dp_lcore *lc, const struct dp_ctx *x, unsigned slot,
 		  char *err, size_t err_cap)
 {
 	const struct dp_config *cfg = x->cfg;
 	int socket = rte_socket_id();
 	uint32_t max_body = 0;
-	char name[RTE_HASH_NAMESIZE];
-	struct rte_hash_parameters hp = {
-		.name = name,
-		.entries = cfg->nb_flows,
-		.key_len = sizeof(struct dp_flow_key),
-		.hash_func = dp_flow_hash_fn,
-		.hash_func_init_val = 0x52475250,
-		.socket_id = socket,
-	};
 	size_t hold_each = (size_t)cfg->hold_bytes + cfg->hold_bytes / 8;
 
 	_Static_assert(sizeof(struct dp_flow_key) == 40, "flow key is hashed whole");
@@ -420,11 +451,9 @@ int dp_lcore_init(struct dp_lcore *lc, const struct dp_ctx *x, unsigned slot,
 			max_body = b;
 	}
 	lc->fbuf_bytes = RTE_ALIGN_CEIL(max_body + 4, 64);
-	snprintf(name, sizeof(name), "dp_flows_%u", slot);
-	lc->flow_hash = rte_hash_create(&hp);
-	if (lc->flow_hash == NULL) {
-		snprintf(err, err_cap, "flow table of %u entries: %s", cfg->nb_flows,
-			 rte_strerror(rte_errno));
+	if (dp_ftab_init(&lc->ftab, cfg->nb_flows, socket) != 0) {
+		snprintf(err, err_cap, "lcore %u: no memory for a flow table of %u entries "
+			 "(lower flows, or give DPDK more memory)", slot, cfg->nb_flows);
 		return -ENOMEM;
 	}
 	lc->nb_flows = cfg->nb_flows;
@@ -463,14 +492,13 @@ int dp_lcore_init(struct dp_lcore *lc, const struct dp_ctx *x, unsigned slot,
 
 void dp_lcore_free(struct dp_lcore *lc)
 {
-	rte_hash_free(lc->flow_hash);
+	dp_ftab_free(&lc->ftab);
 	rte_free(lc->flows);
 	rte_free(lc->flow_last);
 	rte_free(lc->hold_mem);
 	rte_free(lc->hold_free);
 	rte_free(lc->fbuf_mem);
 	rte_free(lc->fbuf_free);
-	lc->flow_hash = NULL;
 	lc->flows = NULL;
 	lc->flow_last = NULL;
 	lc->hold_mem = NULL;

@@ -175,8 +175,8 @@ static inline unsigned dp_rx(struct dp_lcore *lc, const struct dp_rxq *q,
 	return rte_eth_rx_burst(q->rx_port, q->rx_queue, pkts, (uint16_t)max);
 }
 
-/* Parse, follow, screen one burst; forwarding is not conditional on any of it. */
-static void dp_burst(struct dp_lcore *lc, struct rte_mbuf **pkts, unsigned n)
+/* L2-L4 parse of one burst into lc->pkt[]; counts. */
+static void dp_parse_burst(struct dp_lcore *lc, struct rte_mbuf **pkts, unsigned n)
 {
 	const struct dp_ctx *x = lc->x;
 	uint64_t *c = lc->c;
@@ -202,8 +202,6 @@ static void dp_burst(struct dp_lcore *lc, struct rte_mbuf **pkts, unsigned n)
 	c[RG_CTR_RX_BYTES] += bytes;
 	c[RG_CTR_BURSTS]++;
 	DP_PROF_ADD(lc, DP_STAGE_PARSE, t0);
-	dp_flow_burst(lc, pkts, n);
-	dp_screen_flush(lc);
 }
 
 static inline void dp_tx(struct dp_lcore *lc, const struct dp_rxq *q, struct rte_mbuf **pkts,
@@ -211,6 +209,7 @@ static inline void dp_tx(struct dp_lcore *lc, const struct dp_rxq *q, struct rte
 {
 	uint64_t bytes = 0;
 	unsigned sent;
+	DP_PROF_T0(t0);
 
 	for (unsigned i = 0; i < n; i++)
 		bytes += pkts[i]->pkt_len;
@@ -223,6 +222,55 @@ static inline void dp_tx(struct dp_lcore *lc, const struct dp_rxq *q, struct rte
 	}
 	lc->c[RG_CTR_TX_PKTS] += sent;
 	lc->c[RG_CTR_TX_BYTES] += bytes;
+	DP_PROF_ADD(lc, DP_STAGE_TX, t0);
+}
+
+#ifdef DP_PROF
+static inline void dp_prof_lat(uint64_t *hist, uint64_t from, uint64_t to, unsigned n)
+{
+	uint64_t b = (to - from) >> DP_LAT_SHIFT;
+
+	hist[b < DP_LAT_BUCKETS ? b : DP_LAT_BUCKETS - 1] += n;
+}
+#endif
+
+/*
+ * One burst in monitor mode: parse, forward, then follow and screen.
+ * Forwarding never waits for screening: the frames go out as soon as they
+ * are parsed, and the screened ones (TCP payload on a service port) stay
+ * referenced (refcount + 1) until their bytes have been framed, decoded
+ * and looked up, then are released.  Nothing refers to packet memory after
+ * dp_screen_flush: partial frames and held out-of-order bytes are copies.
+ * Enforcement (declining a message) will need the screening before the
+ * forwarding for the flows it acts on.
+ */
+static void dp_burst(struct dp_lcore *lc, const struct dp_rxq *q, struct rte_mbuf **pkts,
+		     unsigned n)
+{
+	struct rte_mbuf *held[DP_BURST_MAX];
+	unsigned nb_held = 0;
+#ifdef DP_PROF
+	uint64_t rx_tsc = rte_rdtsc();
+#endif
+
+	dp_parse_burst(lc, pkts, n);
+	for (unsigned i = 0; i < n; i++)
+		if (lc->pkt[i].screen && lc->pkt[i].plen) {
+			rte_mbuf_refcnt_update(pkts[i], 1);
+			held[nb_held++] = pkts[i];
+		}
+	dp_tx(lc, q, pkts, n);
+#ifdef DP_PROF
+	dp_prof_lat(lc->prof.lat, rx_tsc, rte_rdtsc(), n);
+	lc->prof.nb_pkts += n;
+#endif
+	dp_flow_burst(lc, pkts, n);
+	dp_screen_flush(lc);
+	if (nb_held)
+		rte_pktmbuf_free_bulk(held, nb_held);
+#ifdef DP_PROF
+	dp_prof_lat(lc->prof.lat_screen, rx_tsc, rte_rdtsc(), n);
+#endif
 }
 
 int dp_lcore_loop(void *arg)
@@ -242,21 +290,7 @@ int dp_lcore_loop(void *arg)
 
 			if (n == 0)
 				continue;
-#ifdef DP_PROF
-			uint64_t rx_tsc = rte_rdtsc(), tx_tsc, t_tx, lat;
-
-			dp_burst(lc, pkts, n);
-			t_tx = rte_rdtsc();
-			dp_tx(lc, q, pkts, n);
-			tx_tsc = rte_rdtsc();
-			lc->prof.tsc[DP_STAGE_TX] += tx_tsc - t_tx;
-			lat = (tx_tsc - rx_tsc) >> DP_LAT_SHIFT;
-			lc->prof.lat[lat < DP_LAT_BUCKETS ? lat : DP_LAT_BUCKETS - 1] += n;
-			lc->prof.nb_pkts += n;
-#else
-			dp_burst(lc, pkts, n);
-			dp_tx(lc, q, pkts, n);
-#endif
+			dp_burst(lc, q, pkts, n);
 		}
 		lc->c[RG_CTR_POLLS]++;
 		if (unlikely(rg_table_reader_quiescent(lc->table) == 1))

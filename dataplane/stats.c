@@ -66,11 +66,12 @@ void dp_prof_report(const struct dp_ctx *x, FILE *out)
 	static const char *const names[DP_STAGE_MAX] = {
 		"parse", "flow", "decode", "fingerprint", "lookup", "events", "tx",
 	};
-	static uint64_t lat[DP_LAT_BUCKETS];
+	static uint64_t lat[DP_LAT_BUCKETS], lat_screen[DP_LAT_BUCKETS];
 	uint64_t tsc[DP_STAGE_MAX] = { 0 }, pkts = 0;
 	double ns_per_tsc = 1e9 / (double)rte_get_tsc_hz();
 
 	memset(lat, 0, sizeof(lat));
+	memset(lat_screen, 0, sizeof(lat_screen));
 	for (unsigned w = 0; w < x->nb_lcores; w++) {
 		const struct dp_prof *p = &x->lc[w]->prof;
 
@@ -78,15 +79,21 @@ void dp_prof_report(const struct dp_ctx *x, FILE *out)
 			tsc[s] += p->tsc[s];
 		for (unsigned b = 0; b < DP_LAT_BUCKETS; b++)
 			lat[b] += p->lat[b];
+		for (unsigned b = 0; b < DP_LAT_BUCKETS; b++)
+			lat_screen[b] += p->lat_screen[b];
 		pkts += p->nb_pkts;
 	}
 	fprintf(out, "{\"prof_packets\": %llu, \"stage_ns_per_pkt\": {", (unsigned long long)pkts);
 	for (unsigned s = 0; s < DP_STAGE_MAX; s++)
 		fprintf(out, "%s\"%s\": %.1f", s ? ", " : "", names[s],
 			pkts ? (double)tsc[s] * ns_per_tsc / (double)pkts : 0.0);
-	fprintf(out, "}, \"latency_ns\": {\"p50\": %.0f, \"p99\": %.0f, \"p99.9\": %.0f}}\n",
+	fprintf(out, "}, \"latency_ns\": {\"p50\": %.0f, \"p99\": %.0f, \"p99.9\": %.0f",
 		dp_lat_pct(lat, pkts, 0.5, ns_per_tsc), dp_lat_pct(lat, pkts, 0.99, ns_per_tsc),
 		dp_lat_pct(lat, pkts, 0.999, ns_per_tsc));
+	fprintf(out, "}, \"screen_latency_ns\": {\"p50\": %.0f, \"p99\": %.0f, \"p99.9\": %.0f}}\n",
+		dp_lat_pct(lat_screen, pkts, 0.5, ns_per_tsc),
+		dp_lat_pct(lat_screen, pkts, 0.99, ns_per_tsc),
+		dp_lat_pct(lat_screen, pkts, 0.999, ns_per_tsc));
 	fflush(out);
 #else
 	(void)x;

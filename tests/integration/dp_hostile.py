@@ -3,9 +3,10 @@
 """
 Hostile traffic through riskgate-dp (replay): random bytes on the service
 port, huge length headers, 1-byte segments, overlapping retransmissions
-with different data, a SYN flood larger than the flow table, a non-ISO
-protocol on the service port, and frames that are not IP at all (ARP,
-runts, QinQ, truncated IPv4, IPv6 UDP).  Each case must run to completion
+with different data, a SYN flood larger than the flow table (half-open
+flows evicted for real ones), a non-ISO protocol on the service port, and
+frames that are not IP at all (ARP, runts, QinQ, truncated IPv4, IPv6
+UDP).  Each case must run to completion
 (exit 0), forward every frame unchanged (output capture == input capture)
 and count what it met under the expected reason.  A generated clean flow
 mixed in afterwards must still be screened exactly (its hits found).
@@ -141,7 +142,7 @@ def main():
             ("one_byte_segments", case_one_byte(rng), [], ["tcp_segments"]),
             ("overlap_different", case_overlap(rng), [], ["stream_overlap"]),
             ("syn_flood", case_syn_flood(rng, 600), ["--flows", "256"],
-             ["skip_flow_table_full"]),
+             ["flows_evicted"]),
             ("http_on_service_port", case_http(rng), [], ["frame_too_long",
                                                           "resync_skipped_bytes"]),
             ("not_ip", case_not_ip(rng), [], ["skip_not_ip", "skip_l2_malformed",
@@ -156,6 +157,22 @@ def main():
             for e in errs:
                 print("     " + e)
             failed += bool(errs)
+        # a SYN flood over the flow table, then clean traffic: half-open
+        # flows are evicted to make room, every hit is still found
+        errs, s = check(dp, tmp, "syn_flood_then_clean", case_syn_flood(rng, 2000) + clean_frames,
+                        table, key, ["--flows", "256"], ["flows_evicted"])
+        if s and s["hits"] != gs["hits"]:
+            errs.append("clean traffic after a SYN flood: %d hits, %d expected"
+                        % (s["hits"], gs["hits"]))
+        if s and s["counters"].get("skip_flow_table_full", 0) != 0:
+            errs.append("flows refused although half-open ones could go: %d"
+                        % s["counters"]["skip_flow_table_full"])
+        print("%-4s syn_flood_then_clean %s" % ("ok" if not errs else "FAIL",
+                                                json.dumps(s["counters"].get("flows_evicted"))
+                                                if s else ""))
+        for e in errs:
+            print("     " + e)
+        failed += bool(errs)
         # all of it, then clean traffic: still screened exactly
         errs, s = check(dp, tmp, "all_then_clean", everything + clean_frames, table, key,
                         ["--flows", "1024"], [])

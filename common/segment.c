@@ -72,6 +72,7 @@ static const char *const seg_tail_names[] = {
 	[RG_CTR_TABLE_LEDGER_POS - RG_CTR_EVENTS] = "table_ledger_pos",
 	[RG_CTR_POLICY_VERSION - RG_CTR_EVENTS] = "policy_version",
 	[RG_CTR_FLOWS_EVICTED - RG_CTR_EVENTS] = "flows_evicted",
+	[RG_CTR_MULTISEG_COPIED - RG_CTR_EVENTS] = "multiseg_copied",
 };
 
 _Static_assert(sizeof(seg_tail_names) / sizeof(seg_tail_names[0]) ==
@@ -290,7 +291,7 @@ static void seg_init(struct rg_segment *s, const struct rg_segment_opts *o,
 	h->stats_off = l->stats_off;
 	h->rings_off = l->rings_off;
 	h->total_bytes = l->total;
-	h->dp_pid = (uint64_t)getpid();
+	h->dp_pid = o->control_plane ? 0 : (uint64_t)getpid();
 	h->start_ns = seg_now_ns();
 	h->generation = gen + 1;
 	h->hugetlb = huge;
@@ -494,17 +495,50 @@ void rg_seg_policy_write(struct rg_seg_policy *shared, const struct rg_seg_polic
 	__atomic_store_n(&shared->version, v + 1, __ATOMIC_RELEASE);
 }
 
-bool rg_seg_policy_read(const struct rg_seg_policy *shared, struct rg_seg_policy *out)
+/*
+ * Reader side of a sequence lock whose version is the first word of both
+ * the shared block and the copy: false if a write was in progress or
+ * happened meanwhile.
+ */
+static bool seg_seq_copy(const void *shared, void *out, size_t bytes)
 {
-	uint64_t v1 = __atomic_load_n(&shared->version, __ATOMIC_ACQUIRE), v2;
+	const uint64_t *ver = shared;
+	uint64_t v1 = __atomic_load_n(ver, __ATOMIC_ACQUIRE), v2;
 
 	if (v1 & 1)
 		return false;
-	memcpy(out, (const void *)shared, sizeof(*out));
+	memcpy(out, shared, bytes);
 	__atomic_thread_fence(__ATOMIC_ACQUIRE);
-	v2 = __atomic_load_n(&shared->version, __ATOMIC_RELAXED);
+	v2 = __atomic_load_n(ver, __ATOMIC_RELAXED);
 	if (v1 != v2)
 		return false;
-	out->version = v1;
+	memcpy(out, &v1, sizeof(v1));
 	return true;
+}
+
+bool rg_seg_policy_read(const struct rg_seg_policy *shared, struct rg_seg_policy *out)
+{
+	_Static_assert(offsetof(struct rg_seg_policy, version) == 0, "version first");
+	return seg_seq_copy(shared, out, sizeof(*out));
+}
+
+void rg_seg_top_publish(struct rg_seg_top *shared, const struct rg_seg_flow *f, unsigned nb,
+			uint64_t now_ns)
+{
+	uint64_t v = __atomic_load_n(&shared->version, __ATOMIC_RELAXED);
+
+	if (nb > RG_SEG_TOP_FLOWS)
+		nb = RG_SEG_TOP_FLOWS;
+	__atomic_store_n(&shared->version, v | 1, __ATOMIC_RELAXED);
+	__atomic_thread_fence(__ATOMIC_RELEASE);
+	memcpy(shared->flow, f, nb * sizeof(*f));
+	shared->nb = nb;
+	shared->sweep_ns = now_ns;
+	__atomic_store_n(&shared->version, (v | 1) + 1, __ATOMIC_RELEASE);
+}
+
+bool rg_seg_top_read(const struct rg_seg_top *shared, struct rg_seg_top *out)
+{
+	_Static_assert(offsetof(struct rg_seg_top, version) == 0, "version first");
+	return seg_seq_copy(shared, out, sizeof(*out)) && out->nb <= RG_SEG_TOP_FLOWS;
 }

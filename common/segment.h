@@ -54,7 +54,7 @@
 #include "common/lists.h"
 
 #define RG_SEG_MAGIC 0x4745534b53495252ull /* "RRISKSEG" little-endian */
-#define RG_SEG_VERSION 1
+#define RG_SEG_VERSION 2
 #define RG_SEG_DEFAULT_PATH "/dev/hugepages/riskgate.seg"
 #define RG_SEG_FALLBACK_DIR "/dev/shm"
 #define RG_SEG_LCORES_MAX 64
@@ -114,6 +114,7 @@ enum rg_ctr {
 	RG_CTR_TABLE_LEDGER_POS, /* gauge */
 	RG_CTR_POLICY_VERSION,   /* gauge: policy version in force */
 	RG_CTR_FLOWS_EVICTED,    /* closed or half-open flows removed to make room */
+	RG_CTR_MULTISEG_COPIED,  /* multi-segment frames copied whole to be screened */
 	/* anomalies */
 	RG_CTR_ANOM_BASE,        /* + enum rg_anomaly */
 	RG_CTR_MAX = RG_CTR_ANOM_BASE + RG_ANOM_MAX
@@ -144,7 +145,7 @@ struct rg_seg_header {
 	uint64_t stats_off;
 	uint64_t rings_off;
 	uint64_t total_bytes;  /* file size */
-	uint64_t dp_pid;       /* dataplane process id */
+	uint64_t dp_pid;       /* dataplane process id; 0 until a dataplane started on it */
 	uint64_t start_ns;     /* CLOCK_REALTIME of the dataplane start */
 	uint64_t generation;   /* dataplane starts on this file */
 	uint16_t lcore_id[RG_SEG_LCORES_MAX]; /* DPDK lcore id of each slot */
@@ -165,8 +166,42 @@ struct rg_seg_policy {
 _Static_assert(sizeof(struct rg_seg_policy) == 64, "policy is one cache line");
 _Static_assert(sizeof(struct rg_seg_header) % 64 == 0, "header is whole cache lines");
 
+/*
+ * The busiest flows of one lcore (by messages since the flow opened), as
+ * of its last sweep over its flow table: the dataplane rebuilds the list
+ * while aging flows (a few slots per poll) and publishes it under a
+ * sequence lock when the sweep wraps; readers merge the lcores' lists.
+ */
+#define RG_SEG_TOP_FLOWS 32
+
+struct rg_seg_flow {
+	uint8_t addr[2][16];   /* IPv4 in the first 4 bytes (family 4) */
+	uint16_t port[2];
+	uint8_t family;        /* 4 or 6 */
+	uint8_t svc;           /* service index of the dataplane's config */
+	uint8_t closed;        /* FIN both ways or RST */
+	uint8_t server;        /* the end (0 or 1) on the service port */
+	uint64_t msgs;         /* messages framed, both directions */
+	uint64_t bytes;        /* TCP payload bytes, both directions */
+	uint64_t hits;         /* (identifier, list) hits reported */
+	uint64_t open_ns;      /* CLOCK_REALTIME when the dataplane took the flow up */
+	uint64_t last_ns;      /* ... of its last segment */
+};
+
+struct rg_seg_top {
+	uint64_t version;      /* sequence lock; even = stable */
+	uint64_t sweep_ns;     /* CLOCK_REALTIME when the list was published */
+	uint32_t nb;           /* entries in flow[] */
+	uint32_t pad_[11];
+	struct rg_seg_flow flow[RG_SEG_TOP_FLOWS];
+};
+
+_Static_assert(sizeof(struct rg_seg_flow) == 80, "flow record layout");
+_Static_assert(sizeof(struct rg_seg_top) % 64 == 0, "top flows are whole cache lines");
+
 struct rg_seg_stats {
 	uint64_t c[RG_CTR_MAX];
+	struct rg_seg_top top __attribute__((aligned(64)));
 } __attribute__((aligned(64)));
 
 struct rg_segment;
@@ -179,6 +214,8 @@ struct rg_segment_opts {
 	const struct rg_seg_policy *policy; /* written unless the file keeps one */
 	bool no_hugetlb;        /* do not try hugetlbfs */
 	bool quiet;             /* no fallback warning on stderr */
+	bool control_plane;     /* created by the control plane ahead of the
+				 * dataplane: dp_pid stays 0 until one starts */
 };
 
 /*
@@ -218,5 +255,11 @@ uint64_t rg_segment_sum(const struct rg_segment *s, unsigned ctr);
  */
 void rg_seg_policy_write(struct rg_seg_policy *shared, const struct rg_seg_policy *p);
 bool rg_seg_policy_read(const struct rg_seg_policy *shared, struct rg_seg_policy *out);
+
+/* Top flows sequence lock: the owning lcore publishes, anyone reads (false:
+ * a publish was in progress, try again). */
+void rg_seg_top_publish(struct rg_seg_top *shared, const struct rg_seg_flow *f, unsigned nb,
+			uint64_t now_ns);
+bool rg_seg_top_read(const struct rg_seg_top *shared, struct rg_seg_top *out);
 
 #endif

@@ -78,6 +78,7 @@ int dp_config_add_service(struct dp_config *c, uint16_t port, const char *dialec
 		}
 	s = &c->svc[c->nb_services];
 	memset(s, 0, sizeof(*s));
+	memcpy(s->kind_lists, c->kind_lists, sizeof(s->kind_lists));
 	if (rg_framing_parse(framing, &s->framing, err, err_cap) < 0)
 		return -EINVAL;
 	if (max_msg) {
@@ -216,6 +217,59 @@ static int cf_lcores(struct cf *f, const config_setting_t *s, struct dp_config *
 	return 0;
 }
 
+/*
+ * A mapping group { KIND = [ "list", ... ]; ... } at name ("mapping" or
+ * "services[i].mapping") into kind_lists[RG_KIND_MAX]: each kind named gets
+ * exactly the lists given, the others keep what the caller put there.
+ */
+static int cf_mapping(struct cf *f, const config_setting_t *s, const char *name,
+		      uint16_t *kind_lists)
+{
+	if (!config_setting_is_group(s)) {
+		cf_error(f, s, name, "expected { KIND = [ \"list\", ... ]; ... }");
+		return -EINVAL;
+	}
+	for (int i = 0; i < config_setting_length(s); i++) {
+		const config_setting_t *e = config_setting_get_elem(s, (unsigned)i);
+		const char *k = config_setting_name(e);
+		enum rg_kind kind = rg_kind_from_name(k);
+		uint16_t mask = 0;
+		char where[96];
+
+		snprintf(where, sizeof(where), "%s.%s", name, k);
+		if (kind == RG_KIND_NONE) {
+			cf_error(f, e, where, "unknown identifier kind (PAN, ACCOUNT, MERCHANT, "
+				 "TERMINAL, ACQUIRER, PHONE, DEVICE)");
+			return -EINVAL;
+		}
+		if (!config_setting_is_array(e) && !config_setting_is_list(e)) {
+			cf_error(f, e, where, "expected an array of list names ([] for none)");
+			return -EINVAL;
+		}
+		for (int j = 0; j < config_setting_length(e); j++) {
+			const config_setting_t *le = config_setting_get_elem(e, (unsigned)j);
+			const char *v = config_setting_get_string(le);
+			int id = v ? cf_list_id(v) : -1;
+
+			/* an array may span lines: point at the element when it has one */
+			if (config_setting_source_line(le) == 0)
+				le = e;
+			if (v == NULL) {
+				cf_error(f, le, where, "element %d is not a list name", j);
+				return -EINVAL;
+			}
+			if (id < 0) {
+				cf_error(f, le, where, "unknown list \"%.40s\" (txn_fraud, "
+					 "high_risk_account, marketing_cheat, telecom_fraud)", v);
+				return -EINVAL;
+			}
+			mask |= (uint16_t)(1u << id);
+		}
+		kind_lists[kind] = mask;
+	}
+	return 0;
+}
+
 static int cf_services(struct cf *f, const config_setting_t *s, struct dp_config *c)
 {
 	int n = config_setting_length(s);
@@ -228,6 +282,8 @@ static int cf_services(struct cf *f, const config_setting_t *s, struct dp_config
 		const config_setting_t *e = config_setting_get_elem(s, (unsigned)i);
 		const char *dialect = "ascii87", *framing = "len2";
 		uint32_t port = 0, max_msg = 0;
+		uint16_t kind_lists[RG_KIND_MAX] = { 0 }; /* kinds it does not name feed nothing */
+		bool own_mapping = false;
 		char where[48], msg[384];
 
 		snprintf(where, sizeof(where), "services[%d]", i);
@@ -257,8 +313,13 @@ static int cf_services(struct cf *f, const config_setting_t *s, struct dp_config
 					dialect = v;
 				else
 					framing = v;
+			} else if (strcmp(k, "mapping") == 0) {
+				if (cf_mapping(f, m, where, kind_lists))
+					return -EINVAL;
+				own_mapping = true;
 			} else {
-				cf_error(f, m, where, "unknown setting (port, dialect, framing, max_msg)");
+				cf_error(f, m, where, "unknown setting (port, dialect, framing, max_msg, "
+					 "mapping)");
 				return -EINVAL;
 			}
 		}
@@ -271,6 +332,12 @@ static int cf_services(struct cf *f, const config_setting_t *s, struct dp_config
 					  sizeof(msg))) {
 			cf_error(f, e, where, "%s", msg);
 			return -EINVAL;
+		}
+		if (own_mapping) {
+			struct dp_service *sv = &c->svc[c->nb_services - 1];
+
+			memcpy(sv->kind_lists, kind_lists, sizeof(sv->kind_lists));
+			sv->own_mapping = true;
 		}
 	}
 	return 0;
@@ -300,44 +367,6 @@ static int cf_lists(struct cf *f, const config_setting_t *s, struct dp_config *c
 			return -EINVAL;
 		}
 		c->list_action[id] = (uint8_t)a;
-	}
-	return 0;
-}
-
-static int cf_mapping(struct cf *f, const config_setting_t *s, struct dp_config *c)
-{
-	if (!config_setting_is_group(s)) {
-		cf_error(f, s, "mapping", "expected { KIND = [ \"list\", ... ]; ... }");
-		return -EINVAL;
-	}
-	for (int i = 0; i < config_setting_length(s); i++) {
-		const config_setting_t *e = config_setting_get_elem(s, (unsigned)i);
-		const char *k = config_setting_name(e);
-		enum rg_kind kind = rg_kind_from_name(k);
-		uint16_t mask = 0;
-		char where[64];
-
-		snprintf(where, sizeof(where), "mapping.%s", k);
-		if (kind == RG_KIND_NONE) {
-			cf_error(f, e, where, "unknown identifier kind (PAN, ACCOUNT, MERCHANT, "
-				 "TERMINAL, ACQUIRER, PHONE, DEVICE)");
-			return -EINVAL;
-		}
-		if (!config_setting_is_array(e) && !config_setting_is_list(e)) {
-			cf_error(f, e, where, "expected an array of list names ([] for none)");
-			return -EINVAL;
-		}
-		for (int j = 0; j < config_setting_length(e); j++) {
-			const char *v = config_setting_get_string_elem(e, (unsigned)j);
-			int id = v ? cf_list_id(v) : -1;
-
-			if (id < 0) {
-				cf_error(f, e, where, "element %d is not a list name", j);
-				return -EINVAL;
-			}
-			mask |= (uint16_t)(1u << id);
-		}
-		c->kind_lists[kind] = mask;
 	}
 	return 0;
 }
@@ -389,7 +418,7 @@ int dp_config_load_stream(struct dp_config *c, FILE *fp, const char *path, char 
 		} else if (strcmp(k, "lists") == 0) {
 			rc = cf_lists(&f, s, c);
 		} else if (strcmp(k, "mapping") == 0) {
-			rc = cf_mapping(&f, s, c);
+			rc = cf_mapping(&f, s, k, c->kind_lists);
 		} else if (strcmp(k, "table") == 0) {
 			rc = cf_string(&f, s, k, c->table_path, sizeof(c->table_path));
 		} else if (strcmp(k, "segment") == 0) {
@@ -459,6 +488,10 @@ int dp_config_load_stream(struct dp_config *c, FILE *fp, const char *path, char 
 		snprintf(err, err_cap, "%s: services: missing (at least one)", path);
 		rc = -EINVAL;
 	}
+	/* the top-level mapping may come after the services that inherit it */
+	for (unsigned i = 0; rc == 0 && i < c->nb_services; i++)
+		if (!c->svc[i].own_mapping)
+			memcpy(c->svc[i].kind_lists, c->kind_lists, sizeof(c->kind_lists));
 out_destroy:
 	config_destroy(&cfg);
 	return rc;

@@ -40,6 +40,7 @@
 #define DP_NAME_MAX 128
 #define DP_PATH_MAX 256
 #define DP_NONE UINT32_MAX
+#define DP_LINEAR_MAX 9728   /* largest multi-segment frame copied whole to be screened */
 
 /* ---- configuration (config.c) ------------------------------------------ */
 
@@ -49,6 +50,8 @@ struct dp_service {
 	struct rg_dialect *dialect;    /* owned */
 	char dialect_name[DP_NAME_MAX];
 	char framing_name[RG_FRAME_SPEC_MAX];
+	uint16_t kind_lists[RG_KIND_MAX]; /* kind -> mask of lists it feeds on this port */
+	bool own_mapping;                 /* its own mapping group, else the top-level one */
 };
 
 struct dp_pair {
@@ -63,7 +66,7 @@ struct dp_config {
 	unsigned worker_lcore[DP_WORKERS_MAX]; /* DPDK lcore ids; empty = the main lcore */
 	unsigned nb_services;
 	struct dp_service svc[DP_SERVICES_MAX];
-	uint16_t kind_lists[RG_KIND_MAX];  /* kind -> mask of lists it feeds */
+	uint16_t kind_lists[RG_KIND_MAX];  /* top-level mapping, for services without their own */
 	uint8_t list_action[RG_LIST_MAX];  /* enum rg_action */
 	uint8_t fail_mode;                 /* enum rg_fail_mode */
 	uint16_t exempt_mti_classes;
@@ -86,14 +89,17 @@ struct dp_config {
 void dp_config_defaults(struct dp_config *c);
 /*
  * Read a libconfig file over the defaults.  Returns 0, or -EINVAL/-errno
- * with err = "FILE:LINE: what" (or "FILE: what").  Loads dialects.
+ * with err = "FILE:LINE: what" (or "FILE: what").  Loads dialects.  On
+ * success every service's kind_lists holds the mapping it screens with:
+ * its own mapping group, or else the top-level one.
  */
 int dp_config_load(struct dp_config *c, const char *path, char *err, size_t err_cap);
 /* The same over an open stream (borrowed until return; not closed); path
  * names it in errors. */
 int dp_config_load_stream(struct dp_config *c, FILE *fp, const char *path, char *err,
 			  size_t err_cap);
-/* Add one service (replay's --port/--dialect/--framing).  0 or -EINVAL. */
+/* Add one service (replay's --port/--dialect/--framing), screened with the
+ * top-level mapping as c holds it now.  0 or -EINVAL. */
 int dp_config_add_service(struct dp_config *c, uint16_t port, const char *dialect,
 			  const char *framing, uint32_t max_msg, char *err, size_t err_cap);
 /* Apply defaults that depend on other settings; check consistency. */
@@ -128,6 +134,10 @@ struct dp_flow {
 	uint8_t closed;      /* FIN both ways or RST: buffers released; a SYN reopens */
 	uint8_t svc;
 	uint8_t data;        /* payload seen (either way) since it opened */
+	uint32_t hits;       /* (identifier, list) hits since it opened */
+	uint64_t msgs;       /* messages framed since it opened */
+	uint64_t bytes;      /* payload bytes since it opened */
+	uint64_t open_tsc;
 	struct dp_dir dir[2]; /* [i]: from key end i to end 1 - i */
 };
 
@@ -234,6 +244,10 @@ struct dp_lcore {
 	uint32_t nb_flows;
 	uint32_t age_cursor;
 	uint32_t evict_cursor;          /* where the next eviction scan starts */
+	struct rg_seg_top *top;         /* this lcore's top flows in the segment */
+	struct rg_seg_flow top_next[RG_SEG_TOP_FLOWS]; /* being gathered by the sweep */
+	unsigned nb_top_next;
+	unsigned top_min;               /* least busy of a full top_next[] */
 	uint64_t idle_tsc;
 	uint64_t next_table_tsc;        /* next table gauge refresh */
 	uint8_t *hold_mem;              /* nb_hold x (hold_bytes + hold_bytes / 8) */
@@ -244,9 +258,13 @@ struct dp_lcore {
 	uint32_t nb_fbuf_free;
 	uint32_t fbuf_bytes;
 	uint8_t *scratch;               /* framer buffer for one call, fbuf_bytes */
+	uint8_t *linear;                /* DP_BURST_MAX x DP_LINEAR_MAX: multi-segment
+					 * frames of the burst, copied whole */
 	struct rg_seg_policy policy;    /* copy in force */
 	uint16_t active_lists;          /* lists whose action is not off */
-	uint32_t screen_kinds;          /* bit k: kind k feeds an active list */
+	/* per service index: its mapping & active_lists (dp_screen_plan) */
+	uint16_t svc_kind_lists[DP_SERVICES_MAX][RG_KIND_MAX];
+	uint32_t screen_kinds[DP_SERVICES_MAX]; /* bit k: kind k feeds an active list */
 	uint8_t svc_last_de[DP_SERVICES_MAX]; /* last DE screening reads */
 	unsigned nb_rxq;
 	struct dp_rxq rxq[DP_RXQ_MAX];
@@ -299,9 +317,12 @@ void dp_flow_burst(struct dp_lcore *lc, struct rte_mbuf **pkts, unsigned n);
 void dp_flow_age(struct dp_lcore *lc, uint64_t now_tsc);
 /* End of replay: every open direction gives up on missing bytes. */
 void dp_flow_finish(struct dp_lcore *lc);
+/* Add n hits to the flow of key, if it is still in the table. */
+void dp_flow_count_hits(struct dp_lcore *lc, const struct dp_flow_key *key, unsigned n);
 
 /* screen.c */
-/* Derive screen_kinds and svc_last_de from active_lists (after a change). */
+/* Derive svc_kind_lists, screen_kinds and svc_last_de of every service from
+ * its mapping and active_lists (at start-up and after a policy change). */
 void dp_screen_plan(struct dp_lcore *lc);
 /* A framed message of the current direction: decode, extract, stage. */
 void dp_screen_msg(struct dp_lcore *lc, const struct rg_frame *f);

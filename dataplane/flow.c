@@ -105,6 +105,7 @@ static void dp_deliver(void *ctx, const uint8_t *data, uint32_t len)
 	rg_framer_feed(&d->fr, data, len);
 	while ((r = rg_framer_next(&d->fr, &f)) != RG_FRAME_NEED_MORE) {
 		if (likely(r == RG_FRAME_MSG)) {
+			lc->cur_flow->msgs++;
 			dp_screen_msg(lc, &f);
 		} else if (r == RG_FRAME_KEEPALIVE) {
 			lc->c[RG_CTR_KEEPALIVES]++;
@@ -205,6 +206,10 @@ static void dp_flow_open(struct dp_lcore *lc, struct dp_flow *fl)
 	dp_dir_open(lc, fl, 1);
 	fl->closed = 0;
 	fl->data = 0;
+	fl->hits = 0;
+	fl->msgs = 0;
+	fl->bytes = 0;
+	fl->open_tsc = rte_rdtsc();
 	lc->c[RG_CTR_FLOWS_CREATED]++;
 	lc->c[RG_CTR_FLOWS_ACTIVE]++;
 }
@@ -264,6 +269,7 @@ static void dp_tcp(struct dp_lcore *lc, struct dp_flow *fl, const struct dp_pkt 
 		seq++; /* payload on a SYN (TFO) starts after it */
 	}
 	fl->data |= p->plen != 0;
+	fl->bytes += p->plen;
 	if (p->plen && !d->fin)
 		dp_dir_segment(lc, d, seq, p->payload, p->plen);
 	else if (p->plen)
@@ -399,24 +405,92 @@ void dp_flow_burst(struct dp_lcore *lc, struct rte_mbuf **pkts, unsigned n)
 	DP_PROF_ADD(lc, DP_STAGE_FLOW, t0);
 }
 
+/* Index of the entry with the fewest messages in the full top_next[]. */
+static unsigned dp_top_min(const struct dp_lcore *lc)
+{
+	unsigned min = 0;
+
+	for (unsigned i = 1; i < RG_SEG_TOP_FLOWS; i++)
+		if (lc->top_next[i].msgs < lc->top_next[min].msgs)
+			min = i;
+	return min;
+}
+
+/* The sweep met flow fl: keep it if it is among the busiest so far.  Once
+ * the list is full, a flow not busier than its least busy entry costs one
+ * compare. */
+static void dp_top_consider(struct dp_lcore *lc, const struct dp_flow *fl)
+{
+	struct rg_seg_flow *t;
+
+	if (fl->msgs == 0)
+		return;
+	if (lc->nb_top_next < RG_SEG_TOP_FLOWS) {
+		t = &lc->top_next[lc->nb_top_next++];
+	} else {
+		if (lc->top_next[lc->top_min].msgs >= fl->msgs)
+			return;
+		t = &lc->top_next[lc->top_min];
+	}
+	memset(t, 0, sizeof(*t));
+	memcpy(t->addr, fl->key.addr, sizeof(t->addr));
+	t->port[0] = fl->key.port[0];
+	t->port[1] = fl->key.port[1];
+	t->family = fl->key.family;
+	t->svc = fl->svc;
+	t->closed = fl->closed;
+	t->server = fl->dir[0].request ? 1 : 0;
+	t->msgs = fl->msgs;
+	t->bytes = fl->bytes;
+	t->hits = fl->hits;
+	t->open_ns = dp_now_ns(lc, fl->open_tsc);
+	t->last_ns = dp_now_ns(lc, lc->flow_last[fl - lc->flows]);
+	if (lc->nb_top_next == RG_SEG_TOP_FLOWS)
+		lc->top_min = dp_top_min(lc);
+}
+
+/*
+ * A bounded step of the sweep over the flow table: idle flows are removed,
+ * the others considered for the top flows list, which is published when
+ * the sweep wraps.
+ */
 void dp_flow_age(struct dp_lcore *lc, uint64_t now_tsc)
 {
 	for (unsigned i = 0; i < DP_AGE_STEP; i++) {
 		uint32_t k = lc->age_cursor;
 		struct dp_flow *fl;
 
-		if (++lc->age_cursor == lc->nb_flows)
+		if (++lc->age_cursor == lc->nb_flows) {
 			lc->age_cursor = 0;
+			if (lc->top != NULL)
+				rg_seg_top_publish(lc->top, lc->top_next, lc->nb_top_next,
+						   dp_now_ns(lc, now_tsc));
+			lc->nb_top_next = 0;
+		}
 		/* flow_last[] is 0 for free slots: the scan reads 8 bytes a slot */
-		if (lc->flow_last[k] == 0 || now_tsc - lc->flow_last[k] <= lc->idle_tsc)
+		if (lc->flow_last[k] == 0)
 			continue;
 		fl = &lc->flows[k];
+		if (now_tsc - lc->flow_last[k] <= lc->idle_tsc) {
+			if (fl->in_use)
+				dp_top_consider(lc, fl);
+			continue;
+		}
 		if (fl->in_use) {
 			if (!fl->closed)
 				lc->c[RG_CTR_FLOWS_AGED]++;
 			dp_flow_remove(lc, fl);
 		}
 	}
+}
+
+void dp_flow_count_hits(struct dp_lcore *lc, const struct dp_flow_key *key, unsigned n)
+{
+	struct dp_ftab_pos fp = dp_ftab_pos(&lc->ftab, key);
+	uint32_t f = dp_ftab_find(&lc->ftab, &fp, dp_flow_same, key, lc);
+
+	if (f != UINT32_MAX)
+		lc->flows[f].hits += n;
 }
 
 void dp_flow_finish(struct dp_lcore *lc)
@@ -442,6 +516,7 @@ int dp_lcore_init(struct dp_lcore *lc, const struct dp_ctx *x, unsigned slot,
 	lc->x = x;
 	lc->c = rg_segment_stats(x->seg, slot)->c;
 	lc->ring = rg_segment_ring(x->seg, slot);
+	lc->top = &rg_segment_stats(x->seg, slot)->top;
 	lc->tsc_hz = rte_get_tsc_hz();
 	lc->idle_tsc = (uint64_t)cfg->flow_idle_sec * lc->tsc_hz;
 	for (unsigned i = 0; i < cfg->nb_services; i++) {
@@ -471,7 +546,10 @@ int dp_lcore_init(struct dp_lcore *lc, const struct dp_ctx *x, unsigned slot,
 					 RTE_CACHE_LINE_SIZE, socket);
 	lc->fbuf_free = rte_malloc_socket("dp_fbuf_free",
 					  cfg->nb_framer_bufs * sizeof(uint32_t), 0, socket);
-	if (!lc->flows || !lc->flow_last || !lc->hold_mem || !lc->hold_free || !lc->fbuf_mem || !lc->fbuf_free) {
+	lc->linear = rte_malloc_socket("dp_linear", (size_t)DP_BURST_MAX * DP_LINEAR_MAX,
+				       RTE_CACHE_LINE_SIZE, socket);
+	if (!lc->flows || !lc->flow_last || !lc->hold_mem || !lc->hold_free || !lc->fbuf_mem ||
+	    !lc->fbuf_free || !lc->linear) {
 		snprintf(err, err_cap, "lcore %u: no memory for %u flows, %u hold windows of "
 			 "%u bytes and %u framer buffers (lower flows, hold_windows or "
 			 "framer_buffers, or give DPDK more memory)", slot, cfg->nb_flows,
@@ -499,10 +577,12 @@ void dp_lcore_free(struct dp_lcore *lc)
 	rte_free(lc->hold_free);
 	rte_free(lc->fbuf_mem);
 	rte_free(lc->fbuf_free);
+	rte_free(lc->linear);
 	lc->flows = NULL;
 	lc->flow_last = NULL;
 	lc->hold_mem = NULL;
 	lc->hold_free = NULL;
 	lc->fbuf_mem = NULL;
 	lc->fbuf_free = NULL;
+	lc->linear = NULL;
 }

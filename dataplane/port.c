@@ -12,6 +12,7 @@
  * state, the policy check and a bounded aging step.
  */
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -27,13 +28,14 @@
 
 volatile int dp_quit;
 
-/* 0x6d5a repeated: a Toeplitz key under which (a, b) and (b, a) hash alike. */
-static uint8_t dp_rss_key[40] = {
-	0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a,
-	0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a,
-	0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a,
-	0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a, 0x6d, 0x5a,
-};
+/*
+ * 0x6d5a repeated: a Toeplitz key under which (a, b) and (b, a) hash alike,
+ * at any length (its 16-bit period divides the distance between source and
+ * destination fields).  Given at the length the device takes
+ * (dev_info.hash_key_size: 40 bytes on most NICs, 52 on i40e and ice):
+ * ethdev refuses a key of another length.  Static: ethdev keeps the pointer.
+ */
+static uint8_t dp_rss_key[UINT8_MAX];
 
 static int dp_port_resolve(const char *name, uint16_t *port, char *err, size_t err_cap)
 {
@@ -77,10 +79,25 @@ static int dp_port_start(struct dp_ctx *x, uint16_t port, unsigned nb_q, char *e
 			 "%u tx", port, nb_q, nb_q, info.max_rx_queues, info.max_tx_queues);
 		return -EINVAL;
 	}
+	/* net_af_packet opens one packet socket per queue pair (qpairs=) at
+	 * probe time and the kernel spreads flows over all of them, however
+	 * many queues are configured: frames of a queue no worker polls would
+	 * never be forwarded */
+	if (strcmp(info.driver_name, "net_af_packet") == 0 && nb_q != info.max_rx_queues) {
+		snprintf(err, err_cap, "port %u: net_af_packet has %u queue pairs for %u worker(s) "
+			 "(give the vdev qpairs=%u)", port, info.max_rx_queues, nb_q, nb_q);
+		return -EINVAL;
+	}
 	if (nb_q > 1) {
 		conf.rxmode.mq_mode = RTE_ETH_MQ_RX_RSS;
-		conf.rx_adv_conf.rss_conf.rss_key = dp_rss_key;
-		conf.rx_adv_conf.rss_conf.rss_key_len = sizeof(dp_rss_key);
+		/* no key size: the device hashes its own way (net_af_packet: the
+		 * kernel's symmetric flow hash, PACKET_FANOUT_HASH) */
+		if (info.hash_key_size > 0) {
+			for (unsigned i = 0; i < info.hash_key_size; i++)
+				dp_rss_key[i] = i & 1 ? 0x5a : 0x6d;
+			conf.rx_adv_conf.rss_conf.rss_key = dp_rss_key;
+			conf.rx_adv_conf.rss_conf.rss_key_len = info.hash_key_size;
+		}
 		conf.rx_adv_conf.rss_conf.rss_hf =
 			(RTE_ETH_RSS_IP | RTE_ETH_RSS_TCP) & info.flow_type_rss_offloads;
 	}
@@ -192,8 +209,17 @@ static void dp_parse_burst(struct dp_lcore *lc, struct rte_mbuf **pkts, unsigned
 			rte_prefetch0(rte_pktmbuf_mtod(pkts[i + DP_PREFETCH_AHEAD], void *));
 		bytes += m->pkt_len;
 		if (unlikely(m->nb_segs != 1)) {
-			lc->pkt[i].screen = 0;
-			c[RG_CTR_SKIP_SEGMENTED]++;
+			/* a jumbo frame in chained mbufs: screened from a copy that
+			 * lives until the end of the burst, like the frame itself */
+			if (m->pkt_len > DP_LINEAR_MAX) {
+				lc->pkt[i].screen = 0;
+				c[RG_CTR_SKIP_SEGMENTED]++;
+				continue;
+			}
+			dp_parse(x, rte_pktmbuf_read(m, 0, m->pkt_len,
+						     lc->linear + (size_t)i * DP_LINEAR_MAX),
+				 m->pkt_len, &lc->pkt[i], c);
+			c[RG_CTR_MULTISEG_COPIED]++;
 			continue;
 		}
 		dp_parse(x, rte_pktmbuf_mtod(m, const uint8_t *), m->data_len, &lc->pkt[i], c);

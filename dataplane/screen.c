@@ -4,8 +4,11 @@
  * into the lcore's burst staging; once per burst (or when the staging
  * fills) fingerprints are computed for all of them at once and looked up in
  * the table in bulk, up to RG_TABLE_BULK_MAX per call.  A hit counts for a
- * list only when the identifier's kind is mapped to that list, the table
- * value has the list's bit and the policy's action for the list is not off.
+ * list only when the identifier's kind is mapped to that list by the
+ * mapping of the message's service, the table value has the list's bit and
+ * the policy's action for the list is not off.  The mapping is resolved per
+ * service into per-lcore tables at each policy change, so a message costs
+ * array lookups by service index, whatever the number of services.
  * Fast path: no allocation, no logging; malformed messages are counted.
  */
 #include <string.h>
@@ -99,16 +102,20 @@ static inline void dp_keep_field(const struct rg_iso_msg *m, unsigned de, uint8_
 void dp_screen_plan(struct dp_lcore *lc)
 {
 	const struct dp_config *cfg = lc->x->cfg;
-	uint32_t kinds = 0;
 
-	for (unsigned k = RG_KIND_NONE + 1; k < RG_KIND_MAX; k++)
-		if (cfg->kind_lists[k] & lc->active_lists)
-			kinds |= 1u << k;
-	lc->screen_kinds = kinds;
+	memset(lc->svc_kind_lists, 0, sizeof(lc->svc_kind_lists));
+	memset(lc->screen_kinds, 0, sizeof(lc->screen_kinds));
 	for (unsigned s = 0; s < cfg->nb_services && s < DP_SERVICES_MAX; s++) {
 		const struct rg_dialect *d = cfg->svc[s].dialect;
 		unsigned last = DP_EVENT_LAST_DE;
+		uint32_t kinds = 0;
 
+		for (unsigned k = RG_KIND_NONE + 1; k < RG_KIND_MAX; k++) {
+			lc->svc_kind_lists[s][k] = cfg->svc[s].kind_lists[k] & lc->active_lists;
+			if (lc->svc_kind_lists[s][k])
+				kinds |= 1u << k;
+		}
+		lc->screen_kinds[s] = kinds;
 		for (unsigned i = 0; d != NULL && i < d->nb_ident && i < RG_DIALECT_MAX_IDENT; i++)
 			if ((kinds >> d->ident[i].kind & 1) && d->ident[i].de > last)
 				last = d->ident[i].de;
@@ -118,7 +125,9 @@ void dp_screen_plan(struct dp_lcore *lc)
 
 void dp_screen_msg(struct dp_lcore *lc, const struct rg_frame *f)
 {
-	const struct dp_service *svc = &lc->x->cfg->svc[lc->cur_flow->svc];
+	unsigned si = lc->cur_flow->svc;
+	const struct dp_service *svc = &lc->x->cfg->svc[si];
+	const uint16_t *kind_lists = lc->svc_kind_lists[si];
 	struct rg_iso_msg *m = &lc->iso;
 	enum rg_anomaly a, xa = RG_ANOM_NONE;
 	struct dp_msg *msg;
@@ -127,8 +136,7 @@ void dp_screen_msg(struct dp_lcore *lc, const struct rg_frame *f)
 	lc->c[RG_CTR_MESSAGES]++;
 	if (unlikely(lc->nb_msgs == DP_MSGS_MAX || lc->nb_ids + RG_IDENT_MAX > DP_IDS_MAX))
 		dp_screen_flush(lc);
-	a = rg_iso_decode_until(svc->dialect, f->msg, f->msg_len, 0,
-				lc->svc_last_de[lc->cur_flow->svc], m);
+	a = rg_iso_decode_until(svc->dialect, f->msg, f->msg_len, 0, lc->svc_last_de[si], m);
 	if (unlikely(a != RG_ANOM_NONE)) {
 		lc->c[RG_CTR_ANOM_BASE + a]++;
 		if (a == RG_ANOM_BAD_MTI || (a == RG_ANOM_TRUNCATED && m->end == 0))
@@ -141,7 +149,7 @@ void dp_screen_msg(struct dp_lcore *lc, const struct rg_frame *f)
 		return;
 	}
 	first = lc->nb_ids;
-	n = rg_ident_extract_mask(svc->dialect, m, lc->screen_kinds, &lc->ids[first],
+	n = rg_ident_extract_mask(svc->dialect, m, lc->screen_kinds[si], &lc->ids[first],
 				  RG_IDENT_MAX, &xa);
 	if (unlikely(xa != RG_ANOM_NONE))
 		lc->c[RG_CTR_ANOM_BASE + xa]++;
@@ -152,7 +160,7 @@ void dp_screen_msg(struct dp_lcore *lc, const struct rg_frame *f)
 		const struct rg_ident *id = &lc->ids[first + i];
 
 		lc->c[RG_CTR_IDENT_BASE + id->kind]++;
-		if (lc->x->cfg->kind_lists[id->kind] & lc->active_lists) {
+		if (kind_lists[id->kind]) {
 			if (kept != i)
 				lc->ids[first + kept] = *id;
 			lc->id_msg[first + kept] = (uint16_t)lc->nb_msgs;
@@ -167,7 +175,7 @@ void dp_screen_msg(struct dp_lcore *lc, const struct rg_frame *f)
 	msg->mti = m->mti;
 	msg->dir = lc->cur_end;
 	msg->request = lc->cur_dir->request;
-	msg->svc = lc->cur_flow->svc;
+	msg->svc = (uint8_t)si;
 	dp_keep_field(m, 11, msg->stan, sizeof(msg->stan), &msg->stan_len, &msg->stan_units);
 	dp_keep_field(m, 37, msg->rrn, sizeof(msg->rrn), &msg->rrn_len, &msg->rrn_units);
 }
@@ -175,8 +183,9 @@ void dp_screen_msg(struct dp_lcore *lc, const struct rg_frame *f)
 static void dp_screen_hit(struct dp_lcore *lc, unsigned i, uint64_t ledger_pos)
 {
 	const struct rg_ident *id = &lc->ids[i];
+	const struct dp_msg *msg = &lc->msgs[lc->id_msg[i]];
 	struct rg_table_val v = lc->vals[i];
-	uint16_t lists = v.lists & lc->x->cfg->kind_lists[id->kind] & lc->active_lists;
+	uint16_t lists = v.lists & lc->svc_kind_lists[msg->svc][id->kind];
 	uint8_t action = RG_ACTION_OFF;
 
 	lc->c[RG_CTR_TABLE_HITS]++;
@@ -195,8 +204,7 @@ static void dp_screen_hit(struct dp_lcore *lc, unsigned i, uint64_t ledger_pos)
 		lc->c[RG_CTR_DECLINE_AS_MONITOR]++;
 		action = RG_ACTION_MONITOR;
 	}
-	dp_event_emit(lc, &lc->msgs[lc->id_msg[i]], id, &lc->fps[i], v, lists, action,
-		      ledger_pos);
+	dp_event_emit(lc, msg, id, &lc->fps[i], v, lists, action, ledger_pos);
 }
 
 void dp_screen_flush(struct dp_lcore *lc)

@@ -9,13 +9,20 @@
 #                                 net_af_packet0     net_af_packet1
 #
 # usage: topology.sh up [--bridge dp|testpmd|none] [--dp PATH] [--config FILE]
-#                       [--lcores L] [--log FILE] [--] [extra bridge args]
+#                       [--lcores L] [--qpairs N] [--] [extra bridge args]
 #        topology.sh bridge start|kill|stop   (re)start or end the bridge only
 #        topology.sh down                     remove everything; safe to repeat
 #        topology.sh status                   what exists now
 #
+# --qpairs N gives both af_packet vdevs N queue pairs (default 1): N packet
+# sockets per interface in one PACKET_FANOUT_HASH group, the kernel picking
+# the socket by a symmetric flow hash, so both directions of a connection
+# land on the same queue index of the two ports (see docs/dataplane.md for
+# the exception, ring overflow).  riskgate-dp then needs N worker lcores;
+# testpmd gets N rx/tx queues.
+#
 # Every object it makes carries an rg prefix and its state lives in
-# $RG_TOPO_RUN (/run/riskgate-topo): pid file, bridge command line, log.
+# $RG_TOPO_RUN (/run/riskgate-topo): pid file, bridge command line, bridge.log.
 # `up` tears down whatever it built if any step fails.  Needs root.
 set -u
 
@@ -123,17 +130,22 @@ bridge_sockets() {
 }
 
 up() {
-	local bridge=testpmd dp="" config="" lcores="" extra=() vdevs
+	local bridge=testpmd dp="" config="" lcores="" qpairs=1 extra=() vdevs
 	while [ $# -gt 0 ]; do
 		case $1 in
 		--bridge) bridge=$2; shift 2 ;;
 		--dp) dp=$2; shift 2 ;;
 		--config) config=$2; shift 2 ;;
 		--lcores) lcores=$2; shift 2 ;;
+		--qpairs) qpairs=$2; shift 2 ;;
 		--) shift; extra=("$@"); break ;;
 		*) die "unknown option $1" ;;
 		esac
 	done
+	case $qpairs in
+	'' | *[!0-9]* | 0*) die "--qpairs: expected a number from 1 to 16, got '$qpairs'" ;;
+	esac
+	[ "$qpairs" -le 16 ] || die "--qpairs: expected a number from 1 to 16, got '$qpairs'"
 	need_root
 	if ip netns list | grep -qwE "^($NS_ACQ|$NS_SW)" || ip link show "$IF_DPA" >/dev/null 2>&1; then
 		die "topology already (partly) up; run: $0 down"
@@ -169,6 +181,10 @@ up() {
 	ip -n "$NS_SW" link set "$IF_SW" up
 
 	vdevs=(--vdev "net_af_packet0,iface=$IF_DPA" --vdev "net_af_packet1,iface=$IF_DPB")
+	if [ "$qpairs" != 1 ]; then
+		vdevs=(--vdev "net_af_packet0,iface=$IF_DPA,qpairs=$qpairs"
+		       --vdev "net_af_packet1,iface=$IF_DPB,qpairs=$qpairs")
+	fi
 	case $bridge in
 	dp)
 		[ -n "$dp" ] || dp=$(command -v riskgate-dp) || true
@@ -186,7 +202,7 @@ up() {
 		printf '%s\n' "$(command -v dpdk-testpmd)" -l "${lcores:-0,1}" --no-pci \
 			--file-prefix "$PREFIX" --in-memory "${vdevs[@]}" -- \
 			--forward-mode=io --auto-start --stats-period 3600 --nb-cores=1 \
-			--txq=1 --rxq=1 "${extra[@]}" > "$RUN/bridge.cmd"
+			--txq="$qpairs" --rxq="$qpairs" "${extra[@]}" > "$RUN/bridge.cmd"
 		echo "start packet forwarding|Start automatic packet forwarding" > "$RUN/bridge.ready"
 		;;
 	none)

@@ -4,8 +4,9 @@
  *
  * Input: the text of a configuration file, read from memory through
  * dp_config_load_stream.  A file is either refused with an error that
- * names it, or accepted; when dp_config_finish accepts it too, every value
- * is within its documented range.  Dialects loaded on the way are freed.
+ * names it, or accepted; then every service screens with a mapping of
+ * standard lists (its own or the top-level one), and when dp_config_finish
+ * accepts it too, every value is within its documented range.  Dialects loaded on the way are freed.
  */
 #include <assert.h>
 #include <stdio.h>
@@ -37,8 +38,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	} else {
 		assert(c.nb_pairs <= DP_PAIRS_MAX && c.nb_services <= DP_SERVICES_MAX);
 		assert(c.nb_workers <= DP_WORKERS_MAX);
-		for (unsigned i = 0; i < c.nb_services; i++)
+		for (unsigned i = 0; i < c.nb_services; i++) {
 			assert(c.svc[i].dialect != NULL && c.svc[i].port != 0);
+			/* a service without a mapping of its own screens with the top-level one */
+			assert(c.svc[i].own_mapping ||
+			       memcmp(c.svc[i].kind_lists, c.kind_lists, sizeof(c.kind_lists)) == 0);
+			for (unsigned k = 0; k < RG_KIND_MAX; k++)
+				assert(c.svc[i].kind_lists[k] < 1u << RG_LIST_NB_STD);
+		}
 		if (dp_config_finish(&c, err, sizeof(err)) == 0) {
 			assert(c.burst >= 1 && c.burst <= DP_BURST_MAX);
 			assert(c.nb_flows >= 1 && c.hold_bytes % 64 == 0);

@@ -4,7 +4,8 @@
 riskgate-dp configuration and live mode:
   - bad configuration files, a missing table and a bad key file are refused
     before DPDK starts, with exit status 2 and a message naming the file
-    (and line, for the configuration);
+    (and line, for the configuration), among them bad per-service mappings
+    (unknown kind or list, wrong types) named by service index and line;
   - a live run over two net_null vdevs with a configuration file: the
     shared segment is created with the documented header, the telemetry
     commands /riskgate/stats, /riskgate/lcores, /riskgate/anomalies and
@@ -28,7 +29,7 @@ from dp_util import make_table, run
 
 GOOD = """
 ports = ( { a = "net_null_cfa"; b = "net_null_cfb"; } );
-services = ( { port = 5000; dialect = "ascii87"; framing = "len2"; max_msg = 8192; } );
+services = ( { port = 5000; dialect = "ascii87"; framing = "len2"; max_msg = 8192; mapping = { PAN = [ "txn_fraud", "high_risk_account" ]; }; } );
 lists = { txn_fraud = "monitor"; high_risk_account = "decline"; marketing_cheat = "off"; };
 mapping = { PAN = [ "txn_fraud" ]; DEVICE = [ ]; };
 table = "%(table)s";
@@ -44,6 +45,19 @@ BAD = [
     ("bad list", 'lists = { nope = "monitor"; };\n', ":1: lists.nope: unknown list"),
     ("bad action", 'lists = { txn_fraud = "block"; };\n', ":1: lists.txn_fraud: expected"),
     ("bad kind", 'mapping = { CARD = [ "txn_fraud" ]; };\n', ":1: mapping.CARD: unknown"),
+    ("bad mapped list", 'mapping = { PAN = [ "nope" ]; };\n',
+     ':1: mapping.PAN: unknown list "nope"'),
+    ("service bad kind", 'services = ( { port = 5000; mapping = { CARD = [ "txn_fraud" ]; }; } );\n',
+     ":1: services[0].mapping.CARD: unknown identifier kind"),
+    ("service bad list", 'services = ( { port = 5000;\n  mapping = { PAN = [ "txn_fraud",\n'
+     '    "nope" ]; }; } );\n', ':3: services[0].mapping.PAN: unknown list "nope"'),
+    ("service list not a name", 'services = ( { port = 5000; },\n'
+     '  { port = 5001; mapping = { MERCHANT = [ 7 ]; }; } );\n',
+     ":2: services[1].mapping.MERCHANT: element 0 is not a list name"),
+    ("service mapping not a group", 'services = ( { port = 5000; mapping = [ "txn_fraud" ]; } );\n',
+     ":1: services[0].mapping: expected {"),
+    ("service kind not an array", 'services = ( { port = 5000; mapping = { PAN = "txn_fraud"; }; } );\n',
+     ":1: services[0].mapping.PAN: expected an array"),
     ("bad framing", 'services = ( { port = 5000; framing = "len3"; } );\n', "services[0]"),
     ("bad dialect", 'services = ( { port = 5000; dialect = "nosuch"; } );\n', "services[0]"),
     ("syntax", 'ports = ( { a = 0 ; b = ; } );\n', ":1: syntax error"),
@@ -144,7 +158,7 @@ def main():
                 with open(seg, "rb") as fp:
                     hdr = fp.read(64)
                 magic, version = struct.unpack("<QI", hdr[:12])
-                if magic != 0x4745534b53495252 or version != 1:
+                if magic != 0x4745534b53495252 or version != 2:
                     errors.append("segment header: magic %x version %d" % (magic, version))
         finally:
             if proc.poll() is None:

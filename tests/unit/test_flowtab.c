@@ -48,27 +48,26 @@ static void key_of(uint32_t n, struct dp_flow_key *k)
 	k->port[1] = 5000;
 }
 
-static uint32_t find_ref(const struct dp_flow_key *k)
-{
-	for (uint32_t i = 0; i < NB_FLOWS; i++)
-		if (used[i] && memcmp(&keys[i], k, sizeof(*k)) == 0)
-			return i;
-	return UINT32_MAX;
-}
+/* Reference: universe number -> flow index (UINT32_MAX: absent). */
+static uint32_t ref_of[3 * NB_FLOWS];
+static uint32_t ref_key[NB_FLOWS]; /* flow index -> universe number */
 
 static void test_random_ops(struct dp_ftab *t)
 {
 	unsigned nb = 0, refused = 0;
 
+	for (uint32_t i = 0; i < 3 * NB_FLOWS; i++)
+		ref_of[i] = UINT32_MAX;
 	for (unsigned op = 0; op < 400000; op++) {
+		uint32_t u = (uint32_t)(rnd() % (3 * NB_FLOWS));
 		struct dp_flow_key k;
 		struct dp_ftab_pos p;
 		uint32_t got, want;
 
-		key_of((uint32_t)(rnd() % (3 * NB_FLOWS)), &k);
+		key_of(u, &k);
 		p = dp_ftab_pos(t, &k);
 		got = dp_ftab_find(t, &p, same, &k, NULL);
-		want = find_ref(&k);
+		want = ref_of[u];
 		CHECK_EQ(got, want, "op %u: find", op);
 		if (got != want)
 			return;
@@ -85,10 +84,13 @@ static void test_random_ops(struct dp_ftab *t)
 				return;
 			keys[got] = k;
 			used[got] = true;
+			ref_of[u] = got;
+			ref_key[got] = u;
 			nb++;
 		} else if (want != UINT32_MAX && (rnd() % 3) == 0) {
 			dp_ftab_del(t, &p, want);
 			used[want] = false;
+			ref_of[ref_key[want]] = UINT32_MAX;
 			nb--;
 		}
 		CHECK_EQ(t->nb_free, NB_FLOWS - nb, "op %u: free stack", op);

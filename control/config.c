@@ -59,6 +59,10 @@ void ctl_config_defaults(struct ctl_config *c)
 	c->policy.fail_mode = RG_FAIL_OPEN;
 	/* reversals and network management are never acted on unless told */
 	c->policy.exempt_mti_classes = 1u << 4 | 1u << 8;
+	c->receipts = CTL_RECEIPTS_OFF;
+	c->receipts_batch_ms = 5000;
+	c->receipts_max_per_s = 1000;
+	c->receipts_batch_max = 4096;
 }
 
 static int get_str(struct cf *f, config_setting_t *s, char *out, size_t cap)
@@ -245,6 +249,33 @@ static int apply_setting(struct cf *f, config_setting_t *s, struct ctl_config *c
 	}
 	if (strcmp(n, "exempt_mti_classes") == 0)
 		return get_classes(f, s, &c->policy.exempt_mti_classes);
+	if (strcmp(n, "receipts") == 0) {
+		const char *v = config_setting_get_string(s);
+
+		for (unsigned m = CTL_RECEIPTS_OFF; v && m <= CTL_RECEIPTS_SHARED; m++) {
+			if (strcmp(v, ctl_receipts_mode_name(m)) == 0) {
+				c->receipts = m;
+				return 0;
+			}
+		}
+		cf_error(f, s, "must be \"off\", \"local\" or \"shared\"");
+		return -EINVAL;
+	}
+	if (strcmp(n, "receipts_batch_ms") == 0) {
+		rc = get_uint(f, s, 10, 60000, &u);
+		c->receipts_batch_ms = (unsigned)u;
+		return rc;
+	}
+	if (strcmp(n, "receipts_max_per_s") == 0) {
+		rc = get_uint(f, s, 1, 1000000, &u);
+		c->receipts_max_per_s = (unsigned)u;
+		return rc;
+	}
+	if (strcmp(n, "receipts_batch_max") == 0) {
+		rc = get_uint(f, s, 1, LEDGER_BLOCK_MAX, &u);
+		c->receipts_batch_max = (unsigned)u;
+		return rc;
+	}
 	cf_error(f, s, "unknown setting");
 	return -EINVAL;
 }

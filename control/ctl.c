@@ -5,7 +5,10 @@
  * "result", one object per line) for scripts.
  *
  * Exit status: 0 ok, 1 the command failed (the daemon said why), 2 usage,
- * 3 cannot connect to the daemon.
+ * 3 cannot connect to the daemon (or it closed the connection).
+ *
+ * `import` asks for progress lines and shows them on stderr: one line
+ * rewritten in place on a terminal, otherwise a line per 10% of the file.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -35,10 +38,13 @@ static const char usage_text[] =
 	"  lookup KIND VALUE               masked echo, fingerprint prefix, lists, contributors\n"
 	"  add LIST KIND VALUE [--severity low|medium|high] [--expiry E] [--reason R]\n"
 	"  revoke LIST KIND VALUE [--reason R]\n"
-	"  import FILE [--strict]          CSV or JSONL list file\n"
+	"  import FILE [--strict] [--no-progress]  CSV or JSONL list file; progress on stderr\n"
 	"  pull FILE                       another member's bundle\n"
 	"  hits [-n N] [--follow]          recent hit events; --follow streams\n"
+	"  flows [--top N]                 busiest flows by messages (default 10)\n"
 	"  ledger head|verify\n"
+	"  receipts                        hit receipts: policy, counters, by contributing member\n"
+	"  receipt open N | --pos POS      a kept receipt's salt and detail, commitment checked\n"
 	"  reload                          re-read the configuration (validated first)\n"
 	"  version | help\n";
 
@@ -273,7 +279,8 @@ static int show(json_t *r, bool as_json)
 }
 
 /* Build the request for argv; sets *cmd and returns args (NULL on usage). */
-static json_t *build(int argc, char **argv, const char **cmd, bool *follow, double *watch)
+static json_t *build(int argc, char **argv, const char **cmd, bool *follow, double *watch,
+		     bool *progress)
 {
 	const char *c0 = argv[0];
 	json_t *a = json_object();
@@ -337,18 +344,34 @@ static json_t *build(int argc, char **argv, const char **cmd, bool *follow, doub
 		if (i != argc)
 			usage();
 	} else if (!strcmp(c0, "import") || !strcmp(c0, "pull")) {
+		const char *file = NULL;
 		char abs[PATH_MAX];
+		bool strict = false;
 
-		if (argc < 2 || argc > 3 || (argc == 3 && (strcmp(c0, "import") ||
-							   strcmp(argv[2], "--strict"))))
+		*progress = !strcmp(c0, "import");
+		for (int i = 1; i < argc; i++) {
+			if (!strcmp(c0, "import") && !strcmp(argv[i], "--strict"))
+				strict = true;
+			else if (!strcmp(c0, "import") && !strcmp(argv[i], "--no-progress"))
+				*progress = false;
+			else if (argv[i][0] == '-' || file != NULL)
+				usage();
+			else
+				file = argv[i];
+		}
+		if (file == NULL)
 			usage();
-		if (realpath(argv[1], abs) == NULL) {
-			fprintf(stderr, "riskgate-ctl: %s: %s\n", argv[1], strerror(errno));
+		/* the daemon opens the file: it needs a path that does not depend
+		 * on this process's working directory */
+		if (realpath(file, abs) == NULL) {
+			fprintf(stderr, "riskgate-ctl: %s: %s\n", file, strerror(errno));
 			exit(1);
 		}
 		json_object_set_new(a, "path", json_string(abs));
-		if (argc == 3)
+		if (strict)
 			json_object_set_new(a, "strict", json_true());
+		if (*progress)
+			json_object_set_new(a, "progress", json_true());
 	} else if (!strcmp(c0, "hits")) {
 		for (int i = 1; i < argc; i++) {
 			if (!strcmp(argv[i], "--follow"))
@@ -360,6 +383,27 @@ static json_t *build(int argc, char **argv, const char **cmd, bool *follow, doub
 		}
 		if (*follow)
 			json_object_set_new(a, "follow", json_true());
+	} else if (!strcmp(c0, "flows")) {
+		if (argc == 3 && !strcmp(argv[1], "--top") && atoi(argv[2]) > 0)
+			json_object_set_new(a, "top", json_integer(atoi(argv[2])));
+		else if (argc != 1)
+			usage();
+	} else if (!strcmp(c0, "receipts")) {
+		NEED(1);
+	} else if (!strcmp(c0, "receipt")) {
+		const char *num = argc == 3 ? argv[2] : argc == 4 ? argv[3] : NULL;
+		char *end = NULL;
+		unsigned long long v;
+
+		if (num == NULL || strcmp(argv[1], "open") != 0 ||
+		    (argc == 4 && strcmp(argv[2], "--pos") != 0) || *num < '0' || *num > '9')
+			usage();
+		errno = 0;
+		v = strtoull(num, &end, 10);
+		if (errno != 0 || *end != '\0' || v > LLONG_MAX)
+			usage();
+		*cmd = "receipt-open";
+		json_object_set_new(a, argc == 4 ? "pos" : "n", json_integer((json_int_t)v));
 	} else if (!strcmp(c0, "ledger")) {
 		NEED(2);
 		if (!strcmp(argv[1], "head"))
@@ -402,6 +446,99 @@ static void print_hits(json_t *res, bool as_json)
 	}
 }
 
+/* ---- import: progress lines, then the reply ---- */
+
+struct progress_ui {
+	bool tty;
+	bool shown;	  /* a line is on the terminal, not yet ended */
+	char phase[16];	  /* of the last line shown */
+	int decile;	  /* last 10% step printed when not a terminal */
+};
+
+static void progress_show(struct progress_ui *ui, const json_t *p)
+{
+	const char *phase = json_string_value(json_object_get(p, "phase")) ?: "import";
+	double bytes = (double)json_integer_value(json_object_get(p, "bytes"));
+	double total = (double)json_integer_value(json_object_get(p, "total_bytes"));
+	long long lines = json_integer_value(json_object_get(p, "lines"));
+	long long rows = json_integer_value(json_object_get(p, "rows"));
+	long long bad = json_integer_value(json_object_get(p, "bad"));
+	long long blocks = json_integer_value(json_object_get(p, "blocks"));
+	int pct = total > 0 ? (int)(bytes * 100 / total) : 100;
+	bool checking = !strcmp(phase, "check");
+	char line[160];
+
+	if (strcmp(phase, ui->phase) != 0) {
+		snprintf(ui->phase, sizeof(ui->phase), "%s", phase);
+		ui->decile = -1;
+		if (ui->shown)
+			fputc('\n', stderr);
+		ui->shown = false;
+	}
+	if (checking)
+		snprintf(line, sizeof(line), "checking  %3d%%  %.1f of %.1f MB  %lld lines  %lld bad",
+			 pct, bytes / 1e6, total / 1e6, lines, bad);
+	else
+		snprintf(line, sizeof(line),
+			 "importing %3d%%  %.1f of %.1f MB  %lld rows  %lld bad  %lld blocks", pct,
+			 bytes / 1e6, total / 1e6, rows, bad, blocks);
+	if (ui->tty) {
+		fprintf(stderr, "\r%s\033[K", line);
+		ui->shown = true;
+	} else if (pct / 10 > ui->decile) {
+		ui->decile = pct / 10;
+		fprintf(stderr, "%s\n", line);
+	}
+	fflush(stderr);
+}
+
+/* Send the import request, show its progress lines, print the reply;
+ * returns the exit status. */
+static int run_import(struct conn *c, json_t *args, bool as_json, const char *sock)
+{
+	struct progress_ui ui = { .tty = isatty(STDERR_FILENO) != 0, .decile = -1 };
+	size_t len;
+	char *line = ctl_request_line("import", args, &len), *reply;
+	int rc;
+
+	if (line == NULL)
+		return 1;
+	if (write(c->fd, line, len) != (ssize_t)len) {
+		free(line);
+		fprintf(stderr, "riskgate-ctl: %s: %s\n", sock, strerror(errno));
+		return 3;
+	}
+	free(line);
+	for (;;) {
+		json_t *r, *p;
+
+		reply = read_line(c->fd, c->buf, &c->have);
+		if (reply == NULL) {
+			if (ui.shown)
+				fputc('\n', stderr);
+			fprintf(stderr, "riskgate-ctl: %s: the daemon closed the connection\n", sock);
+			return 3;
+		}
+		r = json_loads(reply, 0, NULL);
+		free(reply);
+		p = json_object_get(r, "progress");
+		if (json_is_object(p)) {
+			progress_show(&ui, p);
+			json_decref(r);
+			continue;
+		}
+		if (ui.shown)
+			fputc('\n', stderr);
+		if (r == NULL) {
+			fprintf(stderr, "riskgate-ctl: %s: a reply that is not JSON\n", sock);
+			return 1;
+		}
+		rc = show(r, as_json);
+		json_decref(r);
+		return rc;
+	}
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -411,7 +548,7 @@ int main(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *sock = getenv("RISKGATE_SOCKET"), *cmd;
-	bool as_json = false, follow = false;
+	bool as_json = false, follow = false, progress = false;
 	double watch = 0;
 	struct conn c = { 0 };
 	json_t *args, *r;
@@ -430,7 +567,7 @@ int main(int argc, char **argv)
 	}
 	if (optind >= argc)
 		usage();
-	args = build(argc - optind, argv + optind, &cmd, &follow, &watch);
+	args = build(argc - optind, argv + optind, &cmd, &follow, &watch, &progress);
 	c.buf = malloc(CTL_LINE_MAX * 4);
 	if (c.buf == NULL)
 		return 1;
@@ -438,6 +575,12 @@ int main(int argc, char **argv)
 	if (c.fd < 0) {
 		fprintf(stderr, "riskgate-ctl: cannot connect to %s: %s\n", sock, strerror(-c.fd));
 		return 3;
+	}
+	if (!strcmp(cmd, "import")) {
+		rc = run_import(&c, args, as_json, sock);
+		close(c.fd);
+		free(c.buf);
+		return rc;
 	}
 	for (;;) {
 		r = roundtrip(&c, cmd, json_incref(args));
@@ -450,6 +593,16 @@ int main(int argc, char **argv)
 			rc = 0;
 		} else {
 			rc = show(r, as_json);
+		}
+		/* an opening that does not check out is a failure for scripts */
+		if (rc == 0 && !strcmp(cmd, "receipt-open")) {
+			json_t *res = json_object_get(r, "result");
+
+			if (!json_is_true(json_object_get(res, "verified"))) {
+				fprintf(stderr, "riskgate-ctl: receipt not verified: %s\n",
+					json_string_value(json_object_get(res, "problem")) ?: "?");
+				rc = 1;
+			}
 		}
 		json_decref(r);
 		if (watch <= 0 || rc != 0)

@@ -63,7 +63,19 @@ struct ctl_config {
 	unsigned hits_kept;             /* recent hit events kept for `hits` */
 	enum ctl_log_level log_level;
 	struct rg_seg_policy policy;    /* version unused */
+	unsigned receipts;              /* enum ctl_receipts_mode */
+	unsigned receipts_batch_ms;     /* flush the queue when its oldest line is this old */
+	unsigned receipts_max_per_s;    /* hit lines taken for receipts per second */
+	unsigned receipts_batch_max;    /* queue bound, hit lines (1..LEDGER_BLOCK_MAX) */
 };
+
+/* Hit receipts policy (control/receipts.h). */
+enum ctl_receipts_mode {
+	CTL_RECEIPTS_OFF = 0,
+	CTL_RECEIPTS_LOCAL = 1,	 /* kept in the receipts store of the appliance only */
+	CTL_RECEIPTS_SHARED = 2, /* HIT entries in the own signed log */
+};
+const char *ctl_receipts_mode_name(unsigned mode);
 
 void ctl_config_defaults(struct ctl_config *c);
 /* Parse FILE over the defaults in *c.  0 or -errno with err "FILE:LINE:
@@ -156,6 +168,11 @@ void ctl_events_put(struct ctl_events *ev, const struct rg_event *e,
 void ctl_events_alarm(struct ctl_events *ev, const char *alarm, bool raised, const char *detail,
 		      ctl_events_sink sink, void *arg);
 void ctl_events_flush(struct ctl_events *ev);
+/* Told of each hit line as it is written (the event, the list bit of the
+ * line, the line without newline); one tap, fn NULL removes it. */
+typedef void (*ctl_events_tap)(void *arg, const struct rg_event *e, unsigned list,
+			       const char *line, size_t len);
+void ctl_events_set_tap(struct ctl_events *ev, ctl_events_tap fn, void *arg);
 /* Up to n recent lines, oldest first, as a JSON array of objects: the
  * newest ones whose text fits in max_bytes (0 = no bound), so that a reply
  * stays within a protocol line.  *truncated (may be NULL) tells whether

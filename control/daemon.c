@@ -8,7 +8,12 @@
  * one in force, expiries are applied (at most CTL_EXPIRE_BUDGET), the
  * staleness alarm is evaluated, rates are computed and an old table
  * generation is reclaimed.  Ledger writes happen in request handlers and
- * reach the table before the reply (control/sync.c).
+ * reach the table before the reply (control/sync.c).  An import is the
+ * exception: it runs as a job, one bounded step per loop turn after the
+ * ready descriptors are served, each appended block reaching the table
+ * before the next step (control/server.c).  Hit receipts are queued by
+ * the events tap and written from the tick once their batch is due
+ * (control/receipts.c).
  */
 #include <errno.h>
 #include <signal.h>
@@ -102,6 +107,7 @@ static void segment_check(struct ctl_daemon *d)
 			.table_path = d->cfg.table_path,
 			.policy = &p,
 			.quiet = true,
+			.control_plane = true,
 		};
 
 		ctl_daemon_effective_policy(d, &p);
@@ -120,9 +126,13 @@ static void segment_check(struct ctl_daemon *d)
 		d->seg_ino = st.st_ino;
 	}
 	d->nb_seg_attaches++;
-	ctl_log(CTL_LOG_INFO, "segment %s: attached (dataplane pid %llu, generation %llu)",
-		d->cfg.segment_path, (unsigned long long)rg_segment_header(d->seg)->dp_pid,
-		(unsigned long long)rg_segment_header(d->seg)->generation);
+	if (rg_segment_header(d->seg)->dp_pid == 0)
+		ctl_log(CTL_LOG_INFO, "segment %s: attached (no dataplane yet)",
+			d->cfg.segment_path);
+	else
+		ctl_log(CTL_LOG_INFO, "segment %s: attached (dataplane pid %llu, generation %llu)",
+			d->cfg.segment_path, (unsigned long long)rg_segment_header(d->seg)->dp_pid,
+			(unsigned long long)rg_segment_header(d->seg)->generation);
 out_push:
 	ctl_daemon_push_policy(d);
 }
@@ -160,7 +170,8 @@ static void staleness_check(struct ctl_daemon *d, uint64_t now_ns)
 		age_s = 0;
 	} else {
 		ctl_sync_stats(d->sync, &st);
-		last = st.last_advance_ns > d->last_pull_ns ? st.last_advance_ns : d->last_pull_ns;
+		last = ctl_receipts_list_advance_ns(d->receipts, st.last_advance_ns);
+		last = last > d->last_pull_ns ? last : d->last_pull_ns;
 		age_s = now_ns > last ? (now_ns - last) / 1000000000ull : 0;
 		stale = age_s >= d->cfg.stale_after_sec;
 	}
@@ -231,6 +242,7 @@ json_t *ctl_daemon_apply_config(struct ctl_daemon *d, const struct ctl_config *n
 {
 	json_t *restart = json_array();
 	char err[CTL_ERR_MAX];
+	bool receipts_kept = false;
 
 #define NEEDS_RESTART(f, name)                                        \
 	do {                                                          \
@@ -253,6 +265,7 @@ json_t *ctl_daemon_apply_config(struct ctl_daemon *d, const struct ctl_config *n
 		if (ev != NULL) {
 			ctl_events_close(d->ev);
 			d->ev = ev;
+			ctl_events_set_tap(d->ev, ctl_receipts_line, d->receipts);
 		} else {
 			ctl_log(CTL_LOG_ERR, "reload: %s (events file kept)", err);
 			json_array_append_new(restart, json_string("events"));
@@ -261,6 +274,11 @@ json_t *ctl_daemon_apply_config(struct ctl_daemon *d, const struct ctl_config *n
 	if (strcmp(d->cfg.segment_path, n->segment_path) != 0 && d->seg != NULL) {
 		rg_segment_close(d->seg);
 		d->seg = NULL;
+	}
+	if (ctl_receipts_configure(d->receipts, n, err, sizeof(err)) != 0) {
+		ctl_log(CTL_LOG_ERR, "reload: %s (receipts policy kept)", err);
+		json_array_append_new(restart, json_string("receipts"));
+		receipts_kept = true;
 	}
 	{
 		/* the untouched settings keep their running values */
@@ -272,6 +290,12 @@ json_t *ctl_daemon_apply_config(struct ctl_daemon *d, const struct ctl_config *n
 		memcpy(d->cfg.socket_group, keep.socket_group, sizeof(keep.socket_group));
 		memcpy(d->cfg.table_path, keep.table_path, sizeof(keep.table_path));
 		memcpy(d->cfg.metrics_listen, keep.metrics_listen, sizeof(keep.metrics_listen));
+		if (receipts_kept) {
+			d->cfg.receipts = keep.receipts;
+			d->cfg.receipts_batch_ms = keep.receipts_batch_ms;
+			d->cfg.receipts_max_per_s = keep.receipts_max_per_s;
+			d->cfg.receipts_batch_max = keep.receipts_batch_max;
+		}
 	}
 	d->policy = n->policy;
 	ctl_log_set_level(n->log_level);
@@ -302,6 +326,13 @@ struct ctl_daemon *ctl_daemon_open(const struct ctl_config *cfg, const char *con
 	if (config_path != NULL)
 		snprintf(d->config_path, sizeof(d->config_path), "%s", config_path);
 	ctl_log_set_level(cfg->log_level);
+	/* Blocked before the ledger opens: RocksDB's threads inherit the mask,
+	 * so a SIGTERM reaches the signalfd, not a thread that dies of it. */
+	sigemptyset(&ss);
+	sigaddset(&ss, SIGTERM);
+	sigaddset(&ss, SIGINT);
+	sigaddset(&ss, SIGHUP);
+	sigprocmask(SIG_BLOCK, &ss, NULL);
 
 	d->l = ledger_open(cfg->ledger_dir, LEDGER_OPEN_WRITE, err, cap);
 	if (d->l == NULL)
@@ -318,13 +349,12 @@ struct ctl_daemon *ctl_daemon_open(const struct ctl_config *cfg, const char *con
 				cfg->hits_kept, err, cap);
 	if (d->ev == NULL)
 		goto out_close_sync;
+	d->receipts = ctl_receipts_open(d->l, d->sync, cfg, err, cap);
+	if (d->receipts == NULL)
+		goto out_close_events;
+	ctl_events_set_tap(d->ev, ctl_receipts_line, d->receipts);
 	d->ep = epoll_create1(EPOLL_CLOEXEC);
 	d->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
-	sigemptyset(&ss);
-	sigaddset(&ss, SIGTERM);
-	sigaddset(&ss, SIGINT);
-	sigaddset(&ss, SIGHUP);
-	sigprocmask(SIG_BLOCK, &ss, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	d->signal_fd = signalfd(-1, &ss, SFD_NONBLOCK | SFD_CLOEXEC);
 	if (d->ep < 0 || d->timer_fd < 0 || d->signal_fd < 0 ||
@@ -362,6 +392,8 @@ out_close_fds:
 		close(d->timer_fd);
 	if (d->ep >= 0)
 		close(d->ep);
+	ctl_receipts_close(d->receipts);
+out_close_events:
 	ctl_events_close(d->ev);
 out_close_sync:
 	ctl_sync_close(d->sync);
@@ -401,7 +433,8 @@ int ctl_daemon_run(struct ctl_daemon *d)
 	ctl_log(CTL_LOG_INFO, "serving %s (ledger %s, table %s, segment %s)", d->cfg.socket_path,
 		d->cfg.ledger_dir, d->cfg.table_path, d->cfg.segment_path);
 	while (!d->stop) {
-		int n = epoll_wait(d->ep, evs, 64, 1000);
+		/* a running import is stepped once per turn: do not sleep then */
+		int n = epoll_wait(d->ep, evs, 64, d->import != NULL ? 0 : 1000);
 
 		if (n < 0) {
 			if (errno == EINTR)
@@ -418,6 +451,7 @@ int ctl_daemon_run(struct ctl_daemon *d)
 				if (read(d->timer_fd, &exp, sizeof(exp)) != sizeof(exp))
 					continue;
 				drain_events(d);
+				ctl_receipts_tick(d->receipts);
 				if (d->ticks / 1000 != (d->ticks + exp) / 1000)
 					every_second(d);
 				d->ticks += exp;
@@ -431,6 +465,8 @@ int ctl_daemon_run(struct ctl_daemon *d)
 				ctl_server_event(d, p, evs[i].events);
 			}
 		}
+		if (d->import != NULL)
+			ctl_server_import_step(d);
 	}
 	return 0;
 }
@@ -445,6 +481,9 @@ void ctl_daemon_close(struct ctl_daemon *d)
 	if (d == NULL)
 		return;
 	drain_events(d);
+	/* the queued hit lines become receipts before the ledger closes */
+	ctl_events_set_tap(d->ev, NULL, NULL);
+	ctl_receipts_close(d->receipts);
 	ctl_metrics_close(d);
 	ctl_server_close(d);
 	close(d->signal_fd);

@@ -10,6 +10,7 @@
 #include <sys/types.h>
 
 #include "control/ctl.h"
+#include "control/receipts.h"
 
 #define CTL_CLIENTS_MAX 256
 #define CTL_OUT_MAX (4u << 20)     /* reply bytes queued per client before it is dropped */
@@ -18,8 +19,10 @@
 #define CTL_TICK_NS 1000000ull     /* loop timer: 1 ms */
 #define CTL_DRAIN_BUDGET 4096      /* events per ring per tick */
 #define CTL_EXPIRE_BUDGET 65536    /* expiries per second */
+#define CTL_IMPORT_STEP_LINES 4096 /* import lines read per loop turn (and one block at most) */
 
 struct MHD_Daemon;
+struct ctl_import_job;
 
 struct ctl_client {
 	int fd;
@@ -30,6 +33,9 @@ struct ctl_client {
 	bool follow;	/* hits --follow: event lines are pushed */
 	bool closing;	/* close once the output is flushed */
 	bool paused;	/* EPOLLIN off until the output drains */
+	bool waiting;	/* a reply is deferred (an import runs): no request is read
+			 * until it is sent, so replies stay in request order */
+	json_t *later_id; /* id of the request whose reply is deferred (owned) */
 	char *in;	/* CTL_LINE_MAX bytes */
 	size_t in_len;
 	char *out;
@@ -54,6 +60,7 @@ struct ctl_daemon {
 	struct ledger *l;
 	struct ctl_sync *sync;
 	struct ctl_events *ev;
+	struct ctl_receipts *receipts; /* hit receipts (control/receipts.c) */
 	struct rg_segment *seg;
 	dev_t seg_dev;
 	ino_t seg_ino;
@@ -64,6 +71,7 @@ struct ctl_daemon {
 	struct rg_seg_policy policy; /* configured, changed by policy-set */
 	struct ctl_client *clients;
 	unsigned nb_clients;
+	struct ctl_import_job *import;	/* the running import, NULL if none (server.c) */
 	uint64_t start_ns;
 	uint64_t ticks;
 	uint64_t last_pull_ns;
@@ -82,6 +90,10 @@ void ctl_server_event(struct ctl_daemon *d, struct ctl_client *c, uint32_t event
 void ctl_server_follow_line(void *arg, const char *line, size_t len);
 /* Resolve the admin group name (start and reload). */
 void ctl_server_admin_group(struct ctl_daemon *d);
+/* Loop hook: one bounded step of the running import (at most
+ * CTL_IMPORT_STEP_LINES lines and one block), its progress line, and its
+ * reply when it ends.  Call once per loop turn while d->import is set. */
+void ctl_server_import_step(struct ctl_daemon *d);
 /* Handle one request line as peer c would (c may be a stack client for
  * tests); the reply is appended to c's output.  */
 void ctl_server_request(struct ctl_daemon *d, struct ctl_client *c, const char *line, size_t len);

@@ -5,7 +5,8 @@
  * stdout ("-").  A failing write (full file system) loses the line, counts
  * it and never stops the daemon; the ledger is not involved.  The last
  * lines are kept in memory for `riskgate-ctl hits`.  Identifiers arrive
- * masked from the dataplane and leave masked.
+ * masked from the dataplane and leave masked.  A tap (hit receipts,
+ * control/receipts.c) is told of each hit line as written.
  *
  * Loop thread only.
  */
@@ -33,6 +34,8 @@ struct ctl_events {
 	unsigned nb_recent_max, recent_head, nb_recent;
 	uint64_t by_member[LEDGER_MEMBERS_MAX];
 	struct ctl_events_stats st;
+	ctl_events_tap tap;	/* hit receipts: told of each hit line */
+	void *tap_arg;
 };
 
 static int events_reopen(struct ctl_events *ev, char *err, size_t cap)
@@ -269,9 +272,19 @@ void ctl_events_put(struct ctl_events *ev, const struct rg_event *e,
 	for (uint16_t l = e->lists; l; l &= (uint16_t)(l - 1)) {
 		int n = ctl_event_format(e, (unsigned)__builtin_ctz(l), cons, line, sizeof(line));
 
-		if (n > 0)
-			emit_line(ev, line, (size_t)n, sink, arg);
+		if (n <= 0)
+			continue;
+		emit_line(ev, line, (size_t)n, sink, arg);
+		/* the very line written is what a receipt commits to */
+		if (ev->tap != NULL)
+			ev->tap(ev->tap_arg, e, (unsigned)__builtin_ctz(l), line, (size_t)n);
 	}
+}
+
+void ctl_events_set_tap(struct ctl_events *ev, ctl_events_tap fn, void *arg)
+{
+	ev->tap = fn;
+	ev->tap_arg = arg;
 }
 
 void ctl_events_alarm(struct ctl_events *ev, const char *alarm, bool raised, const char *detail,

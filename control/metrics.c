@@ -137,6 +137,24 @@ char *ctl_metrics_text(struct ctl_daemon *d, size_t *len)
 	for (unsigned m = 0; m < cs->nb_members; m++)
 		mput(&b, "riskgate_hits_by_contributor_total{member=\"%s\"} %llu\n",
 		     cs->members[m].name, (unsigned long long)bym[m]);
+	{
+		struct ctl_receipts_stats rs;
+
+		ctl_receipts_stats(d->receipts, &rs);
+		metric(&b, "riskgate_receipts_recorded_total", "counter",
+		       "hit receipts recorded (ledger or receipts store)", (double)rs.nb_recorded);
+		metric(&b, "riskgate_receipts_dropped_total", "counter",
+		       "hit lines left without a receipt (rate bound, full queue, failed batch)",
+		       (double)rs.nb_dropped);
+		metric(&b, "riskgate_receipts_unresolved_total", "counter",
+		       "hit lines with no ADD in force behind them", (double)rs.nb_unresolved);
+		metric(&b, "riskgate_receipts_batches_total", "counter", "receipt batches written",
+		       (double)rs.nb_batches);
+		metric(&b, "riskgate_receipts_errors_total", "counter", "receipt batches that failed",
+		       (double)rs.nb_errors);
+		metric(&b, "riskgate_receipts_queued", "gauge", "hit lines waiting for their batch",
+		       (double)rs.nb_queued);
+	}
 	metric(&b, "riskgate_control_requests_total", "counter", "control socket requests",
 	       (double)d->nb_requests);
 	metric(&b, "riskgate_control_request_errors_total", "counter", "requests answered with an error",

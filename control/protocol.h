@@ -31,6 +31,20 @@
  *   follower that does not read loses events (counted), never blocks the
  *   daemon.
  *
+ *   Progress: "import" runs as a job of the daemon's loop (one at a time;
+ *   another gets "busy") and replies when it ends.  With {"progress": true}
+ *   it first sends zero or more lines
+ *     {"v": 1, "id": ANY, "progress": {"phase": "check"|"import",
+ *      "bytes": N, "total_bytes": N, "lines": N, "rows": N, "bad": N,
+ *      "blocks": N}}
+ *   (id as in the reply, absent when the request had none; at most ten a
+ *   second; "check" is the first pass of a strict import; bytes and lines
+ *   count the current pass, rows the entries appended; on success the
+ *   last line has bytes = total_bytes).  A progress line has no "ok": the
+ *   reply is the line that has one.  Without "progress" only the reply is
+ *   sent.  Until the reply is sent, the connection's further requests
+ *   wait (replies stay in request order); other connections are served.
+ *
  *   Rights: the peer's credentials (SO_PEERCRED) decide: root and members
  *   of the admin group (default "riskgate-admin") may run every command;
  *   other peers that can open the socket get the read-only ones.  The

@@ -8,9 +8,18 @@
  *
  * Raw identifiers reach `add`, `revoke` and `lookup` over the socket; they
  * are normalised, fingerprinted and wiped, and only ever echoed masked.
+ *
+ * `import` is the one command whose reply comes later: it starts a job
+ * (one at a time) that the loop steps (ctl_server_import_step), each step
+ * bounded to CTL_IMPORT_STEP_LINES lines and one block, and each block
+ * applied to the table before the next.  Its client reads no further
+ * request until the reply is sent, so replies stay in request order; if it
+ * leaves, the import still runs to its end and is logged.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <grp.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -67,10 +76,13 @@ static int find_list(const struct ledger_consortium *c, const char *name)
 	return l;
 }
 
+/* b[0..n), n at most LEDGER_SIG_BYTES (hashes and signatures) */
 static json_t *hex_json(const uint8_t *b, size_t n)
 {
-	char h[2 * LEDGER_HASH_BYTES + 1];
+	char h[2 * LEDGER_SIG_BYTES + 1];
 
+	if (n > LEDGER_SIG_BYTES)
+		return json_null();
 	ledger_hex(b, n, h);
 	return json_string(h);
 }
@@ -143,6 +155,123 @@ static int append_apply(struct ctl_daemon *d, struct ledger_entry *e, json_t **r
 	return 0;
 }
 
+/* ---- import jobs ---- */
+
+/* A handler's return when its reply comes later: the request's id is kept
+ * in the client, which reads no more requests until the reply is sent. */
+#define CTL_REPLY_LATER (-1)
+#define CTL_IMPORT_PROGRESS_NS 100000000ull /* at most 10 progress lines a second */
+#define CTL_IMPORT_BAD_KEPT 16		    /* bad lines named in the reply */
+#define CTL_IMPORT_APPLY 256		    /* entries decoded per table batch */
+
+struct ctl_import_job {
+	struct ctl_daemon *d;
+	struct ledger_import *im;
+	struct ctl_client *c;	/* who asked; NULL once it has gone */
+	bool progress;		/* it asked for progress lines */
+	bool strict;
+	bool resync;		/* a block missed the table: full resync at the end */
+	uid_t uid;
+	uint64_t start_ns, last_progress_ns;
+	struct ledger_import_stats st;
+	json_t *bad;		/* the first CTL_IMPORT_BAD_KEPT bad lines, {"line", "why"} */
+	struct ledger_entry *dec; /* CTL_IMPORT_APPLY entries, decoded for the table */
+	char path[PATH_MAX];
+};
+
+static json_t *import_json(const struct ctl_import_job *j)
+{
+	return json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:I}", "phase",
+			 j->st.checking ? "check" : "import", "bytes", (json_int_t)j->st.bytes_read,
+			 "total_bytes", (json_int_t)j->st.total_bytes, "lines",
+			 (json_int_t)j->st.nb_lines, "rows", (json_int_t)j->st.nb_imported, "bad",
+			 (json_int_t)j->st.nb_bad, "blocks", (json_int_t)j->st.nb_blocks);
+}
+
+/* The `status` view of the running import, or null. */
+static json_t *import_status_json(struct ctl_daemon *d)
+{
+	const struct ctl_import_job *j = d->import;
+	json_t *o;
+
+	if (j == NULL)
+		return json_null();
+	o = import_json(j);
+	json_object_set_new(o, "path", json_string(j->path));
+	json_object_set_new(o, "strict", json_boolean(j->strict));
+	json_object_set_new(o, "uid", json_integer((json_int_t)j->uid));
+	json_object_set_new(o, "requester_connected", json_boolean(j->c != NULL));
+	json_object_set_new(o, "seconds",
+			    json_real((double)(ctl_now_ns() - j->start_ns) / 1e9));
+	return o;
+}
+
+static void import_on_bad(void *arg, uint64_t line, const char *why)
+{
+	struct ctl_import_job *j = arg;
+
+	if (json_array_size(j->bad) < CTL_IMPORT_BAD_KEPT)
+		json_array_append_new(j->bad, json_pack("{s:I, s:s}", "line", (json_int_t)line,
+							"why", why));
+}
+
+/* Each appended block reaches the table before the next step. */
+static void import_on_entries(void *arg, const struct ledger_block *b,
+			      const uint8_t *const *entries, const uint16_t *lens)
+{
+	struct ctl_import_job *j = arg;
+	struct ctl_daemon *d = j->d;
+	unsigned self = (unsigned)ledger_self(d->l);
+	const char *w;
+	int rc = 0;
+
+	for (uint32_t i = 0; i < b->nb_entries && !j->resync; i += CTL_IMPORT_APPLY) {
+		unsigned n = b->nb_entries - i < CTL_IMPORT_APPLY ? b->nb_entries - i
+								   : CTL_IMPORT_APPLY;
+
+		for (unsigned k = 0; k < n && rc == 0; k++)
+			rc = ledger_entry_decode(entries[i + k], lens[i + k], &j->dec[k], &w);
+		if (rc == 0)
+			rc = ctl_sync_apply(d->sync, self, b->first_pos + i, j->dec, n);
+		if (rc != 0) {
+			d->nb_sync_errors++;
+			ctl_log(CTL_LOG_ERR, "table %s: import block %llu: %s; resync at the end",
+				d->cfg.table_path, (unsigned long long)b->height, strerror(-rc));
+			j->resync = true;
+		}
+	}
+	ctl_log(CTL_LOG_DEBUG, "import %s: block %llu, %u entries at %llu", j->path,
+		(unsigned long long)b->height, b->nb_entries, (unsigned long long)b->first_pos);
+}
+
+/* "Already listed by this member" from the mirror, not RocksDB: no
+ * memtable sort blocks the loop (struct ledger_import_opts). */
+static int import_held(void *arg, const struct rg_fp *fp, unsigned list, uint64_t *pos,
+		       uint64_t *expiry_s)
+{
+	struct ctl_import_job *j = arg;
+	struct ctl_sync_rec recs[64];
+	unsigned self = (unsigned)ledger_self(j->d->l);
+	unsigned n = ctl_sync_find(j->d->sync, fp, recs, 64);
+
+	for (unsigned i = 0; i < n && i < 64; i++) {
+		if (recs[i].list == list && recs[i].member == self) {
+			*pos = recs[i].pos;
+			*expiry_s = recs[i].expiry_s;
+			return 0;
+		}
+	}
+	return -ENOENT;
+}
+
+static void import_job_free(struct ctl_import_job *j)
+{
+	ledger_import_close(j->im);
+	json_decref(j->bad);
+	free(j->dec);
+	free(j);
+}
+
 /* ---- commands ---- */
 
 static int cmd_version(struct ctl_daemon *d, struct ctl_client *c, json_t *args, json_t **result,
@@ -210,6 +339,7 @@ static int cmd_status(struct ctl_daemon *d, struct ctl_client *c, json_t *args, 
 			    "segment", segment_json(d), "stale", d->stale, "events",
 			    (json_int_t)es.nb_events, "clients", (int)d->nb_clients, "config",
 			    d->config_path[0] ? d->config_path : "(built-in defaults)");
+	json_object_set_new(*result, "import", import_status_json(d));
 	return 0;
 }
 
@@ -592,32 +722,62 @@ static int resync_after(struct ctl_daemon *d, char *why, size_t cap)
 	return 0;
 }
 
+/* Start the import job; its reply (and progress lines, if asked for) come
+ * from ctl_server_import_step. */
 static int cmd_import(struct ctl_daemon *d, struct ctl_client *c, json_t *args, json_t **result,
 		      char *why, size_t cap)
 {
 	const char *path = arg_str(args, "path");
-	struct ledger_import_opts o = { .strict = json_is_true(json_object_get(args, "strict")) };
-	struct ledger_import_stats st = { 0 };
-	uint64_t t0 = ctl_now_ns();
-	int rc;
+	json_t *strict = json_object_get(args, "strict"), *progress = json_object_get(args, "progress");
+	struct ledger_import_opts o = { .strict = json_is_true(strict),
+					.on_bad = import_on_bad,
+					.on_entries = import_on_entries,
+					.held = import_held };
+	struct ctl_import_job *j;
 
-	if (path == NULL || path[0] != '/') {
+	(void)result;
+	if (path == NULL || path[0] != '/' || strlen(path) >= PATH_MAX) {
 		snprintf(why, cap, "needs \"path\", absolute");
 		return CTL_ERR_BAD_ARGS;
 	}
-	rc = ledger_import(d->l, path, &o, &st, why, cap);
-	if (rc != 0 && st.nb_imported == 0)
+	if ((strict != NULL && !json_is_boolean(strict)) ||
+	    (progress != NULL && !json_is_boolean(progress))) {
+		snprintf(why, cap, "\"strict\" and \"progress\" are true or false");
+		return CTL_ERR_BAD_ARGS;
+	}
+	if (d->import != NULL) {
+		snprintf(why, cap, "an import of %.200s is running (%llu of %llu bytes read): one "
+			 "at a time", d->import->path, (unsigned long long)d->import->st.bytes_read,
+			 (unsigned long long)d->import->st.total_bytes);
+		return CTL_ERR_BUSY;
+	}
+	j = calloc(1, sizeof(*j));
+	if (j == NULL || (j->dec = calloc(CTL_IMPORT_APPLY, sizeof(*j->dec))) == NULL ||
+	    (j->bad = json_array()) == NULL) {
+		if (j != NULL)
+			import_job_free(j);
+		snprintf(why, cap, "%s", strerror(ENOMEM));
 		return CTL_ERR_FAILED;
-	if (st.nb_imported > 0 && resync_after(d, why, cap) != 0)
+	}
+	j->d = d;
+	j->c = c;
+	j->uid = c->uid;
+	j->strict = o.strict;
+	j->progress = json_is_true(progress);
+	snprintf(j->path, sizeof(j->path), "%s", path);
+	o.arg = j;
+	j->im = ledger_import_open(d->l, path, &o, why, cap);
+	if (j->im == NULL) {
+		import_job_free(j);
 		return CTL_ERR_FAILED;
-	ctl_log(CTL_LOG_INFO, "import %s: %llu imported, %llu bad, by uid %u", path,
-		(unsigned long long)st.nb_imported, (unsigned long long)st.nb_bad, (unsigned)c->uid);
-	*result = json_pack("{s:I, s:I, s:I, s:I, s:f, s:I}", "lines", (json_int_t)st.nb_lines,
-			    "imported", (json_int_t)st.nb_imported, "bad", (json_int_t)st.nb_bad,
-			    "blocks", (json_int_t)st.nb_blocks, "seconds",
-			    (double)(ctl_now_ns() - t0) / 1e9, "table_ledger_pos",
-			    (json_int_t)rg_table_ledger_pos(ctl_sync_table(d->sync), NULL));
-	return 0;
+	}
+	j->start_ns = ctl_now_ns();
+	j->last_progress_ns = j->start_ns;
+	ledger_import_progress(j->im, &j->st);
+	d->import = j;
+	ctl_log(CTL_LOG_INFO, "import %s: started by uid %u (%llu bytes%s)", path,
+		(unsigned)c->uid, (unsigned long long)j->st.total_bytes, j->strict ? ", strict" : "");
+	return CTL_REPLY_LATER;
 }
 
 static int cmd_pull(struct ctl_daemon *d, struct ctl_client *c, json_t *args, json_t **result,
@@ -664,6 +824,87 @@ static int cmd_hits(struct ctl_daemon *d, struct ctl_client *c, json_t *args, js
 	*result = json_pack("{s:o, s:b}", "hits", hits, "truncated", truncated);
 	if (json_is_true(json_object_get(args, "follow")))
 		c->follow = true;
+	return 0;
+}
+
+/* "ADDR:PORT" of end e of a flow record. */
+static void flow_end_text(const struct rg_seg_flow *f, unsigned e, char *out, size_t cap)
+{
+	char a[INET6_ADDRSTRLEN];
+
+	if (f->family == 4)
+		inet_ntop(AF_INET, f->addr[e], a, sizeof(a));
+	else
+		inet_ntop(AF_INET6, f->addr[e], a, sizeof(a));
+	snprintf(out, cap, f->family == 4 ? "%s:%u" : "[%s]:%u", a, (unsigned)f->port[e]);
+}
+
+static int flow_by_msgs(const void *a, const void *b)
+{
+	const struct rg_seg_flow *x = a, *y = b;
+
+	return x->msgs < y->msgs ? 1 : x->msgs > y->msgs ? -1 : 0;
+}
+
+static int cmd_flows(struct ctl_daemon *d, struct ctl_client *c, json_t *args, json_t **result,
+		     char *why, size_t cap)
+{
+	json_t *n = json_object_get(args, "top"), *a;
+	json_int_t top = json_is_integer(n) ? json_integer_value(n) : 10;
+	const struct rg_seg_header *h;
+	struct rg_seg_flow *all;
+	uint64_t now = ctl_now_ns(), oldest = 0;
+	unsigned nb = 0, lcores;
+
+	(void)c;
+	if (n != NULL && (!json_is_integer(n) || top < 1 || top > 100000)) {
+		snprintf(why, cap, "top: expected an integer 1..100000");
+		return CTL_ERR_BAD_ARGS;
+	}
+	if (d->seg == NULL) {
+		snprintf(why, cap, "no dataplane segment attached (%s)", d->cfg.segment_path);
+		return CTL_ERR_FAILED;
+	}
+	h = rg_segment_header(d->seg);
+	lcores = h->nb_lcores;
+	all = calloc((size_t)lcores * RG_SEG_TOP_FLOWS, sizeof(*all));
+	if (all == NULL) {
+		snprintf(why, cap, "out of memory");
+		return CTL_ERR_FAILED;
+	}
+	for (unsigned i = 0; i < lcores; i++) {
+		struct rg_seg_top t;
+		bool ok = false;
+
+		/* a publish takes microseconds: a few tries always get one */
+		for (int tries = 0; tries < 100 && !ok; tries++)
+			ok = rg_seg_top_read(&rg_segment_stats(d->seg, i)->top, &t);
+		if (!ok || t.sweep_ns == 0)
+			continue;
+		memcpy(all + nb, t.flow, t.nb * sizeof(*all));
+		nb += t.nb;
+		if (oldest == 0 || t.sweep_ns < oldest)
+			oldest = t.sweep_ns;
+	}
+	qsort(all, nb, sizeof(*all), flow_by_msgs);
+	a = json_array();
+	for (unsigned i = 0; i < nb && i < (unsigned)top; i++) {
+		const struct rg_seg_flow *f = &all[i];
+		char cli[64], srv[64];
+
+		flow_end_text(f, 1u - f->server, cli, sizeof(cli));
+		flow_end_text(f, f->server, srv, sizeof(srv));
+		json_array_append_new(a, json_pack(
+			"{s:s, s:s, s:I, s:I, s:I, s:f, s:f, s:b}", "client", cli, "server", srv,
+			"msgs", (json_int_t)f->msgs, "bytes", (json_int_t)f->bytes, "hits",
+			(json_int_t)f->hits, "age_sec",
+			now > f->open_ns ? (double)(now - f->open_ns) / 1e9 : 0.0, "idle_sec",
+			now > f->last_ns ? (double)(now - f->last_ns) / 1e9 : 0.0, "closed",
+			f->closed != 0));
+	}
+	*result = json_pack("{s:o, s:i, s:f}", "flows", a, "lcores", (int)lcores, "as_of_sec",
+			    oldest && now > oldest ? (double)(now - oldest) / 1e9 : 0.0);
+	free(all);
 	return 0;
 }
 
@@ -735,6 +976,21 @@ static int cmd_reload(struct ctl_daemon *d, struct ctl_client *c, json_t *args, 
 	return 0;
 }
 
+static int cmd_receipts(struct ctl_daemon *d, struct ctl_client *c, json_t *args,
+			json_t **result, char *why, size_t cap)
+{
+	(void)c, (void)args, (void)why, (void)cap;
+	*result = ctl_receipts_json(d->receipts);
+	return 0;
+}
+
+static int cmd_receipt_open(struct ctl_daemon *d, struct ctl_client *c, json_t *args,
+			    json_t **result, char *why, size_t cap)
+{
+	(void)c;
+	return ctl_receipts_open_json(d->receipts, args, result, why, cap);
+}
+
 static int cmd_help(struct ctl_daemon *d, struct ctl_client *c, json_t *args, json_t **result,
 		    char *why, size_t cap);
 
@@ -752,12 +1008,15 @@ static const struct ctl_cmd ctl_cmds[] = {
 	{ "lookup", cmd_lookup, "{kind, value}: masked echo, fingerprint prefix, lists, contributors", false },
 	{ "add", cmd_add, "{list, kind, value[, severity, expiry, reason]}: signed ADD", true },
 	{ "revoke", cmd_revoke, "{list, kind, value[, reason]}: signed REVOKE of the own entry", true },
-	{ "import", cmd_import, "{path[, strict]}: import a CSV or JSONL list file", true },
+	{ "import", cmd_import, "{path[, strict, progress]}: import a CSV or JSONL list file, as a job", true },
 	{ "pull", cmd_pull, "{path}: take in another member's bundle", true },
 	{ "hits", cmd_hits, "{n, follow}: recent hit events; follow streams new ones", false },
+	{ "flows", cmd_flows, "{top}: busiest flows by messages, all lcores, as of their last sweep", false },
 	{ "ledger-head", cmd_ledger_head, "every member's log head and checkpoint", false },
 	{ "ledger-verify", cmd_ledger_verify, "full audit of the ledger", true },
 	{ "reload", cmd_reload, "re-read the configuration file (validated first)", true },
+	{ "receipts", cmd_receipts, "hit receipts: policy, counters, receipts by contributing member and list", false },
+	{ "receipt-open", cmd_receipt_open, "{n | pos}: a kept receipt's salt and detail, its commitment checked", false },
 };
 
 static int cmd_help(struct ctl_daemon *d, struct ctl_client *c, json_t *args, json_t **result,
@@ -801,7 +1060,7 @@ static void client_update(struct ctl_daemon *d, struct ctl_client *c)
 	size_t pending = c->out_len - c->out_off;
 
 	c->paused = pending > CTL_OUT_PAUSE;
-	if (!c->paused && !c->closing)
+	if (!c->paused && !c->closing && !c->waiting)
 		e.events |= EPOLLIN;
 	if (pending > 0)
 		e.events |= EPOLLOUT;
@@ -818,8 +1077,14 @@ static void client_free(struct ctl_daemon *d, struct ctl_client *c)
 			break;
 		}
 	}
+	if (d->import != NULL && d->import->c == c) {
+		ctl_log(CTL_LOG_INFO, "import %s: the requesting client left; the import goes on",
+			d->import->path);
+		d->import->c = NULL;
+	}
 	epoll_ctl(d->ep, EPOLL_CTL_DEL, c->fd, NULL);
 	close(c->fd);
+	json_decref(c->later_id);
 	free(c->in);
 	free(c->out);
 	free(c);
@@ -845,7 +1110,7 @@ static bool client_flush(struct ctl_daemon *d, struct ctl_client *c)
 	}
 	if (c->out_off == c->out_len) {
 		c->out_off = c->out_len = 0;
-		if (c->closing) {
+		if (c->closing && !c->waiting) {
 			client_free(d, c);
 			return false;
 		}
@@ -928,6 +1193,13 @@ void ctl_server_request(struct ctl_daemon *d, struct ctl_client *c, const char *
 			rc = CTL_ERR_PERMISSION_DENIED;
 		} else {
 			rc = cmd->fn(d, c, req.args, &result, why, sizeof(why));
+			if (rc == CTL_REPLY_LATER) {
+				c->later_id = req.id;
+				req.id = NULL;
+				c->waiting = true;
+				ctl_request_free(&req);
+				return;
+			}
 		}
 	} else {
 		ctl_log(CTL_LOG_REMOTE, "control: uid %u sent a bad request: %s", (unsigned)c->uid,
@@ -970,13 +1242,32 @@ void ctl_server_follow_line(void *arg, const char *line, size_t len)
 	}
 }
 
+/* Run the complete request lines c has sent, until one defers its reply. */
+static void client_lines(struct ctl_daemon *d, struct ctl_client *c)
+{
+	char *nl;
+
+	while (!c->waiting && (nl = memchr(c->in, '\n', c->in_len)) != NULL) {
+		size_t len = (size_t)(nl - c->in);
+
+		ctl_server_request(d, c, c->in, len);
+		memmove(c->in, nl + 1, c->in_len - len - 1);
+		c->in_len -= len + 1;
+		if (c->out_len - c->out_off > CTL_OUT_MAX) {
+			d->nb_clients_dropped++;
+			c->closing = true;
+			c->out_off = c->out_len = 0;
+			break;
+		}
+	}
+}
+
 static void client_read(struct ctl_daemon *d, struct ctl_client *c)
 {
 	for (;;) {
 		ssize_t n;
-		char *nl;
 
-		if (c->paused || c->closing)
+		if (c->paused || c->closing || c->waiting)
 			break;
 		n = recv(c->fd, c->in + c->in_len, CTL_LINE_MAX - c->in_len, MSG_DONTWAIT);
 		if (n == 0) {
@@ -992,20 +1283,8 @@ static void client_read(struct ctl_daemon *d, struct ctl_client *c)
 			break;
 		}
 		c->in_len += (size_t)n;
-		while ((nl = memchr(c->in, '\n', c->in_len)) != NULL) {
-			size_t len = (size_t)(nl - c->in);
-
-			ctl_server_request(d, c, c->in, len);
-			memmove(c->in, nl + 1, c->in_len - len - 1);
-			c->in_len -= len + 1;
-			if (c->out_len - c->out_off > CTL_OUT_MAX) {
-				d->nb_clients_dropped++;
-				c->closing = true;
-				c->out_off = c->out_len = 0;
-				break;
-			}
-		}
-		if (c->in_len == CTL_LINE_MAX) {
+		client_lines(d, c);
+		if (c->in_len == CTL_LINE_MAX && !c->waiting) {
 			char *out;
 			size_t out_len;
 
@@ -1039,6 +1318,138 @@ void ctl_server_event(struct ctl_daemon *d, struct ctl_client *c, uint32_t event
 	}
 	if (events & EPOLLIN)
 		client_read(d, c);
+}
+
+/* ---- import jobs, stepped by the loop ---- */
+
+/* A progress line for the job's client, when it asked for them: at most
+ * one per CTL_IMPORT_PROGRESS_NS unless forced, and none while the client
+ * lets its output pile up (progress is lossy, the reply never is). */
+static void import_progress(struct ctl_daemon *d, struct ctl_import_job *j, bool force)
+{
+	struct ctl_client *c = j->c;
+	uint64_t now = ctl_now_ns();
+	json_t *o;
+	char *s;
+
+	if (!j->progress || c == NULL || c->closing)
+		return;
+	if (!force && now - j->last_progress_ns < CTL_IMPORT_PROGRESS_NS)
+		return;
+	if (c->out_len - c->out_off > CTL_FOLLOW_MAX)
+		return;
+	j->last_progress_ns = now;
+	o = json_object();
+	json_object_set_new(o, "v", json_integer(CTL_PROTOCOL_VERSION));
+	if (c->later_id != NULL)
+		json_object_set(o, "id", c->later_id);
+	json_object_set_new(o, "progress", import_json(j));
+	s = json_dumps(o, JSON_COMPACT | JSON_ENSURE_ASCII);
+	json_decref(o);
+	if (s == NULL)
+		return;
+	if (out_append(c, s, strlen(s)) == 0)
+		out_append(c, "\n", 1);
+	free(s);
+	client_flush(d, c); /* may free c: the job forgets it then */
+}
+
+/* The deferred reply: queue it, then run what the client sent meanwhile. */
+static void client_reply_later(struct ctl_daemon *d, struct ctl_client *c, const char *out,
+			       size_t out_len)
+{
+	if (out != NULL && out_append(c, out, out_len) != 0)
+		c->closing = true;
+	json_decref(c->later_id);
+	c->later_id = NULL;
+	c->waiting = false;
+	client_lines(d, c);
+	client_flush(d, c);
+}
+
+/* End the job: table resync if a block missed it, log, reply. */
+static void import_finish(struct ctl_daemon *d, int rc, const char *msg)
+{
+	struct ctl_import_job *j = d->import;
+	double secs = (double)(ctl_now_ns() - j->start_ns) / 1e9;
+	char why[CTL_ERR_MAX], tail[CTL_ERR_MAX] = "";
+	char *out = NULL;
+	size_t out_len = 0;
+
+	ledger_import_progress(j->im, &j->st);
+	ledger_import_close(j->im);
+	j->im = NULL;
+	snprintf(why, sizeof(why), "%s", msg);
+	if (j->resync && resync_after(d, tail, sizeof(tail)) != 0 && rc == 0) {
+		rc = -EIO;
+		snprintf(why, sizeof(why), "%s", tail);
+	}
+	if (rc != 0) {
+		const json_t *b0 = json_array_get(j->bad, 0);
+
+		tail[0] = '\0';
+		if (j->strict && j->st.nb_bad > 0 && b0 != NULL)
+			snprintf(tail, sizeof(tail), "; line %lld: %s%s",
+				 (long long)json_integer_value(json_object_get(b0, "line")),
+				 json_string_value(json_object_get(b0, "why")),
+				 j->st.nb_bad > 1 ? " (and more)" : "");
+		else if (j->st.nb_imported > 0)
+			snprintf(tail, sizeof(tail), " (%llu entries in %llu blocks were imported "
+				 "before; importing the file again reports them as already listed)",
+				 (unsigned long long)j->st.nb_imported,
+				 (unsigned long long)j->st.nb_blocks);
+		ctl_log(CTL_LOG_ERR, "import %s: %s%s, by uid %u", j->path, why, tail,
+			(unsigned)j->uid);
+		d->nb_request_errors++;
+		if (j->c != NULL) {
+			char m[2 * CTL_ERR_MAX];
+
+			snprintf(m, sizeof(m), "%s%s", why, tail);
+			if (ctl_reply_err(j->c->later_id, CTL_ERR_FAILED, m, &out, &out_len) != 0)
+				out = NULL;
+		}
+	} else {
+		ctl_log(CTL_LOG_INFO, "import %s: %llu imported in %llu blocks, %llu bad, %.2f s, "
+			"by uid %u%s", j->path, (unsigned long long)j->st.nb_imported,
+			(unsigned long long)j->st.nb_blocks, (unsigned long long)j->st.nb_bad, secs,
+			(unsigned)j->uid, j->c == NULL ? " (the requester had left)" : "");
+		if (j->c != NULL)
+			import_progress(d, j, true); /* the last one: bytes at the total */
+		if (j->c != NULL) { /* still: the flush in import_progress may have lost it */
+			json_t *r = json_pack(
+				"{s:I, s:I, s:I, s:I, s:f, s:f, s:I, s:O}", "lines",
+				(json_int_t)j->st.nb_lines, "imported", (json_int_t)j->st.nb_imported,
+				"bad", (json_int_t)j->st.nb_bad, "blocks", (json_int_t)j->st.nb_blocks,
+				"seconds", secs, "entries_per_s",
+				secs > 0 ? (double)j->st.nb_imported / secs : 0.0, "table_ledger_pos",
+				(json_int_t)rg_table_ledger_pos(ctl_sync_table(d->sync), NULL),
+				"bad_lines", j->bad);
+
+			if (ctl_reply_ok(j->c->later_id, r, &out, &out_len) != 0)
+				out = NULL;
+		}
+	}
+	d->import = NULL;
+	if (j->c != NULL)
+		client_reply_later(d, j->c, out, out_len);
+	free(out);
+	import_job_free(j);
+}
+
+void ctl_server_import_step(struct ctl_daemon *d)
+{
+	struct ctl_import_job *j = d->import;
+	char why[CTL_ERR_MAX] = "";
+	int rc;
+
+	if (j == NULL)
+		return;
+	rc = ledger_import_step(j->im, CTL_IMPORT_STEP_LINES, &j->st, why, sizeof(why));
+	if (rc > 0) {
+		import_progress(d, j, false);
+		return;
+	}
+	import_finish(d, rc, why);
 }
 
 void ctl_server_accept(struct ctl_daemon *d)
@@ -1147,6 +1558,9 @@ int ctl_server_open(struct ctl_daemon *d, char *err, size_t cap)
 
 void ctl_server_close(struct ctl_daemon *d)
 {
+	/* a while: the reply may let its client run a request it had queued */
+	while (d->import != NULL)
+		import_finish(d, -ECANCELED, "riskgated is stopping");
 	while (d->clients != NULL)
 		client_free(d, d->clients);
 	if (d->listen_fd >= 0) {

@@ -9,18 +9,32 @@
  *
  * CSV: RFC 4180 fields (quoted fields with "" for a quote), LF or CRLF line
  * ends, an optional UTF-8 byte order mark; a record is one physical line.
- * Entries go to the own log in blocks of block_size; with strict, the whole
- * file is checked first and nothing is written if any line is bad.
+ *
+ * An import is resumable: ledger_import_step does a bounded amount of work
+ * (at most max_lines lines and at most one block), so a daemon can run it
+ * from its event loop.  Memory is bounded by one block plus the in-file
+ * duplicate set.  Entries go to the own log in blocks of block_size, each
+ * durable and signed before the next is started.  With strict, a first
+ * pass reads and checks the whole file without writing anything; only if
+ * every line is good is the file read again and appended.  A line the
+ * second pass refuses, or a different line count, means the file changed
+ * in between: the import stops there (blocks appended stay, as after a
+ * crash).
  */
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <jansson.h>
+#include <sodium.h>
 
 #include "common/ident.h"
 #include "ledger/internal.h"
@@ -436,249 +450,426 @@ static int64_t dup_check(struct dupset *d, const struct rg_fp *fp, unsigned list
 	return 0;
 }
 
-struct pending {
-	uint8_t *buf;	/* encoded entries back to back */
-	size_t len, cap;
+static void dup_reset(struct dupset *d)
+{
+	if (d->s != NULL)
+		memset(d->s, 0, (d->mask + 1) * sizeof(*d->s));
+	d->nb = 0;
+}
+
+/* An ADD made by import: no payload, so its encoding has a small bound. */
+#define IMPORT_ENTRY_MAX (LEDGER_ENTRY_FIXED + LEDGER_REASON_MAX)
+
+struct ledger_import {
+	struct ledger *l;
+	struct ledger_import_opts o;
+	char path[PATH_MAX];
+	FILE *f;
+	struct stat st0;	   /* the file at open: a strict import checks it is unchanged */
+	rocksdb_iterator_t *sit;   /* state held at open; NULL if the log was empty or
+				    * o.held answers instead */
+	struct ledger_csv_cols cols;
+	struct dupset dups;
+	struct ledger_entry e;	   /* the entry being made (never holds a raw value) */
+	char *line;		   /* getline buffer: raw values, wiped after each step */
+	size_t linecap;
+	/* the block being filled: at most bs entries, encoded back to back */
+	uint8_t *buf;
+	size_t buf_len;
 	uint16_t *lens;
 	const uint8_t **ptrs;
-	uint64_t nb, cap_nb;
+	unsigned nb_pending;
+	unsigned bs;
+	uint64_t now_s;
+	uint64_t lineno;	   /* lines read in this pass */
+	uint64_t checked_lines;	   /* strict: lines the check pass read */
+	bool first;		   /* the next line is the first of the file */
+	bool jsonl;
+	bool checking;		   /* strict: the first pass, nothing is appended */
+	bool done;
+	int rc;			   /* a failed step's error, returned again */
+	struct ledger_import_stats st;
 };
 
-static int pending_add(struct pending *p, const uint8_t *e, uint16_t len)
+struct ledger_import *ledger_import_open(struct ledger *l, const char *path,
+					 const struct ledger_import_opts *o, char *err, size_t cap)
 {
-	if (p->len + len > p->cap) {
-		size_t cap = p->cap ? 2 * p->cap : 1 << 20;
-		uint8_t *nb;
+	struct ledger_import *im;
+	struct ledger_head h;
+	int fd, rc;
 
-		while (cap < p->len + len)
-			cap *= 2;
-		nb = realloc(p->buf, cap);
-		if (nb == NULL)
-			return -ENOMEM;
-		p->buf = nb;
-		p->cap = cap;
+	if (l->ident == NULL || l->self < 0 || l->fpk == NULL) {
+		ledger_err(err, cap, "import needs the member key and fp.key");
+		errno = EPERM;
+		return NULL;
 	}
-	if (p->nb == p->cap_nb) {
-		uint64_t cap = p->cap_nb ? 2 * p->cap_nb : 4096;
-		uint16_t *nl = realloc(p->lens, cap * sizeof(*nl));
+	if (o->block_size > LEDGER_BLOCK_MAX) {
+		ledger_err(err, cap, "block size %u out of range 1..%u", o->block_size,
+			   LEDGER_BLOCK_MAX);
+		errno = EINVAL;
+		return NULL;
+	}
+	if (strlen(path) >= PATH_MAX) {
+		ledger_err(err, cap, "import path longer than %d bytes", PATH_MAX - 1);
+		errno = ENAMETOOLONG;
+		return NULL;
+	}
+	rc = ledger_head_get(l, (unsigned)l->self, &h);
+	if (rc != 0) {
+		ledger_err(err, cap, "own log head: %s", strerror(-rc));
+		errno = -rc;
+		return NULL;
+	}
+	im = calloc(1, sizeof(*im));
+	if (im == NULL) {
+		ledger_err(err, cap, "%s", strerror(ENOMEM));
+		errno = ENOMEM;
+		return NULL;
+	}
+	im->l = l;
+	im->o = *o;
+	snprintf(im->path, sizeof(im->path), "%s", path);
+	im->bs = o->block_size ? o->block_size : LEDGER_BLOCK_DEFAULT;
+	im->now_s = o->now_s ? o->now_s : ledger_now_ms() / 1000;
+	im->first = true;
+	im->checking = o->strict;
+	/* O_NONBLOCK: a FIFO named by mistake must not hang the caller */
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	if (fd < 0) {
+		rc = -errno;
+		ledger_err(err, cap, "%s: %s", path, strerror(errno));
+		goto out_free;
+	}
+	if (fstat(fd, &im->st0) < 0) {
+		rc = -errno;
+		ledger_err(err, cap, "%s: %s", path, strerror(errno));
+		close(fd);
+		goto out_free;
+	}
+	if (!S_ISREG(im->st0.st_mode)) {
+		rc = -EINVAL;
+		ledger_err(err, cap, "%s: not a regular file", path);
+		close(fd);
+		goto out_free;
+	}
+	im->f = fdopen(fd, "rb");
+	if (im->f == NULL) {
+		rc = -errno;
+		ledger_err(err, cap, "%s: %s", path, strerror(errno));
+		close(fd);
+		goto out_free;
+	}
+	im->buf = malloc((size_t)im->bs * IMPORT_ENTRY_MAX);
+	im->lens = malloc(im->bs * sizeof(*im->lens));
+	im->ptrs = malloc(im->bs * sizeof(*im->ptrs));
+	if (im->buf == NULL || im->lens == NULL || im->ptrs == NULL) {
+		rc = -ENOMEM;
+		ledger_err(err, cap, "%s", strerror(ENOMEM));
+		goto out_close_file;
+	}
+	/* What this member held before the import, read through one iterator
+	 * made now: it does not see the import's own blocks (the in-file
+	 * duplicate set covers those) and never sorts the memtable again. */
+	if (h.size > 0 && o->held == NULL)
+		im->sit = rocksdb_create_iterator_cf(l->db, l->ro, l->cf[LEDGER_CF_STATE]);
+	im->e.op = LEDGER_OP_ADD;
+	im->e.key_epoch = l->fpk->epoch;
+	im->st.total_bytes = (uint64_t)im->st0.st_size;
+	im->st.checking = im->checking;
+	return im;
 
-		if (nl == NULL)
-			return -ENOMEM;
-		p->lens = nl;
-		p->cap_nb = cap;
+out_close_file:
+	fclose(im->f);
+	free(im->buf);
+	free(im->lens);
+	free(im->ptrs);
+out_free:
+	free(im);
+	errno = -rc;
+	return NULL;
+}
+
+/*
+ * The import's entries sit in the vector memtables of entries and state,
+ * and a point read (a proof, verify, a lookup of one entry) sorts a copy of
+ * such a memtable every time: in a process that keeps the ledger open (the
+ * daemon) those reads would crawl until the next flush.  So an import that
+ * appended anything hands both memtables to RocksDB's background flush,
+ * without waiting for it.
+ */
+static void import_flush(struct ledger *l)
+{
+	static const unsigned cfs[] = { LEDGER_CF_ENTRIES, LEDGER_CF_STATE };
+	rocksdb_flushoptions_t *fo = rocksdb_flushoptions_create();
+
+	rocksdb_flushoptions_set_wait(fo, 0);
+	for (unsigned i = 0; i < sizeof(cfs) / sizeof(cfs[0]); i++) {
+		char *errptr = NULL;
+
+		rocksdb_flush_cf(l->db, fo, l->cf[cfs[i]], &errptr);
+		free(errptr); /* a flush that fails loses nothing: the WAL has it */
 	}
-	memcpy(p->buf + p->len, e, len);
-	p->len += len;
-	p->lens[p->nb++] = len;
+	rocksdb_flushoptions_destroy(fo);
+}
+
+void ledger_import_close(struct ledger_import *im)
+{
+	if (im == NULL)
+		return;
+	if (im->sit != NULL)
+		rocksdb_iter_destroy(im->sit);
+	if (im->st.nb_blocks > 0)
+		import_flush(im->l);
+	if (im->line != NULL) {
+		sodium_memzero(im->line, im->linecap); /* raw identifiers were in it */
+		free(im->line);
+	}
+	fclose(im->f);
+	free(im->buf);
+	free(im->lens);
+	free(im->ptrs);
+	free(im->dups.s);
+	free(im);
+}
+
+/* Append the block being filled. */
+static int import_append(struct ledger_import *im, char *err, size_t cap)
+{
+	struct ledger_block b;
+	int rc;
+
+	if (im->nb_pending == 0)
+		return 0;
+	rc = ledger_append(im->l, im->ptrs, im->lens, im->nb_pending, &b, err, cap);
+	if (rc != 0)
+		return rc;
+	im->st.nb_imported += im->nb_pending;
+	im->st.nb_blocks++;
+	if (im->o.on_block != NULL)
+		im->o.on_block(im->o.arg, &b, im->st.bytes_read);
+	if (im->o.on_entries != NULL)
+		im->o.on_entries(im->o.arg, &b, im->ptrs, im->lens);
+	im->nb_pending = 0;
+	im->buf_len = 0;
 	return 0;
 }
 
-/* Append pending entries [0..nb) in blocks of bs. */
-static int pending_flush(struct ledger *l, struct pending *p, unsigned bs,
-			 const struct ledger_import_opts *o, struct ledger_import_stats *st,
-			 uint64_t bytes_done, char *err, size_t cap)
+/* Whether the own member holds (fp, list), as opts->held or the iterator
+ * made at open tell. */
+static bool import_held(struct ledger_import *im, const struct rg_fp *fp, unsigned list,
+			uint64_t *pos, uint64_t *expiry_s)
 {
-	const uint8_t **ptrs;
-	size_t off = 0;
-	int rc = 0;
+	uint8_t skey[LEDGER_STATE_KEY];
 
-	if (p->nb == 0)
-		return 0;
-	ptrs = malloc(p->nb * sizeof(*ptrs));
-	if (ptrs == NULL)
-		return -ENOMEM;
-	for (uint64_t i = 0; i < p->nb; i++) {
-		ptrs[i] = p->buf + off;
-		off += p->lens[i];
-	}
-	for (uint64_t i = 0; i < p->nb && rc == 0; i += bs) {
-		unsigned n = p->nb - i < bs ? (unsigned)(p->nb - i) : bs;
-		struct ledger_block b;
+	if (im->o.held != NULL)
+		return im->o.held(im->o.arg, fp, list, pos, expiry_s) == 0;
+	if (im->sit == NULL)
+		return false;
+	ledger_state_key(skey, fp, list, im->l->cons.members[im->l->self].id);
+	return ledger_state_seek(im->sit, skey, pos, expiry_s, NULL) == 0;
+}
 
-		rc = ledger_append(l, ptrs + i, p->lens + i, n, &b, err, cap);
-		if (rc == 0) {
-			st->nb_imported += n;
-			st->nb_blocks++;
-			if (o->on_block != NULL)
-				o->on_block(o->arg, &b, bytes_done);
+/* One line of the file (len bytes without its newline).  A bad line is
+ * counted and reported, not an error; the return is 0 or -errno for what
+ * stops the import. */
+static int import_line(struct ledger_import *im, char *s, size_t len, char *err, size_t cap)
+{
+	struct ledger *l = im->l;
+	struct ledger_entry *e = &im->e;
+	struct ledger_import_row row;
+	uint64_t lineno = im->lineno, held_pos, held_exp;
+	char why[LEDGER_ERR_MAX];
+	int64_t dup;
+	int rc;
+
+	if (im->first) {
+		im->first = false;
+		if (len >= 3 && memcmp(s, "\xef\xbb\xbf", 3) == 0) {
+			s += 3;
+			len -= 3;
+		}
+		while (len > 0 && (*s == ' ' || *s == '\t')) {
+			s++;
+			len--;
+		}
+		im->jsonl = len > 0 && *s == '{';
+		if (!im->jsonl) {
+			if (len > 0 && s[len - 1] == '\r')
+				len--;
+			rc = ledger_csv_header(s, len, &im->cols, why, sizeof(why));
+			if (rc != 0)
+				ledger_err(err, cap, "%s: line 1: %s", im->path, why);
+			return rc;
 		}
 	}
-	free(ptrs);
-	p->nb = 0;
-	p->len = 0;
+	rc = im->jsonl ? ledger_jsonl_line(&l->cons, s, len, im->now_s, &row, why, sizeof(why))
+		       : ledger_csv_line(&l->cons, &im->cols, s, len, im->now_s, &row, why,
+					 sizeof(why));
+	if (rc == 1)
+		return 0;
+	if (rc == 0) {
+		rg_fp_compute(l->fpk, row.kind, row.value, row.value_len, &e->fp);
+		dup = dup_check(&im->dups, &e->fp, (unsigned)row.list, lineno);
+		if (dup < 0) {
+			ledger_err(err, cap, "%s", strerror((int)-dup));
+			rc = (int)dup;
+			goto out_wipe;
+		}
+		if (dup > 0) {
+			ledger_err(why, sizeof(why), "duplicate of line %lld (same list and value)",
+				   (long long)dup);
+			rc = -EINVAL;
+		} else if (import_held(im, &e->fp, (unsigned)row.list, &held_pos, &held_exp) &&
+			   (held_exp == 0 || held_exp > im->now_s)) {
+			ledger_err(why, sizeof(why), "already listed by this member at position %llu",
+				   (unsigned long long)held_pos);
+			rc = -EINVAL;
+		}
+	}
+	if (rc != 0) {
+		if (im->o.strict && !im->checking) {
+			/* the check pass found this line good */
+			ledger_err(err, cap, "%s: line %llu: %s: refused now although the check "
+				   "pass accepted it: the file or the ledger changed in between",
+				   im->path, (unsigned long long)lineno, why);
+			rc = -ESTALE;
+			goto out_wipe;
+		}
+		im->st.nb_bad++;
+		if (im->o.on_bad != NULL)
+			im->o.on_bad(im->o.arg, lineno, why);
+		rc = 0;
+		goto out_wipe;
+	}
+	if (im->checking)
+		goto out_wipe;
+	e->list = (uint8_t)row.list;
+	e->kind = (uint8_t)row.kind;
+	e->severity = (uint8_t)row.severity;
+	e->action = (uint8_t)ledger_severity_action((unsigned)row.severity);
+	e->expiry_s = row.expiry_s;
+	e->time_ms = ledger_now_ms();
+	e->reason_len = (uint8_t)row.reason_len;
+	memcpy(e->reason, row.reason, row.reason_len);
+	rc = ledger_entry_encode(e, im->buf + im->buf_len);
+	if (rc < 0 || rc > IMPORT_ENTRY_MAX) {
+		ledger_err(err, cap, "%s: line %llu: cannot encode the entry", im->path,
+			   (unsigned long long)lineno);
+		rc = -EINVAL;
+		goto out_wipe;
+	}
+	im->ptrs[im->nb_pending] = im->buf + im->buf_len;
+	im->lens[im->nb_pending++] = (uint16_t)rc;
+	im->buf_len += (size_t)rc;
+	rc = 0;
+out_wipe:
+	sodium_memzero(row.value, sizeof(row.value));
 	return rc;
+}
+
+/* The end of the file: the check pass turns into the import pass, the
+ * import pass appends what is left. */
+static int import_eof(struct ledger_import *im, char *err, size_t cap)
+{
+	struct stat st;
+
+	if (ferror(im->f)) {
+		ledger_err(err, cap, "%s: read error", im->path);
+		return -EIO;
+	}
+	if (im->first) {
+		ledger_err(err, cap, "%s: empty file (a CSV file needs its header line)", im->path);
+		return -EINVAL;
+	}
+	if (im->checking) {
+		if (im->st.nb_bad > 0) {
+			ledger_err(err, cap, "%s: %llu bad line(s); --strict: nothing imported",
+				   im->path, (unsigned long long)im->st.nb_bad);
+			return -EINVAL;
+		}
+		if (fstat(fileno(im->f), &st) < 0 || st.st_size != im->st0.st_size ||
+		    st.st_mtim.tv_sec != im->st0.st_mtim.tv_sec ||
+		    st.st_mtim.tv_nsec != im->st0.st_mtim.tv_nsec) {
+			ledger_err(err, cap, "%s: the file changed while it was checked; nothing "
+				   "imported", im->path);
+			return -ESTALE;
+		}
+		rewind(im->f);
+		dup_reset(&im->dups);
+		im->checked_lines = im->lineno;
+		im->lineno = 0;
+		im->first = true;
+		im->checking = false;
+		im->st.checking = false;
+		im->st.nb_lines = 0;
+		im->st.bytes_read = 0;
+		return 0;
+	}
+	if (im->o.strict && im->lineno != im->checked_lines) {
+		ledger_err(err, cap, "%s: %llu lines, %llu when it was checked: the file changed "
+			   "after it was checked", im->path, (unsigned long long)im->lineno,
+			   (unsigned long long)im->checked_lines);
+		return -ESTALE;
+	}
+	im->done = true;
+	return import_append(im, err, cap);
+}
+
+int ledger_import_step(struct ledger_import *im, unsigned max_lines,
+		       struct ledger_import_stats *st, char *err, size_t cap)
+{
+	unsigned nb_read = 0;
+	ssize_t n;
+	int rc = im->rc;
+
+	while (rc == 0 && !im->done && (max_lines == 0 || nb_read < max_lines)) {
+		size_t len;
+
+		n = getline(&im->line, &im->linecap, im->f);
+		if (n < 0) {
+			rc = import_eof(im, err, cap);
+			break;
+		}
+		nb_read++;
+		im->lineno++;
+		im->st.nb_lines++;
+		im->st.bytes_read += (uint64_t)n;
+		len = (size_t)n;
+		if (len > 0 && im->line[len - 1] == '\n')
+			len--;
+		rc = import_line(im, im->line, len, err, cap);
+		if (rc == 0 && !im->checking && im->nb_pending == im->bs) {
+			rc = import_append(im, err, cap);
+			break;
+		}
+	}
+	if (im->line != NULL)
+		sodium_memzero(im->line, im->linecap);
+	if (rc != 0 && im->rc == 0)
+		im->rc = rc;
+	*st = im->st;
+	if (rc != 0)
+		return rc;
+	return im->done ? 0 : 1;
+}
+
+void ledger_import_progress(const struct ledger_import *im, struct ledger_import_stats *st)
+{
+	*st = im->st;
 }
 
 int ledger_import(struct ledger *l, const char *path, const struct ledger_import_opts *o,
 		  struct ledger_import_stats *st, char *err, size_t cap)
 {
-	struct ledger_csv_cols cols;
-	struct ledger_import_row row;
-	struct ledger_entry *e = NULL;
-	struct pending p = { 0 };
-	struct dupset dups = { 0 };
-	uint8_t enc[LEDGER_ENTRY_MAX];
-	unsigned bs = o->block_size ? o->block_size : LEDGER_BLOCK_DEFAULT;
-	uint64_t now_s = o->now_s ? o->now_s : ledger_now_ms() / 1000, bytes = 0;
-	bool jsonl = false, first = true;
-	rocksdb_iterator_t *sit = NULL;
-	uint8_t skey[LEDGER_STATE_KEY];
-	struct ledger_head h;
-	char *line = NULL, why[LEDGER_ERR_MAX];
-	size_t linecap = 0;
-	ssize_t n;
-	FILE *f;
-	int rc = 0;
+	struct ledger_import *im;
+	int rc;
 
 	memset(st, 0, sizeof(*st));
-	if (l->ident == NULL || l->self < 0 || l->fpk == NULL) {
-		ledger_err(err, cap, "import needs the member key and fp.key");
-		return -EPERM;
-	}
-	if (bs == 0 || bs > LEDGER_BLOCK_MAX) {
-		ledger_err(err, cap, "block size %u out of range 1..%u", bs, LEDGER_BLOCK_MAX);
-		return -EINVAL;
-	}
-	rc = ledger_head_get(l, (unsigned)l->self, &h);
-	if (rc != 0)
-		return rc;
-	/* What this member held before the import, read through one iterator
-	 * made now: it does not see the import's own blocks (the in-file
-	 * duplicate set covers those) and never sorts the memtable again. */
-	if (h.size > 0)
-		sit = rocksdb_create_iterator_cf(l->db, l->ro, l->cf[LEDGER_CF_STATE]);
-	f = fopen(path, "rb");
-	if (f == NULL) {
-		rc = -errno;
-		ledger_err(err, cap, "%s: %s", path, strerror(errno));
-		return rc;
-	}
-	e = calloc(1, sizeof(*e));
-	if (e == NULL) {
-		rc = -ENOMEM;
-		goto out_release;
-	}
-	e->op = LEDGER_OP_ADD;
-	e->key_epoch = l->fpk->epoch;
-	while ((n = getline(&line, &linecap, f)) >= 0) {
-		char *s = line;
-		size_t len = (size_t)n;
-		uint64_t lineno = ++st->nb_lines;
-		uint64_t held_pos, held_exp;
-		int64_t dup;
-
-		bytes += (size_t)n;
-		if (len > 0 && s[len - 1] == '\n')
-			len--;
-		if (first) {
-			first = false;
-			if (len >= 3 && memcmp(s, "\xef\xbb\xbf", 3) == 0) {
-				s += 3;
-				len -= 3;
-			}
-			while (len > 0 && (*s == ' ' || *s == '\t')) {
-				s++;
-				len--;
-			}
-			jsonl = len > 0 && *s == '{';
-			if (!jsonl) {
-				if (len > 0 && s[len - 1] == '\r')
-					len--;
-				rc = ledger_csv_header(s, len, &cols, why, sizeof(why));
-				if (rc != 0) {
-					ledger_err(err, cap, "%s: line 1: %s", path, why);
-					goto out_release;
-				}
-				continue;
-			}
-		}
-		rc = jsonl ? ledger_jsonl_line(&l->cons, s, len, now_s, &row, why, sizeof(why))
-			   : ledger_csv_line(&l->cons, &cols, s, len, now_s, &row, why, sizeof(why));
-		if (rc == 1) {
-			rc = 0;
-			continue;
-		}
-		if (rc == 0) {
-			rg_fp_compute(l->fpk, row.kind, row.value, row.value_len, &e->fp);
-			memset(row.value, 0, sizeof(row.value));
-			dup = dup_check(&dups, &e->fp, (unsigned)row.list, lineno);
-			if (dup < 0) {
-				rc = (int)dup;
-				goto out_release;
-			}
-			if (dup > 0) {
-				ledger_err(why, sizeof(why), "duplicate of line %lld (same list and value)",
-					   (long long)dup);
-				rc = -EINVAL;
-			} else if (sit != NULL &&
-				   (ledger_state_key(skey, &e->fp, (unsigned)row.list,
-						     l->cons.members[l->self].id),
-				    ledger_state_seek(sit, skey, &held_pos, &held_exp, NULL) == 0) &&
-				   (held_exp == 0 || held_exp > now_s)) {
-				ledger_err(why, sizeof(why),
-					   "already listed by this member at position %llu",
-					   (unsigned long long)held_pos);
-				rc = -EINVAL;
-			}
-		}
-		if (rc != 0) {
-			st->nb_bad++;
-			if (o->on_bad != NULL)
-				o->on_bad(o->arg, lineno, why);
-			rc = 0;
-			continue;
-		}
-		e->list = (uint8_t)row.list;
-		e->kind = (uint8_t)row.kind;
-		e->severity = (uint8_t)row.severity;
-		e->action = (uint8_t)ledger_severity_action((unsigned)row.severity);
-		e->expiry_s = row.expiry_s;
-		e->time_ms = ledger_now_ms();
-		e->reason_len = (uint8_t)row.reason_len;
-		memcpy(e->reason, row.reason, row.reason_len);
-		rc = ledger_entry_encode(e, enc);
-		if (rc < 0) {
-			ledger_err(err, cap, "line %llu: cannot encode the entry",
-				   (unsigned long long)lineno);
-			goto out_release;
-		}
-		rc = pending_add(&p, enc, (uint16_t)rc);
-		if (rc != 0)
-			goto out_release;
-		if (!o->strict && p.nb >= bs) {
-			rc = pending_flush(l, &p, bs, o, st, bytes, err, cap);
-			if (rc != 0)
-				goto out_release;
-		}
-	}
-	if (ferror(f)) {
-		rc = -EIO;
-		ledger_err(err, cap, "%s: read error", path);
-		goto out_release;
-	}
-	if (first && !jsonl) {
-		rc = -EINVAL;
-		ledger_err(err, cap, "%s: empty file (a CSV file needs its header line)", path);
-		goto out_release;
-	}
-	if (o->strict && st->nb_bad > 0) {
-		rc = -EINVAL;
-		ledger_err(err, cap, "%s: %llu bad line(s); --strict: nothing imported", path,
-			   (unsigned long long)st->nb_bad);
-		goto out_release;
-	}
-	rc = pending_flush(l, &p, bs, o, st, bytes, err, cap);
-out_release:
-	if (sit != NULL)
-		rocksdb_iter_destroy(sit);
-	if (line != NULL) {
-		memset(line, 0, linecap); /* raw identifiers were in it */
-		free(line);
-	}
-	fclose(f);
-	free(p.buf);
-	free(p.lens);
-	free(dups.s);
-	free(e);
+	im = ledger_import_open(l, path, o, err, cap);
+	if (im == NULL)
+		return -errno;
+	while ((rc = ledger_import_step(im, 0, st, err, cap)) > 0)
+		;
+	ledger_import_close(im);
 	return rc;
 }

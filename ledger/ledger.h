@@ -368,14 +368,28 @@ struct ledger_import_opts {
 	void (*on_block)(void *arg, const struct ledger_block *b, uint64_t bytes_done);
 	/* Told of each bad line (never holding a raw PAN). */
 	void (*on_bad)(void *arg, uint64_t line, const char *why);
+	/* Told after on_block with the block's b->nb_entries entries
+	 * (canonical bytes, borrowed until return), e.g. to mirror them. */
+	void (*on_entries)(void *arg, const struct ledger_block *b,
+			   const uint8_t *const *entries, const uint16_t *lens);
+	/* Optional: whether this member holds (fp, list) now, 0 with *pos and
+	 * *expiry_s set or -ENOENT, from a mirror of the state the caller
+	 * keeps.  Without it the state is read through a RocksDB iterator made
+	 * at open, whose first seek sorts the vector memtable: a pause of up
+	 * to a few hundred ms that a caller serving others should not take. */
+	int (*held)(void *arg, const struct rg_fp *fp, unsigned list, uint64_t *pos,
+		    uint64_t *expiry_s);
 	void *arg;
 };
 
 struct ledger_import_stats {
-	uint64_t nb_lines;
-	uint64_t nb_imported;
+	uint64_t nb_lines;    /* lines read (this pass, see checking) */
+	uint64_t nb_imported; /* entries appended, in whole blocks */
 	uint64_t nb_bad;
 	uint64_t nb_blocks;
+	uint64_t bytes_read;  /* bytes of the file read (this pass) */
+	uint64_t total_bytes; /* size of the file when it was opened */
+	bool checking;	      /* strict: the first pass, which writes nothing */
 };
 
 /* One parsed import line, normalised. */
@@ -408,7 +422,40 @@ int ledger_jsonl_line(const struct ledger_consortium *c, const char *line, size_
  * UTC) or YYYY-MM-DDTHH:MM:SSZ.  0 or -EINVAL. */
 int ledger_parse_time(const char *s, size_t len, uint64_t *out_s);
 
-/* Import path (CSV with header, or JSONL; told apart by the first byte). */
+/*
+ * A resumable import of path (CSV with header, or JSONL; told apart by the
+ * first byte), for callers that must not block: open, then step until a
+ * step returns 0, then close.  The handle borrows l (which must outlive
+ * it) and holds the file and (without opts->held) a RocksDB iterator over
+ * the state as it was at open: close it before ledger_close.  Between
+ * steps the caller may use l for anything else, appends included.  Lines
+ * are checked against what the member held at open (iterator), or at the
+ * time of the line (opts->held); with the iterator, a line that an entry
+ * appended meanwhile duplicates is not refused (the later ADD supersedes).
+ *
+ * ledger_import_open: NULL with errno set and err filled (no key, a file
+ * that cannot be opened or is not a regular file).
+ *
+ * ledger_import_step: reads at most max_lines lines (0: no bound) and
+ * appends at most one block (each block durable and covered by a
+ * checkpoint before the step returns).  *st gets the running totals.
+ * Returns 1 while work remains, 0 when the import is complete, or -errno
+ * with err set; the blocks appended before an error stay, and every later
+ * step returns the same error.  Strict: the first pass (st->checking)
+ * appends nothing and fails with -EINVAL if any line was bad; -ESTALE means
+ * the file changed between the passes.
+ */
+struct ledger_import;
+struct ledger_import *ledger_import_open(struct ledger *l, const char *path,
+					 const struct ledger_import_opts *o, char *err, size_t cap);
+int ledger_import_step(struct ledger_import *im, unsigned max_lines,
+		       struct ledger_import_stats *st, char *err, size_t cap);
+/* The running totals, as the last step left them. */
+void ledger_import_progress(const struct ledger_import *im, struct ledger_import_stats *st);
+void ledger_import_close(struct ledger_import *im);
+
+/* The whole import in one call: steps until done.  0 or -errno with err
+ * set; *st holds the totals in both cases. */
 int ledger_import(struct ledger *l, const char *path, const struct ledger_import_opts *o,
 		  struct ledger_import_stats *st, char *err, size_t cap);
 
@@ -443,6 +490,154 @@ struct ledger_pull_stats {
 };
 int ledger_pull(struct ledger *l, const char *path, struct ledger_pull_stats *st, char *err,
 		size_t cap);
+
+/* ---- hit receipts (ledger/receipt.c) ---- */
+
+/*
+ * A hit receipt is a HIT entry: the ADD it refers to (ref member and
+ * position; its list, kind, fingerprint and key epoch copied) and, as
+ * payload, the commitment SHA-256(salt || detail) under a fresh 16-byte
+ * random salt.  The member keeps salt and detail (its openings) in the
+ * receipts store, DIR/receipts (docs/ledger.md, "Hit receipts"), so it can
+ * open one commitment later without showing the others.
+ *
+ * Shared receipts go into the own log (one block per batch, so they travel
+ * in bundles); local ones stay in the receipts store.  A shared batch is
+ * kept as pending openings (one synced write) before its block is
+ * appended, and marked once the block is durable; ledger_receipts_recover
+ * finishes a batch a crash cut between the two.
+ */
+#define LEDGER_SALT_BYTES 16
+#define LEDGER_DETAIL_MAX 4096 /* bytes of a receipt's detail */
+/* A receipt's entry: fixed part and the commitment, no reason. */
+#define LEDGER_RECEIPT_ENTRY_BYTES (LEDGER_ENTRY_FIXED + LEDGER_HASH_BYTES)
+
+enum ledger_receipt_mode {
+	LEDGER_RECEIPT_SHARED = 1, /* HIT entry in the own signed log */
+	LEDGER_RECEIPT_LOCAL = 2,  /* HIT entry in the receipts store only */
+};
+
+struct ledger_receipt {
+	/* the ADD the hit refers to (ledger_receipt_ref fills these) */
+	unsigned member;     /* its contributor's index */
+	uint64_t pos;        /* its position in that member's log */
+	uint8_t list, kind;
+	struct rg_fp fp;
+	uint32_t key_epoch;
+	uint64_t time_ms;    /* when the hit was seen (entry time); 0 = now */
+	const char *detail;  /* what the commitment hides; borrowed until return */
+	size_t detail_len;   /* 0..LEDGER_DETAIL_MAX */
+	/* filled when the receipt is sealed */
+	uint8_t salt[LEDGER_SALT_BYTES];
+	uint8_t entry[LEDGER_RECEIPT_ENTRY_BYTES]; /* canonical HIT entry */
+	uint64_t seq;        /* receipt number in the store (with a store) */
+	uint64_t hit_pos;    /* shared: position of the HIT in the own log */
+};
+
+/* SHA-256(salt || detail). */
+void ledger_receipt_commitment(const uint8_t salt[LEDGER_SALT_BYTES], const void *detail,
+			       size_t len, uint8_t out[LEDGER_HASH_BYTES]);
+/* Fill r's reference from the ADD at pos of member's log.  0, or -ENOENT
+ * (no ADD held there) with err set. */
+int ledger_receipt_ref(struct ledger *l, unsigned member, uint64_t pos,
+		       struct ledger_receipt *r, char *err, size_t cap);
+/* Seal r[0..n): a fresh random salt each, the commitment, the canonical
+ * HIT entry.  0 or -EINVAL (a detail too long, an unknown member, a field
+ * out of range) with err naming the receipt. */
+int ledger_receipts_seal(struct ledger *l, struct ledger_receipt *r, unsigned n, char *err,
+			 size_t cap);
+
+/* The receipts store of a ledger directory (RocksDB in DIR/receipts, mode
+ * 0700, created on first use).  Same thread rules as struct ledger; close
+ * it before the ledger. */
+struct ledger_receipts;
+struct ledger_receipts *ledger_receipts_open(struct ledger *l, char *err, size_t cap);
+void ledger_receipts_close(struct ledger_receipts *s);
+
+/* Shared: seal r[0..n) (1..LEDGER_BLOCK_MAX) and append them to the own
+ * log as ONE block (one signature, one synced write).  With a store (s may
+ * be NULL) the openings are kept first, as pending, and marked once the
+ * block is durable.  0 (r[i].seq, r[i].hit_pos set; *blk, may be NULL,
+ * receives the block) or -errno with err set; on an error nothing of the
+ * batch is in the log and its openings are removed. */
+int ledger_receipts_append(struct ledger *l, struct ledger_receipts *s, struct ledger_receipt *r,
+			   unsigned n, struct ledger_block *blk, char *err, size_t cap);
+/* Local: seal r[0..n) and keep them, entries and openings, in the store
+ * only, in one synced write.  0 (r[i].seq set) or -errno with err set. */
+int ledger_receipts_keep(struct ledger *l, struct ledger_receipts *s, struct ledger_receipt *r,
+			 unsigned n, char *err, size_t cap);
+/* Finish shared batches a crash cut: pending openings whose entries the
+ * own log holds are marked; the others are appended again (new block,
+ * same entries).  Needs the ledger open for writing.  0 or -errno with err;
+ * *nb_marked and *nb_appended (may be NULL) get the counts. */
+int ledger_receipts_recover(struct ledger *l, struct ledger_receipts *s, uint64_t *nb_marked,
+			    uint64_t *nb_appended, char *err, size_t cap);
+
+struct ledger_receipts_stats {
+	uint64_t nb_receipts;  /* receipts kept (the next number) */
+	uint64_t nb_pending;   /* shared receipts not yet known to be in the log */
+	uint64_t nb_shared;    /* recorded in the own log */
+	uint64_t nb_local;     /* recorded in the store only */
+	uint64_t nb_mark_errors; /* marks that failed (recovered at the next open) */
+};
+void ledger_receipts_stats(const struct ledger_receipts *s, struct ledger_receipts_stats *st);
+/* Recorded receipts for the ADDs of member on list, in mode. */
+uint64_t ledger_receipts_count(const struct ledger_receipts *s, unsigned member, unsigned list,
+			       enum ledger_receipt_mode mode);
+
+/* One receipt as kept in the store, to open it. */
+struct ledger_receipt_opening {
+	uint64_t seq;
+	uint8_t mode;        /* enum ledger_receipt_mode */
+	bool pending;        /* shared and not yet known to be in the log */
+	uint64_t hit_pos;    /* shared: position of the HIT in the own log */
+	uint8_t salt[LEDGER_SALT_BYTES];
+	uint8_t entry[LEDGER_RECEIPT_ENTRY_BYTES];
+	size_t entry_len;
+	char detail[LEDGER_DETAIL_MAX + 1]; /* NUL-terminated */
+	size_t detail_len;
+};
+/* Receipt number seq, or the shared receipt whose HIT is at hit_pos of the
+ * own log.  0, -ENOENT, -EBADMSG (a corrupt record), -EIO. */
+int ledger_receipt_get(struct ledger_receipts *s, uint64_t seq, struct ledger_receipt_opening *o);
+int ledger_receipt_get_pos(struct ledger_receipts *s, uint64_t hit_pos,
+			   struct ledger_receipt_opening *o);
+/* Check an opening the way an auditor does: its entry is a canonical HIT
+ * whose payload is SHA-256(salt || detail); for a shared receipt the own
+ * log holds that very entry at hit_pos; the entry it refers to is an ADD
+ * of the same list, kind and fingerprint.  0 when all hold, else -EBADMSG
+ * (a check failed), -EAGAIN (pending) or -ENOENT (the referred log is not
+ * held), with why set; *e (may be NULL) gets the decoded HIT entry. */
+int ledger_receipt_check(struct ledger *l, const struct ledger_receipt_opening *o,
+			 struct ledger_entry *e, char *why, size_t cap);
+/* The opening and its check as one JSON object (jansson; the caller owns
+ * it): {"receipt", "mode", "pending", "pos", "member", "ref_member",
+ * "ref_pos", "list", "kind", "fp", "time", "salt", "detail", "commitment",
+ * "entry", "verified"[, "problem"]}. */
+struct json_t;
+struct json_t *ledger_receipt_json(struct ledger *l, const struct ledger_receipt_opening *o);
+
+/* Every HIT entry of the logs held: cb gets the recording member, the
+ * position, the entry, the index of the member it refers to (-1 if not a
+ * member) and whether the reference is an ADD held here of the same list,
+ * kind and fingerprint.  A non-zero return of cb stops and is returned. */
+typedef int (*ledger_hit_fn)(void *arg, unsigned member, uint64_t pos,
+			     const struct ledger_entry *e, int ref_member, bool ref_ok);
+int ledger_hits_iterate(struct ledger *l, ledger_hit_fn cb, void *arg);
+
+/* A read view of the derived state, for lookups by fingerprint prefix
+ * (hit events carry only the first bytes of a fingerprint).  It sees the
+ * state as it was when opened: open a new one after the state changed.
+ * One RocksDB iterator: opening one costs a sort of the unflushed state
+ * records, a lookup is one seek. */
+struct ledger_state_view;
+struct ledger_state_view *ledger_state_view_open(struct ledger *l);
+void ledger_state_view_close(struct ledger_state_view *v);
+/* cb (ledger_state_fn) for each record whose fingerprint starts with
+ * prefix[0..len), len 1..RG_FP_BYTES.  0, cb's non-zero return, -EINVAL,
+ * -EIO. */
+int ledger_state_view_find(struct ledger_state_view *v, const uint8_t *prefix, size_t len,
+			   ledger_state_fn cb, void *arg);
 
 /* ---- helpers ---- */
 

@@ -634,6 +634,17 @@ out:
 	return rc;
 }
 
+/* Open the receipts store of l; prints why on failure. */
+static struct ledger_receipts *receipts_or_die(struct ledger *l)
+{
+	char err[LEDGER_ERR_MAX];
+	struct ledger_receipts *s = ledger_receipts_open(l, err, sizeof(err));
+
+	if (s == NULL)
+		fprintf(stderr, "riskgate-ledger: %s\n", err);
+	return s;
+}
+
 static int cmd_hit(struct cli *c, int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -641,19 +652,14 @@ static int cmd_hit(struct cli *c, int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *detail = "";
-	struct ledger_entry *e = calloc(1, sizeof(*e)), *t = calloc(1, sizeof(*t));
-	uint8_t buf[LEDGER_ENTRY_MAX], salt[16], *commit_in;
-	const char *why;
+	struct ledger_receipts *s = NULL;
+	struct ledger_receipt r;
+	struct ledger_block b;
+	char err[LEDGER_ERR_MAX];
 	struct ledger *l;
-	size_t len, dlen;
-	uint64_t pos;
+	uint64_t pos, nb_marked, nb_again;
 	int o, m, rc = 1;
 
-	if (e == NULL || t == NULL) {
-		free(e);
-		free(t);
-		return 1;
-	}
 	while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		if (o != 'd')
 			die_usage("hit");
@@ -661,46 +667,286 @@ static int cmd_hit(struct cli *c, int argc, char **argv)
 	}
 	if (optind != argc - 2 || !parse_u64(argv[optind + 1], &pos))
 		die_usage("hit");
+	if (strlen(detail) > LEDGER_DETAIL_MAX) {
+		fprintf(stderr, "riskgate-ledger: hit: --detail is longer than %u bytes\n",
+			LEDGER_DETAIL_MAX);
+		return EXIT_USAGE;
+	}
 	l = open_or_die(c, LEDGER_OPEN_WRITE);
 	m = member_arg(l, argv[optind]);
 	if (m < 0)
 		goto out;
-	if (ledger_entry_get(l, (unsigned)m, pos, buf, &len, NULL) != 0 ||
-	    ledger_entry_decode(buf, len, t, &why) != 0 || t->op != LEDGER_OP_ADD) {
-		fprintf(stderr, "riskgate-ledger: no ADD held at %s position %llu\n", argv[optind],
-			(unsigned long long)pos);
+	memset(&r, 0, sizeof(r));
+	if (ledger_receipt_ref(l, (unsigned)m, pos, &r, err, sizeof(err)) != 0) {
+		fprintf(stderr, "riskgate-ledger: %s\n", err);
 		goto out;
 	}
-	/* The receipt commits to the detail (e.g. STAN, RRN, time) under a
-	 * random salt the member keeps: it can prove the hit later without
-	 * revealing it now. */
-	dlen = strlen(detail);
-	commit_in = malloc(sizeof(salt) + dlen);
-	if (commit_in == NULL)
+	s = receipts_or_die(l);
+	if (s == NULL)
 		goto out;
-	randombytes_buf(salt, sizeof(salt));
-	memcpy(commit_in, salt, sizeof(salt));
-	memcpy(commit_in + sizeof(salt), detail, dlen);
-	ledger_sha256(commit_in, sizeof(salt) + dlen, e->payload);
-	free(commit_in);
-	e->payload_len = LEDGER_HASH_BYTES;
-	e->op = LEDGER_OP_HIT;
-	e->list = t->list;
-	e->kind = t->kind;
-	e->fp = t->fp;
-	e->key_epoch = t->key_epoch;
-	e->time_ms = ledger_now_ms();
-	memcpy(e->ref_member, ledger_consortium(l)->members[m].id, LEDGER_ID_BYTES);
-	e->ref_pos = pos;
-	rc = append_one(l, e, "hit");
-	if (rc == 0)
-		print_json(json_pack("{s:o, s:s}", "salt", hexj(salt, sizeof(salt)), "note",
-				     "keep the salt to open the commitment SHA-256(salt || detail)"));
+	/* batches a crash of riskgated cut are finished before this one */
+	if (ledger_receipts_recover(l, s, &nb_marked, &nb_again, err, sizeof(err)) != 0)
+		fprintf(stderr, "riskgate-ledger: pending receipts: %s\n", err);
+	else if (nb_marked + nb_again > 0)
+		fprintf(stderr, "riskgate-ledger: %llu pending receipts finished (%llu appended again)\n",
+			(unsigned long long)(nb_marked + nb_again), (unsigned long long)nb_again);
+	/* The receipt commits to the detail (e.g. STAN, RRN, time) under a
+	 * random salt kept in the receipts store: the hit can be proven later
+	 * without revealing it now. */
+	r.detail = detail;
+	r.detail_len = strlen(detail);
+	if (ledger_receipts_append(l, s, &r, 1, &b, err, sizeof(err)) != 0) {
+		fprintf(stderr, "riskgate-ledger: hit refused: %s\n", err);
+		goto out;
+	}
+	print_json(json_pack("{s:s, s:I, s:I, s:o, s:o, s:I, s:o, s:s}", "op", "HIT", "pos",
+			     (json_int_t)r.hit_pos, "size", (json_int_t)(r.hit_pos + 1), "root",
+			     hexj(b.tree_root, 32), "entry", hexj(r.entry, sizeof(r.entry)),
+			     "receipt", (json_int_t)r.seq, "salt", hexj(r.salt, sizeof(r.salt)),
+			     "note", "the salt opens the commitment SHA-256(salt || detail); "
+				     "`receipt open` shows both"));
+	rc = 0;
 out:
+	ledger_receipts_close(s);
 	ledger_close(l);
-	free(e);
-	free(t);
 	return rc;
+}
+
+/* Positions of the own log's HIT entries. */
+struct hit_positions {
+	int self;
+	uint64_t *pos;
+	size_t nb, cap;
+};
+
+static int own_hit(void *arg, unsigned member, uint64_t pos, const struct ledger_entry *e,
+		   int ref, bool ref_ok)
+{
+	struct hit_positions *h = arg;
+
+	(void)e, (void)ref, (void)ref_ok;
+	if ((int)member != h->self)
+		return 0;
+	if (h->nb == h->cap) {
+		size_t cap = h->cap ? 2 * h->cap : 1024;
+		uint64_t *p = realloc(h->pos, cap * sizeof(*p));
+
+		if (p == NULL)
+			return -ENOMEM;
+		h->pos = p;
+		h->cap = cap;
+	}
+	h->pos[h->nb++] = pos;
+	return 0;
+}
+
+/* receipt verify: every HIT of the own log opens and checks out, and so
+ * does every local receipt kept; the first problem is reported. */
+static int receipt_verify(struct ledger *l, struct ledger_receipts *s,
+			  struct ledger_receipt_opening *op)
+{
+	struct hit_positions h = { .self = ledger_self(l) };
+	struct ledger_receipts_stats st;
+	char why[LEDGER_ERR_MAX] = "";
+	uint64_t nb_local = 0, nb_pending = 0;
+	int r;
+
+	if (h.self < 0) {
+		fprintf(stderr, "riskgate-ledger: no own member here\n");
+		return 1;
+	}
+	r = ledger_hits_iterate(l, own_hit, &h);
+	for (size_t i = 0; r == 0 && i < h.nb; i++) {
+		r = ledger_receipt_get_pos(s, h.pos[i], op);
+		if (r != 0) {
+			snprintf(why, sizeof(why), "the HIT at position %llu has no kept opening",
+				 (unsigned long long)h.pos[i]);
+			break;
+		}
+		r = ledger_receipt_check(l, op, NULL, why, sizeof(why));
+	}
+	ledger_receipts_stats(s, &st);
+	for (uint64_t n = 0; r == 0 && n < st.nb_receipts; n++) {
+		r = ledger_receipt_get(s, n, op);
+		if (r == -ENOENT) { /* a batch that failed left its number unused */
+			r = 0;
+			continue;
+		}
+		if (r != 0) {
+			snprintf(why, sizeof(why), "receipt %llu: unreadable (%s)",
+				 (unsigned long long)n, strerror(-r));
+			break;
+		}
+		if (op->pending) {
+			nb_pending++;
+			continue;
+		}
+		if (op->mode != LEDGER_RECEIPT_LOCAL)
+			continue;
+		nb_local++;
+		r = ledger_receipt_check(l, op, NULL, why, sizeof(why));
+	}
+	free(h.pos);
+	if (r != 0) {
+		fprintf(stderr, "riskgate-ledger: %s\n", why[0] ? why : strerror(-r));
+		print_json(json_pack("{s:b, s:s}", "ok", 0, "problem", why[0] ? why : strerror(-r)));
+		return 1;
+	}
+	print_json(json_pack("{s:b, s:I, s:I, s:I, s:I}", "ok", 1, "shared", (json_int_t)h.nb,
+			     "local", (json_int_t)nb_local, "pending", (json_int_t)nb_pending,
+			     "receipts", (json_int_t)st.nb_receipts));
+	return 0;
+}
+
+/* receipt open N | open --pos P | verify */
+static int cmd_receipt(struct cli *c, int argc, char **argv)
+{
+	struct ledger_receipt_opening *op = malloc(sizeof(*op));
+	struct ledger_receipts *s = NULL;
+	struct ledger *l;
+	bool by_pos = false, verify = false;
+	json_t *j;
+	uint64_t n = 0;
+	int rc = 1, r;
+
+	if (op == NULL)
+		return 1;
+	if (argc == 2 && strcmp(argv[1], "verify") == 0)
+		verify = true;
+	else if (argc == 4 && strcmp(argv[1], "open") == 0 && strcmp(argv[2], "--pos") == 0)
+		by_pos = true;
+	else if (argc != 3 || strcmp(argv[1], "open") != 0)
+		die_usage("receipt");
+	if (!verify && !parse_u64(argv[argc - 1], &n))
+		die_usage("receipt");
+	l = open_or_die(c, 0);
+	s = receipts_or_die(l);
+	if (s == NULL)
+		goto out;
+	if (verify) {
+		rc = receipt_verify(l, s, op);
+		goto out;
+	}
+	r = by_pos ? ledger_receipt_get_pos(s, n, op) : ledger_receipt_get(s, n, op);
+	if (r != 0) {
+		fprintf(stderr, "riskgate-ledger: %s %llu: %s\n",
+			by_pos ? "no receipt kept for the HIT at position" : "no receipt",
+			(unsigned long long)n, r == -ENOENT ? "not in the receipts store"
+							    : strerror(-r));
+		goto out;
+	}
+	j = ledger_receipt_json(l, op);
+	if (j == NULL)
+		goto out;
+	rc = json_is_true(json_object_get(j, "verified")) ? 0 : 1;
+	if (rc != 0)
+		fprintf(stderr, "riskgate-ledger: %s\n",
+			json_string_value(json_object_get(j, "problem")) ?: "not verified");
+	print_json(j);
+out:
+	ledger_receipts_close(s);
+	ledger_close(l);
+	free(op);
+	return rc;
+}
+
+/* HIT entries counted per (recording member, contributor, list). */
+struct hit_count {
+	unsigned recorder, contributor, list;
+	uint64_t n;
+};
+
+struct hit_tally {
+	int want;	  /* contributor index, -1 for every one */
+	struct hit_count *c;
+	size_t nb, cap;
+	uint64_t total, bad_refs;
+};
+
+static int tally_hit(void *arg, unsigned member, uint64_t pos, const struct ledger_entry *e,
+		     int ref, bool ref_ok)
+{
+	struct hit_tally *t = arg;
+	size_t i;
+
+	(void)pos;
+	if (t->want >= 0 && ref != t->want)
+		return 0;
+	if (!ref_ok || ref < 0) {
+		t->bad_refs++;
+		return 0;
+	}
+	t->total++;
+	for (i = 0; i < t->nb; i++)
+		if (t->c[i].recorder == member && t->c[i].contributor == (unsigned)ref &&
+		    t->c[i].list == e->list)
+			break;
+	if (i == t->nb) {
+		if (t->nb == t->cap) {
+			size_t cap = t->cap ? 2 * t->cap : 64;
+			struct hit_count *p = realloc(t->c, cap * sizeof(*p));
+
+			if (p == NULL)
+				return -ENOMEM;
+			t->c = p;
+			t->cap = cap;
+		}
+		t->c[t->nb++] = (struct hit_count){ member, (unsigned)ref, e->list, 0 };
+	}
+	t->c[i].n++;
+	return 0;
+}
+
+static int cmd_receipts(struct cli *c, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "member", required_argument, NULL, 'm' },
+		{ "all", no_argument, NULL, 'a' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *member = NULL;
+	struct hit_tally t = { .want = -1 };
+	const struct ledger_consortium *cs;
+	struct ledger *l;
+	bool all = false;
+	int o, rc;
+
+	while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (o) {
+		case 'm': member = optarg; break;
+		case 'a': all = true; break;
+		default: die_usage("receipts");
+		}
+	}
+	if (optind != argc || (all && member != NULL))
+		die_usage("receipts");
+	l = open_or_die(c, LEDGER_OPEN_NO_FP);
+	cs = ledger_consortium(l);
+	if (!all) {
+		t.want = member_arg(l, member);
+		if (t.want < 0) {
+			ledger_close(l);
+			return 1;
+		}
+	}
+	rc = ledger_hits_iterate(l, tally_hit, &t);
+	if (rc != 0) {
+		fprintf(stderr, "riskgate-ledger: receipts: %s\n", strerror(-rc));
+		goto out;
+	}
+	for (size_t i = 0; i < t.nb; i++)
+		print_json(json_pack("{s:s, s:s, s:s, s:I}", "contributor",
+				     cs->members[t.c[i].contributor].name, "list",
+				     cs->lists[t.c[i].list].name[0] ? cs->lists[t.c[i].list].name : "?",
+				     "recorded_by", cs->members[t.c[i].recorder].name, "hits",
+				     (json_int_t)t.c[i].n));
+	print_json(json_pack("{s:o, s:I, s:I}", "contributor",
+			     t.want >= 0 ? json_string(cs->members[t.want].name) : json_null(),
+			     "hits", (json_int_t)t.total, "bad_refs", (json_int_t)t.bad_refs));
+out:
+	free(t.c);
+	ledger_close(l);
+	return rc == 0 ? 0 : 1;
 }
 
 static int cmd_key_epoch(struct cli *c, int argc, char **argv)
@@ -1572,6 +1818,10 @@ static const struct command commands[] = {
 	  "revoke an own entry" },
 	{ "hit", cmd_hit, "MEMBER POS [--detail TEXT]",
 	  "record a hit receipt (salted commitment) for an entry" },
+	{ "receipt", cmd_receipt, "open N | open --pos POS | verify",
+	  "show a kept receipt's salt and detail and check it; verify: all of them" },
+	{ "receipts", cmd_receipts, "[--member NAME | --all]",
+	  "count HIT entries referring to a member's entries, over every log held" },
 	{ "key-epoch", cmd_key_epoch, "N", "record that this member fingerprints under epoch N" },
 	{ "membership", cmd_membership,
 	  "propose add DIR|remove NAME OUT | sign FILE | apply FILE",

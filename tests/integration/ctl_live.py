@@ -296,6 +296,17 @@ def main():
         hs = [h for h in ctl.hits() if h.get("masked") == masked]
         check(hs and hs[-1]["contributor"] == "bank-a" and hs[-1]["ledger_pos"] >= 1,
               "hit events name the contributor and the ledger position")
+        # the busiest flows as the dataplane's sweeps published them: the
+        # acquirer's 4 connections to the switch, the hits among them
+        def flows_with_hits():
+            f = ctl.ok("flows", "--top", "3")["flows"]
+            return f if f and sum(x["hits"] for x in f) > 0 else None
+        fl = wait_for(flows_with_hits, 5)
+        check(fl and 1 <= len(fl) <= 3 and all(x["msgs"] > 0 for x in fl) and
+              [x["msgs"] for x in fl] == sorted((x["msgs"] for x in fl), reverse=True) and
+              all(x["server"] == f"{IP_SW}:{PORT}" and x["client"].startswith(IP_ACQ + ":")
+                  for x in fl) and sum(x["hits"] for x in fl) > 0,
+              f"flows --top 3: busiest acquirer connections, by messages, with hits: {fl}")
         lk = ctl.ok("lookup", "PAN", pan)
         check(lk["in_table"] and lk["lists"] == ["txn_fraud"] and lk["entries"][0]["member"] == "bank-a",
               "lookup after add: listed by bank-a")

@@ -13,7 +13,7 @@
 #    (netns rgacq) and the switch (netns rgsw), on that table and segment;
 # 4. while traffic runs, `riskgate-ctl add` lists the held-back card and its
 #    hit events appear (time from the add to the first event shown);
-# 5. `riskgate-ctl stats` and the last hit events;
+# 5. `riskgate-ctl stats`, the last hit events and the busiest flows;
 # 6. everything torn down on exit, failure or Ctrl-C.
 # Needs root and huge pages (scripts/hugepages.sh); about 20 s.
 set -eu
@@ -218,3 +218,6 @@ ctl stats | sed 's/^/  /'
 
 say "riskgate-ctl hits -n 5 (the last hit events)"
 ctl hits -n 5 | sed 's/^/  /'
+
+say "riskgate-ctl flows --top 5 (the busiest connections through the appliance)"
+ctl flows --top 5 | sed 's/^/  /'

@@ -589,37 +589,20 @@ out_free:
 	return NULL;
 }
 
-/*
- * The import's entries sit in the vector memtables of entries and state,
- * and a point read (a proof, verify, a lookup of one entry) sorts a copy of
- * such a memtable every time: in a process that keeps the ledger open (the
- * daemon) those reads would crawl until the next flush.  So an import that
- * appended anything hands both memtables to RocksDB's background flush,
- * without waiting for it.
- */
-static void import_flush(struct ledger *l)
-{
-	static const unsigned cfs[] = { LEDGER_CF_ENTRIES, LEDGER_CF_STATE };
-	rocksdb_flushoptions_t *fo = rocksdb_flushoptions_create();
-
-	rocksdb_flushoptions_set_wait(fo, 0);
-	for (unsigned i = 0; i < sizeof(cfs) / sizeof(cfs[0]); i++) {
-		char *errptr = NULL;
-
-		rocksdb_flush_cf(l->db, fo, l->cf[cfs[i]], &errptr);
-		free(errptr); /* a flush that fails loses nothing: the WAL has it */
-	}
-	rocksdb_flushoptions_destroy(fo);
-}
-
 void ledger_import_close(struct ledger_import *im)
 {
 	if (im == NULL)
 		return;
 	if (im->sit != NULL)
 		rocksdb_iter_destroy(im->sit);
+	/* The import's entries sit in the vector memtables of entries and
+	 * state, and a point read (a proof, verify, a lookup of one entry)
+	 * sorts a copy of such a memtable every time: in a process that keeps
+	 * the ledger open (the daemon) those reads would crawl until the next
+	 * flush.  So an import that appended anything hands both memtables to
+	 * RocksDB's background flush, without waiting for it. */
 	if (im->st.nb_blocks > 0)
-		import_flush(im->l);
+		ledger_cf_flush(im->l, 1u << LEDGER_CF_ENTRIES | 1u << LEDGER_CF_STATE, false);
 	if (im->line != NULL) {
 		sodium_memzero(im->line, im->linecap); /* raw identifiers were in it */
 		free(im->line);

@@ -75,19 +75,6 @@ struct ledger_state_view {
 	rocksdb_iterator_t *it;
 };
 
-/* Switch the entries memtable for a new one and let RocksDB flush the old
- * one in the background; nothing waits. */
-static void entries_flush(struct ledger *l)
-{
-	rocksdb_flushoptions_t *fo = rocksdb_flushoptions_create();
-	char *errptr = NULL;
-
-	rocksdb_flushoptions_set_wait(fo, 0);
-	rocksdb_flush_cf(l->db, fo, l->cf[LEDGER_CF_ENTRIES], &errptr);
-	free(errptr); /* a flush that fails loses nothing: the WAL has it */
-	rocksdb_flushoptions_destroy(fo);
-}
-
 /* Entry reads go through one iterator per call: a point read would copy
  * and sort the entries memtable each time (see RCPT_FLUSH_AT). */
 static rocksdb_iterator_t *entries_iter(struct ledger *l)
@@ -278,25 +265,7 @@ static int store_write(struct ledger_receipts *s, rocksdb_writebatch_t *wb, bool
 	char *errptr = NULL;
 
 	rocksdb_write(s->db, sync ? s->wsync : s->wmark, wb, &errptr);
-	if (errptr != NULL) {
-		ledger_err(err, cap, "receipts store: %s", errptr);
-		free(errptr);
-		return -EIO;
-	}
-	return 0;
-}
-
-static int store_get(struct ledger_receipts *s, const uint8_t *key, size_t klen, char **val,
-		     size_t *vlen)
-{
-	char *errptr = NULL;
-
-	*val = rocksdb_get(s->db, s->ro, (const char *)key, klen, vlen, &errptr);
-	if (errptr != NULL) {
-		free(errptr);
-		return -EIO;
-	}
-	return *val == NULL ? -ENOENT : 0;
+	return ledger_rocks_err(errptr, err, cap, "receipts store");
 }
 
 /* The member index and list of a sealed receipt's entry (its ref). */
@@ -359,7 +328,6 @@ static int store_load(struct ledger_receipts *s, const struct ledger_consortium 
 {
 	rocksdb_iterator_t *it = rocksdb_create_iterator(s->db, s->ro);
 	uint8_t key[9];
-	char *errptr = NULL;
 	int rc = 0;
 
 	/* the next number follows the last record */
@@ -409,11 +377,8 @@ static int store_load(struct ledger_receipts *s, const struct ledger_consortium 
 		else
 			s->st.nb_local += ledger_get64(v);
 	}
-	rocksdb_iter_get_error(it, &errptr);
-	if (errptr != NULL) {
-		free(errptr);
+	if (ledger_iter_status(it) != 0)
 		rc = -EIO;
-	}
 	rocksdb_iter_destroy(it);
 	return rc;
 }
@@ -443,12 +408,9 @@ struct ledger_receipts *ledger_receipts_open(struct ledger *l, char *err, size_t
 	rocksdb_options_set_write_buffer_size(s->opts, 4u << 20);
 	rocksdb_options_set_wal_recovery_mode(s->opts, rocksdb_point_in_time_recovery);
 	s->db = rocksdb_open(s->opts, path, &errptr);
-	if (errptr != NULL) {
-		ledger_err(err, cap, "%s: %s", path, errptr);
-		free(errptr);
-		rc = EIO;
+	rc = -ledger_rocks_err(errptr, err, cap, path);
+	if (rc != 0)
 		goto out_opts;
-	}
 	s->wsync = rocksdb_writeoptions_create();
 	rocksdb_writeoptions_set_sync(s->wsync, 1);
 	s->wmark = rocksdb_writeoptions_create();
@@ -538,14 +500,8 @@ static int range_find(struct ledger_receipts *s, char tag, uint64_t v, uint64_t 
 			if (v - *first < *n)
 				rc = 0;
 		}
-	} else {
-		char *errptr = NULL;
-
-		rocksdb_iter_get_error(it, &errptr);
-		if (errptr != NULL) {
-			free(errptr);
-			rc = -EIO;
-		}
+	} else if (ledger_iter_status(it) != 0) {
+		rc = -EIO;
 	}
 	rocksdb_iter_destroy(it);
 	return rc;
@@ -692,7 +648,7 @@ out_mark:
 		mark_recorded(s, ledger_consortium(l), seq0, h.size, entries, n, NULL, 0);
 		s->nb_unflushed += n;
 		if (s->nb_unflushed >= RCPT_FLUSH_AT) {
-			entries_flush(l);
+			ledger_cf_flush(l, 1u << LEDGER_CF_ENTRIES, false);
 			s->nb_unflushed = 0;
 		}
 	}
@@ -902,7 +858,7 @@ int ledger_receipt_get(struct ledger_receipts *s, uint64_t seq, struct ledger_re
 	int rc;
 
 	key_u64(key, 'R', seq);
-	rc = store_get(s, key, sizeof(key), &val, &vlen);
+	rc = ledger_rocks_get(s->db, s->ro, NULL, key, sizeof(key), &val, &vlen);
 	if (rc != 0)
 		return rc;
 	rc = record_decode((const uint8_t *)val, vlen, o);
@@ -1085,7 +1041,6 @@ int ledger_hits_iterate(struct ledger *l, ledger_hit_fn cb, void *arg)
 	const struct ledger_consortium *cs = ledger_consortium(l);
 	rocksdb_iterator_t *it = entries_iter(l), *ir = entries_iter(l);
 	struct ledger_entry *e = malloc(sizeof(*e)), *a = malloc(sizeof(*a));
-	char *errptr = NULL;
 	int rc = 0;
 
 	if (e == NULL || a == NULL) {
@@ -1116,13 +1071,8 @@ int ledger_hits_iterate(struct ledger *l, ledger_hit_fn cb, void *arg)
 		if (rc != 0)
 			break;
 	}
-	if (rc == 0) {
-		rocksdb_iter_get_error(it, &errptr);
-		if (errptr != NULL) {
-			free(errptr);
-			rc = -EIO;
-		}
-	}
+	if (rc == 0)
+		rc = ledger_iter_status(it);
 out_free:
 	rocksdb_iter_destroy(it);
 	rocksdb_iter_destroy(ir);
@@ -1161,7 +1111,6 @@ int ledger_state_view_find(struct ledger_state_view *v, const uint8_t *prefix, s
 			   ledger_state_fn cb, void *arg)
 {
 	const struct ledger_consortium *cs = ledger_consortium(v->l);
-	char *errptr = NULL;
 	int rc = 0;
 
 	if (len == 0 || len > RG_FP_BYTES)
@@ -1187,10 +1136,5 @@ int ledger_state_view_find(struct ledger_state_view *v, const uint8_t *prefix, s
 		if (rc != 0)
 			return rc;
 	}
-	rocksdb_iter_get_error(v->it, &errptr);
-	if (errptr != NULL) {
-		free(errptr);
-		return -EIO;
-	}
-	return 0;
+	return ledger_iter_status(v->it);
 }

@@ -50,15 +50,8 @@ int ledger_state_iterate(struct ledger *l, ledger_state_fn cb, void *arg)
 		if (rc != 0)
 			break;
 	}
-	if (rc == 0) {
-		char *errptr = NULL;
-
-		rocksdb_iter_get_error(it, &errptr);
-		if (errptr != NULL) {
-			free(errptr);
-			rc = -EIO;
-		}
-	}
+	if (rc == 0)
+		rc = ledger_iter_status(it);
 	rocksdb_iter_destroy(it);
 	return rc;
 }

@@ -53,18 +53,45 @@ const struct rg_fp_key *ledger_fp_key(const struct ledger *l)
 	return l->fpk;
 }
 
-/* Get into a malloc'd buffer; -ENOENT when absent.  errptr converted here. */
-int ledger_db_get(struct ledger *l, unsigned cf, const void *key, size_t klen, char **val,
-		  size_t *vlen)
+int ledger_rocks_err(char *errptr, char *err, size_t cap, const char *what)
+{
+	if (errptr == NULL)
+		return 0;
+	if (err != NULL)
+		ledger_err(err, cap, "%s: %s", what, errptr);
+	free(errptr);
+	return -EIO;
+}
+
+int ledger_rocks_get(rocksdb_t *db, const rocksdb_readoptions_t *ro,
+		     rocksdb_column_family_handle_t *cf, const void *key, size_t klen, char **val,
+		     size_t *vlen)
+{
+	char *errptr = NULL;
+	int rc;
+
+	if (cf != NULL)
+		*val = rocksdb_get_cf(db, ro, cf, key, klen, vlen, &errptr);
+	else
+		*val = rocksdb_get(db, ro, key, klen, vlen, &errptr);
+	rc = ledger_rocks_err(errptr, NULL, 0, NULL);
+	if (rc != 0)
+		return rc;
+	return *val == NULL ? -ENOENT : 0;
+}
+
+int ledger_iter_status(const rocksdb_iterator_t *it)
 {
 	char *errptr = NULL;
 
-	*val = rocksdb_get_cf(l->db, l->ro, l->cf[cf], key, klen, vlen, &errptr);
-	if (errptr != NULL) {
-		free(errptr);
-		return -EIO;
-	}
-	return *val == NULL ? -ENOENT : 0;
+	rocksdb_iter_get_error(it, &errptr);
+	return ledger_rocks_err(errptr, NULL, 0, NULL);
+}
+
+int ledger_db_get(struct ledger *l, unsigned cf, const void *key, size_t klen, char **val,
+		  size_t *vlen)
+{
+	return ledger_rocks_get(l->db, l->ro, l->cf[cf], key, klen, val, vlen);
 }
 
 int ledger_db_write(struct ledger *l, rocksdb_writebatch_t *wb, char *err, size_t cap)
@@ -79,12 +106,7 @@ int ledger_db_write(struct ledger *l, rocksdb_writebatch_t *wb, char *err, size_
 	}
 	l->dirty = true;
 	rocksdb_write(l->db, l->wsync, wb, &errptr);
-	if (errptr != NULL) {
-		ledger_err(err, cap, "rocksdb write: %s", errptr);
-		free(errptr);
-		return -EIO;
-	}
-	return 0;
+	return ledger_rocks_err(errptr, err, cap, "rocksdb write");
 }
 
 static void head_encode(const struct ledger_head *h, uint8_t *out, size_t *len)
@@ -369,12 +391,7 @@ static int check_consortium(struct ledger *l, char *err, size_t cap)
 		return rc;
 	rocksdb_put_cf(l->db, l->wsync, l->cf[LEDGER_CF_DEFAULT], key, sizeof(key) - 1,
 		       (const char *)l->cons.id, LEDGER_HASH_BYTES, &errptr);
-	if (errptr != NULL) {
-		ledger_err(err, cap, "rocksdb put: %s", errptr);
-		free(errptr);
-		return -EIO;
-	}
-	return 0;
+	return ledger_rocks_err(errptr, err, cap, "rocksdb put");
 }
 
 struct ledger *ledger_open(const char *dir, unsigned flags, char *err, size_t cap)
@@ -443,12 +460,9 @@ struct ledger *ledger_open(const char *dir, unsigned flags, char *err, size_t ca
 	snprintf(path, sizeof(path), "%s/db", dir);
 	l->db = rocksdb_open_column_families(l->opts, path, LEDGER_CF_MAX, cf_names, cf_opts,
 					     l->cf, &errptr);
-	if (errptr != NULL) {
-		ledger_err(err, cap, "%s: %s", path, errptr);
-		free(errptr);
-		rc = -EIO;
+	rc = ledger_rocks_err(errptr, err, cap, path);
+	if (rc != 0)
 		goto out_opts;
-	}
 	l->wsync = rocksdb_writeoptions_create();
 	rocksdb_writeoptions_set_sync(l->wsync, 1);
 	l->ro = rocksdb_readoptions_create();
@@ -504,21 +518,27 @@ out_free:
 	return NULL;
 }
 
-void ledger_flush(struct ledger *l)
+void ledger_cf_flush(struct ledger *l, unsigned cf_mask, bool wait)
 {
-	rocksdb_flushoptions_t *fo;
+	rocksdb_flushoptions_t *fo = rocksdb_flushoptions_create();
 
-	if (!l->dirty || l->db == NULL)
-		return;
-	fo = rocksdb_flushoptions_create();
-	rocksdb_flushoptions_set_wait(fo, 1);
+	rocksdb_flushoptions_set_wait(fo, wait);
 	for (unsigned i = 0; i < LEDGER_CF_MAX; i++) {
 		char *errptr = NULL;
 
+		if (!(cf_mask >> i & 1))
+			continue;
 		rocksdb_flush_cf(l->db, fo, l->cf[i], &errptr);
 		free(errptr); /* a failed flush loses nothing: the WAL has it */
 	}
 	rocksdb_flushoptions_destroy(fo);
+}
+
+void ledger_flush(struct ledger *l)
+{
+	if (!l->dirty || l->db == NULL)
+		return;
+	ledger_cf_flush(l, (1u << LEDGER_CF_MAX) - 1, true);
 	l->dirty = false;
 }
 
@@ -897,12 +917,7 @@ int ledger_checkpoint_now(struct ledger *l, char *err, size_t cap)
 	ledger_key_member_u64(key, c.member, c.size);
 	rocksdb_put_cf(l->db, l->wsync, l->cf[LEDGER_CF_CHECKPOINTS], (const char *)key,
 		       sizeof(key), (const char *)buf, sizeof(buf), &errptr);
-	if (errptr != NULL) {
-		ledger_err(err, cap, "rocksdb put checkpoint: %s", errptr);
-		free(errptr);
-		return -EIO;
-	}
-	return 0;
+	return ledger_rocks_err(errptr, err, cap, "rocksdb put checkpoint");
 }
 
 int ledger_append(struct ledger *l, const uint8_t *const *entries, const uint16_t *lens,
@@ -1072,12 +1087,7 @@ int ledger_store_checkpoint(struct ledger *l, const struct ledger_checkpoint *c,
 	ledger_key_member_u64(key, c->member, c->size);
 	rocksdb_put_cf(l->db, l->wsync, l->cf[LEDGER_CF_CHECKPOINTS], (const char *)key,
 		       sizeof(key), (const char *)buf, sizeof(buf), &errptr);
-	if (errptr != NULL) {
-		ledger_err(err, cap, "rocksdb put checkpoint: %s", errptr);
-		free(errptr);
-		return -EIO;
-	}
-	return 0;
+	return ledger_rocks_err(errptr, err, cap, "rocksdb put checkpoint");
 }
 
 int ledger_node_get(void *arg, unsigned level, uint64_t index, uint8_t out[LEDGER_HASH_BYTES])

@@ -1,6 +1,9 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * Inside of struct ledger, shared by the ledger's files (store.c owns it).
+ * Inside of struct ledger, shared by the ledger's files (store.c owns it),
+ * and the RocksDB calls every file makes the same way: RocksDB's errptr
+ * is converted to -EIO here, once, for the ledger's database and the
+ * receipts store alike.
  */
 #ifndef LEDGER_STORE_H
 #define LEDGER_STORE_H
@@ -48,6 +51,19 @@ struct ledger {
 	struct ledger_head heads[LEDGER_MEMBERS_MAX];
 };
 
+/* errptr as left by a RocksDB call: 0 when NULL; else -EIO with "what:
+ * message" in err (err may be NULL, then what is not used), errptr freed. */
+int ledger_rocks_err(char *errptr, char *err, size_t cap, const char *what);
+/* Point read of key from db into a malloc'd *val (the caller frees it):
+ * 0, -ENOENT when absent, -EIO.  cf NULL reads the default column family
+ * of a database opened without column families. */
+int ledger_rocks_get(rocksdb_t *db, const rocksdb_readoptions_t *ro,
+		     rocksdb_column_family_handle_t *cf, const void *key, size_t klen, char **val,
+		     size_t *vlen);
+/* Whether the iteration of it stopped at its end (0) or on an error
+ * (-EIO): rocksdb_iter_valid() is false either way. */
+int ledger_iter_status(const rocksdb_iterator_t *it);
+/* ledger_rocks_get on one of l's column families (enum ledger_cf). */
 int ledger_db_get(struct ledger *l, unsigned cf, const void *key, size_t klen, char **val,
 		  size_t *vlen);
 int ledger_db_write(struct ledger *l, rocksdb_writebatch_t *wb, char *err, size_t cap);
@@ -61,6 +77,10 @@ int ledger_state_seek(rocksdb_iterator_t *it, const uint8_t key[LEDGER_STATE_KEY
 		      uint64_t *expiry_s, unsigned *kind);
 /* Flush every memtable if anything was written since the last flush. */
 void ledger_flush(struct ledger *l);
+/* Flush the memtables of the column families in cf_mask (bit 1 << enum
+ * ledger_cf); wait false hands them to RocksDB's background flush.  A
+ * flush that fails loses nothing (the WAL has it), so none is reported. */
+void ledger_cf_flush(struct ledger *l, unsigned cf_mask, bool wait);
 void ledger_node_key(uint8_t key[17], const uint8_t id[LEDGER_ID_BYTES], unsigned level,
 		     uint64_t index);
 

@@ -48,29 +48,17 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import ctl_live  # noqa: E402
-from ctl_live import Ctl, check, wait_for  # noqa: E402
+from ctl_util import Ctl, remove_work, start_daemon  # noqa: E402
+from dp_util import check, result, stop, wait_for  # noqa: E402
+from isogen_iso8583 import luhn_complete  # noqa: E402
 from ledger_util import Ledger  # noqa: E402
 
 BLOCK = 4096  # entries per block of an import through riskgated (LEDGER_BLOCK_DEFAULT)
 HEADER = "list,kind,value,severity,expiry,reason\n"
 
 
-def luhn_digit(body):
-    total = 0
-    for i, ch in enumerate(reversed(body)):
-        d = int(ch)
-        if i % 2 == 0:
-            d *= 2
-            if d > 9:
-                d -= 9
-        total += d
-    return str((10 - total % 10) % 10)
-
-
 def pan(tag, i):
-    body = "4" + str(tag) + f"{i:013d}"
-    return body + luhn_digit(body)
+    return luhn_complete("4" + str(tag) + f"{i:013d}")
 
 
 def row(tag, i):
@@ -152,10 +140,6 @@ def head_size(led, ldir):
     return led.json(ldir, "head")[0]["size"]
 
 
-def start_daemon(riskgated, cfg, log):
-    return subprocess.Popen([riskgated, "--config", cfg], stdout=log, stderr=log)
-
-
 def dataplane_check(build, work, ctl, seg, table, key, d_pid):
     """riskgate-dp on riskgated's segment: its pid shows, not riskgated's."""
     dp = os.path.join(build, "dataplane", "riskgate-dp")
@@ -184,13 +168,7 @@ def dataplane_check(build, work, ctl, seg, table, key, d_pid):
         check(got and st["dataplane_alive"] and st["dp_pid"] != d_pid,
               f"a dataplane on the segment: dp_pid is its pid {p.pid} ({st['dp_pid']})")
     finally:
-        if p.poll() is None:
-            p.send_signal(signal.SIGTERM)
-            try:
-                p.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                p.kill()
-                p.wait()
+        stop(p, timeout=20)
         log.close()
         shutil.rmtree(f"/var/run/dpdk/{prefix}", ignore_errors=True)
 
@@ -223,8 +201,7 @@ def main():
                     'stale_after_sec = 0;\n')
         procs["d"] = start_daemon(riskgated, cfg, dlog)
         ctl = Ctl(ctl_bin, sock)
-        if not wait_for(lambda: ctl.run("status")[0] == 0, 20):
-            raise RuntimeError("riskgated did not come up")
+        ctl.wait_ready(20)
 
         # 1. the segment names no dataplane until one starts on it
         st = ctl.ok("status")
@@ -383,8 +360,7 @@ def main():
         check(delta % BLOCK == 0 and acked <= delta < n7,
               f"whole blocks only: {delta} entries of the killed import ({acked} reported)")
         procs["d"] = start_daemon(riskgated, cfg, dlog)
-        if not wait_for(lambda: ctl.run("status")[0] == 0, 30):
-            raise RuntimeError("riskgated did not come back")
+        ctl.wait_ready(30, "come back")
         st = ctl.ok("status")
         check(st["table"]["in_sync"] and st["table"]["count"] == size + delta and
               st["segment"]["dp_pid"] != procs["d"].pid,
@@ -425,23 +401,10 @@ def main():
             IndexError, StopIteration) as e:
         check(False, f"{type(e).__name__}: {e}")
     finally:
-        p = procs.get("d")
-        if p is not None and p.poll() is None:
-            p.send_signal(signal.SIGTERM)
-            try:
-                p.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                p.kill()
-                p.wait()
-        dlog.close()
-        if ctl_live.failures:
-            sys.stderr.write(open(dlog_path).read()[-3000:])
-        shutil.rmtree(work, ignore_errors=True)
-    if ctl_live.failures:
-        print(f"{len(ctl_live.failures)} check(s) failed")
-        return 1
-    print("ok")
-    return 0
+        if "d" in procs:
+            stop(procs["d"], timeout=30)
+        remove_work(work, dlog)
+    return result()
 
 
 if __name__ == "__main__":

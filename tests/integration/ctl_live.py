@@ -23,7 +23,6 @@ Skips (77) without root, huge pages or a built riskgate-dp.
 """
 import json
 import os
-import random
 import shutil
 import signal
 import socket
@@ -33,7 +32,11 @@ import tempfile
 import time
 import urllib.request
 
-SKIP = 77
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import dp_util  # noqa: E402
+from ctl_util import Ctl, live_programs, remove_work, start_daemon  # noqa: E402
+from dp_util import check, remove_files, result, skip, stop, wait_for  # noqa: E402
+
 PORT = 5000
 NS_ACQ, NS_SW = "rgcacq", "rgcsw"
 IF_ACQ, IF_DPA, IF_SW, IF_DPB = "rgc-acq0", "rgc-dpa", "rgc-sw0", "rgc-dpb"
@@ -42,43 +45,12 @@ PREFIX = "rgctl"
 TELEMETRY = f"/var/run/dpdk/{PREFIX}/dpdk_telemetry.v2"
 SEED = 5
 
-failures = []
-
-
-def check(cond, what):
-    if not cond:
-        failures.append(what)
-        sys.stderr.write(f"FAIL: {what}\n")
-    else:
-        print(f"ok: {what}")
-    return cond
-
-
 def sh(*cmd, **kw):
     return subprocess.run(list(cmd), capture_output=True, text=True, **kw)
 
 
-def hugetlb_dir():
-    with open("/proc/mounts") as f:
-        for line in f:
-            p = line.split()
-            if p[2] == "hugetlbfs" and os.access(p[1], os.W_OK):
-                return p[1]
-    return None
-
-
 def telemetry(cmd):
-    try:
-        s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-        s.settimeout(2)
-        s.connect(TELEMETRY)
-        s.recv(16384)
-        s.send(cmd.encode())
-        reply = json.loads(s.recv(1 << 20).decode())
-        s.close()
-        return reply.get(cmd)
-    except (OSError, ValueError):
-        return None
+    return dp_util.telemetry(TELEMETRY, cmd)
 
 
 def topo_down():
@@ -121,36 +93,6 @@ def topo_up():
         sh("ip", "-n", ns, "link", "set", dev, "up")
 
 
-class Ctl:
-    def __init__(self, path, sock):
-        self.path, self.sock = path, sock
-
-    def run(self, *args, user=None, timeout=30):
-        cmd = [self.path, "--socket", self.sock, "--json"] + list(args)
-        if user is not None:
-            cmd = ["setpriv", f"--reuid={user}", f"--regid={user}", "--clear-groups"] + cmd
-        p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
-        out = None
-        for line in p.stdout.splitlines():
-            try:
-                out = json.loads(line)
-            except ValueError:
-                pass
-        return p.returncode, out, p.stderr
-
-    def ok(self, *args):
-        rc, out, err = self.run(*args)
-        if rc != 0:
-            raise RuntimeError(f"riskgate-ctl {' '.join(args)}: exit {rc}: {err.strip()}")
-        return out
-
-    def hits(self, n=5000):
-        """Recent hit events: `hits --json` prints one object per line."""
-        p = subprocess.run([self.path, "--socket", self.sock, "--json", "hits", "-n", str(n)],
-                           capture_output=True, text=True, timeout=30)
-        return [json.loads(l) for l in p.stdout.splitlines() if l.strip()] if p.returncode == 0 else []
-
-
 def raw(sock, data, read_all=True):
     s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     s.settimeout(5)
@@ -175,45 +117,15 @@ def count_masked(hits, masked, lst=None):
     return sum(1 for h in hits if h.get("masked") == masked and (lst is None or h.get("list") == lst))
 
 
-def wait_for(fn, secs, step=0.05):
-    end = time.time() + secs
-    while time.time() < end:
-        v = fn()
-        if v:
-            return v
-        time.sleep(step)
-    return None
-
-
-def start_daemon(riskgated, cfg, log):
-    p = subprocess.Popen([riskgated, "--config", cfg], stdout=log, stderr=log)
-    return p
-
-
 def main():
     if len(sys.argv) != 4:
         sys.stderr.write(__doc__)
         return 2
     build, acq, switch = sys.argv[1:]
-    if os.geteuid() != 0:
-        print("SKIP: needs root")
-        return SKIP
-    dp = os.path.join(build, "dataplane", "riskgate-dp")
-    riskgated = os.path.join(build, "control", "riskgated")
-    ctl_bin = os.path.join(build, "control", "riskgate-ctl")
-    ledger = os.path.join(build, "ledger", "riskgate-ledger")
-    for b in (dp, riskgated, ctl_bin, ledger):
-        if not os.access(b, os.X_OK):
-            print(f"SKIP: {b} not built")
-            return SKIP
-    huge = hugetlb_dir()
-    if huge is None:
-        print("SKIP: no writable hugetlbfs")
-        return SKIP
+    dp, riskgated, ctl_bin, ledger, huge = live_programs(build)
     for tool in ("ip", "ethtool", "setpriv"):
         if shutil.which(tool) is None:
-            print(f"SKIP: {tool} missing")
-            return SKIP
+            skip(f"{tool} missing")
 
     work = tempfile.mkdtemp(prefix="rg-ctl-")
     os.chmod(work, 0o755)
@@ -249,8 +161,7 @@ def main():
             f.write(cfg_text)
         procs["d"] = start_daemon(riskgated, cfg, log)
         ctl = Ctl(ctl_bin, sock)
-        if not wait_for(lambda: ctl.run("status")[0] == 0, 10):
-            raise RuntimeError("riskgated did not come up")
+        ctl.wait_ready()
         st = ctl.ok("status")
         check(st["table"]["count"] == 0 and st["segment"]["attached"], "daemon up, empty table, segment")
 
@@ -371,8 +282,7 @@ def main():
         h1 = (telemetry("/riskgate/stats") or {}).get("hits", 0)
         check(h1 > h0, f"dataplane screens with the daemon dead ({h0} -> {h1})")
         procs["d"] = start_daemon(riskgated, cfg, log)
-        if not wait_for(lambda: ctl.run("status")[0] == 0, 10):
-            raise RuntimeError("riskgated did not come back")
+        ctl.wait_ready(what="come back")
         tb = ctl.ok("table")
         check(tb["reattached"] and not tb["rebuilt"] and tb["in_sync"], f"restart reattached: {tb}")
         check(wait_for(lambda: count_masked(ctl.hits(), masked) > 0, 5), "events flow after the restart")
@@ -401,29 +311,12 @@ def main():
         check(False, f"{type(e).__name__}: {e}")
     finally:
         for name in ("acq", "sw", "dp", "d"):
-            p = procs.get(name)
-            if p is not None and p.poll() is None:
-                p.send_signal(signal.SIGTERM)
-                try:
-                    p.wait(timeout=10)
-                except subprocess.TimeoutExpired:
-                    p.kill()
-                    p.wait()
+            if name in procs:
+                stop(procs[name])
         topo_down()
-        for path in (table, seg, table + ".next"):
-            try:
-                os.unlink(path)
-            except FileNotFoundError:
-                pass
-        log.close()
-        if failures:
-            sys.stderr.write(open(os.path.join(work, "riskgated.log")).read()[-3000:])
-        shutil.rmtree(work, ignore_errors=True)
-    if failures:
-        print(f"{len(failures)} check(s) failed")
-        return 1
-    print("ok")
-    return 0
+        remove_files((table, seg, table + ".next"))
+        remove_work(work, log)
+    return result()
 
 
 if __name__ == "__main__":

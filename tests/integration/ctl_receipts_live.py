@@ -31,7 +31,6 @@ import csv
 import json
 import os
 import random
-import shutil
 import signal
 import socket
 import subprocess
@@ -41,8 +40,8 @@ import time
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import ctl_live  # noqa: E402
-from ctl_live import SKIP, Ctl, check, hugetlb_dir, start_daemon, wait_for  # noqa: E402
+from ctl_util import Ctl, live_programs, remove_work, start_daemon  # noqa: E402
+from dp_util import check, remove_files, result, stop, wait_for  # noqa: E402
 from ledger_util import Ledger  # noqa: E402
 
 SEED = 11
@@ -89,21 +88,7 @@ def main():
         sys.stderr.write(__doc__)
         return 2
     build, gen = sys.argv[1:]
-    if os.geteuid() != 0:
-        print("SKIP: needs root")
-        return SKIP
-    dp = os.path.join(build, "dataplane", "riskgate-dp")
-    riskgated = os.path.join(build, "control", "riskgated")
-    ctl_bin = os.path.join(build, "control", "riskgate-ctl")
-    ledger_bin = os.path.join(build, "ledger", "riskgate-ledger")
-    for b in (dp, riskgated, ctl_bin, ledger_bin):
-        if not os.access(b, os.X_OK):
-            print(f"SKIP: {b} not built")
-            return SKIP
-    huge = hugetlb_dir()
-    if huge is None:
-        print("SKIP: no writable hugetlbfs")
-        return SKIP
+    dp, riskgated, ctl_bin, ledger_bin, huge = live_programs(build)
 
     work = tempfile.mkdtemp(prefix="rg-rcpt-")
     tag = f"rgrcpt-{os.getpid()}"
@@ -147,8 +132,7 @@ def main():
         write_cfg("shared")
         procs["d"] = start_daemon(riskgated, cfg, log)
         ctl = Ctl(ctl_bin, sock)
-        if not wait_for(lambda: ctl.run("status")[0] == 0, 10):
-            raise RuntimeError("riskgated did not come up")
+        ctl.wait_ready()
         dpcfg = os.path.join(work, "dp.cfg")
         with open(dpcfg, "w") as f:
             f.write('ports = ( { a = "net_pcap0"; b = "net_null0"; } );\n'
@@ -201,8 +185,7 @@ def main():
             p = led.run(a, "verify", ok=(0, 1))
             check(p.returncode == 0, f"kill {k + 1}: the ledger verifies at once ({p.stderr.strip()[:200]})")
             procs["d"] = start_daemon(riskgated, cfg, log)
-            if not wait_for(lambda: ctl.run("status")[0] == 0, 10):
-                raise RuntimeError("riskgated did not come back")
+            ctl.wait_ready(what="come back")
             st = ctl.ok("receipts")
             check(st["pending"] == 0, f"kill {k + 1}: the restarted daemon left nothing pending")
         check(wait_for(lambda: ctl.ok("receipts")["recorded"] > 0, 10, 0.2),
@@ -292,28 +275,11 @@ def main():
         check(False, f"{type(e).__name__}: {e}")
     finally:
         for name in ("dp", "d"):
-            p = procs.get(name)
-            if p is not None and p.poll() is None:
-                p.send_signal(signal.SIGTERM)
-                try:
-                    p.wait(timeout=10)
-                except subprocess.TimeoutExpired:
-                    p.kill()
-                    p.wait()
-        for path in (table, seg, table + ".next"):
-            try:
-                os.unlink(path)
-            except FileNotFoundError:
-                pass
-        log.close()
-        if ctl_live.failures:
-            sys.stderr.write(open(dlog_path).read()[-3000:])
-        shutil.rmtree(work, ignore_errors=True)
-    if ctl_live.failures:
-        print(f"{len(ctl_live.failures)} check(s) failed")
-        return 1
-    print("ok")
-    return 0
+            if name in procs:
+                stop(procs[name])
+        remove_files((table, seg, table + ".next"))
+        remove_work(work, log)
+    return result()
 
 
 if __name__ == "__main__":

@@ -18,16 +18,13 @@ import sys
 import tempfile
 import time
 
-from dp_util import make_table, run, summary
+from dp_util import finish, make_table, report, run, summary, tool_args
 
 TARGET_SEC = 4.0
 
 
 def main():
-    if len(sys.argv) != 4:
-        print(__doc__, file=sys.stderr)
-        return 1
-    dp, gen, lt = sys.argv[1:4]
+    dp, gen, lt = tool_args(__doc__)
     errors = []
     t0 = time.time()
     with tempfile.TemporaryDirectory(prefix="dp_churn.") as tmp:
@@ -75,12 +72,9 @@ def main():
                 errors.append("churn did not grow the table: %s" % out.strip())
             if c["inserted"] == 0:
                 errors.append("churn inserted nothing")
-        print("%-4s churn: %d loops, %s hits, churn %s" % (
-            "ok" if not errors else "FAIL", loops, s["hits"] if s else "?", out.strip()))
-    for e in errors:
-        print("     " + e)
-    print("%d failed, %.1f s" % (bool(errors), time.time() - t0))
-    return 1 if errors else 0
+        failed = report("churn: %d loops, %s hits, churn %s" % (
+            loops, s["hits"] if s else "?", out.strip()), errors)
+    return finish(failed, t0)
 
 
 if __name__ == "__main__":

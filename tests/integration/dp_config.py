@@ -15,17 +15,15 @@ riskgate-dp configuration and live mode:
 usage: dp_config.py riskgate-dp riskgate-gen lists_table
 """
 
-import json
 import os
 import signal
-import socket
 import struct
 import subprocess
 import sys
 import tempfile
 import time
 
-from dp_util import make_table, run
+from dp_util import finish, make_table, report, run, telemetry, tool_args
 
 GOOD = """
 ports = ( { a = "net_null_cfa"; b = "net_null_cfb"; } );
@@ -65,22 +63,8 @@ BAD = [
 ]
 
 
-def telemetry(sock_path, cmd):
-    s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-    s.settimeout(5)
-    s.connect(sock_path)
-    s.recv(4096)  # greeting
-    s.send(cmd.encode())
-    data = json.loads(s.recv(65536).decode())
-    s.close()
-    return data[cmd]
-
-
 def main():
-    if len(sys.argv) != 4:
-        print(__doc__, file=sys.stderr)
-        return 1
-    dp, gen, lt = sys.argv[1:4]
+    dp, gen, lt = tool_args(__doc__)
     errors = []
     t0 = time.time()
     with tempfile.TemporaryDirectory(prefix="dp_config.") as tmp:
@@ -141,18 +125,18 @@ def main():
             if proc.poll() is not None:
                 errors.append("live run exited early: %s" % proc.stderr.read()[-400:])
             else:
-                st = telemetry(sock, "/riskgate/stats")
+                st = telemetry(sock, "/riskgate/stats", 5) or {}
                 if st.get("rx_pkts", 0) == 0 or st.get("tx_pkts", 0) == 0:
                     errors.append("telemetry stats show no traffic: %s" % st)
                 if st.get("policy_version", 0) == 0:
                     errors.append("no policy version in force")
-                lc = telemetry(sock, "/riskgate/lcores")
+                lc = telemetry(sock, "/riskgate/lcores", 5)
                 if not lc or "rx_pkts" not in list(lc.values())[0]:
                     errors.append("telemetry lcores: %s" % lc)
-                an = telemetry(sock, "/riskgate/anomalies")
-                if "stream_gap" not in an:
+                an = telemetry(sock, "/riskgate/anomalies", 5)
+                if not an or "stream_gap" not in an:
                     errors.append("telemetry anomalies: %s" % an)
-                tb = telemetry(sock, "/riskgate/table")
+                tb = telemetry(sock, "/riskgate/table", 5) or {}
                 if tb.get("path") != table:
                     errors.append("telemetry table: %s" % tb)
                 with open(seg, "rb") as fp:
@@ -176,11 +160,7 @@ def main():
                 os.rmdir("/var/run/dpdk/%s" % prefix)
             except OSError:
                 pass
-    print("%-4s config errors, live run, telemetry" % ("ok" if not errors else "FAIL"))
-    for e in errors:
-        print("     " + e)
-    print("%d failed, %.1f s" % (bool(errors), time.time() - t0))
-    return 1 if errors else 0
+    return finish(report("config errors, live run, telemetry", errors), t0)
 
 
 if __name__ == "__main__":

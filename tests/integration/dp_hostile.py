@@ -22,8 +22,8 @@ import sys
 import tempfile
 import time
 
-from dp_util import (ACK, FIN, PSH, RST, SYN, MAC, make_table, read_pcap, run, summary,
-                     tcp_frame, write_pcap)
+from dp_util import (ACK, FIN, PSH, RST, SYN, MAC, finish, make_table, read_pcap, replay,
+                     report, run, tcp_frame, tool_args, write_pcap)
 
 PORT = 5000
 CLI, SRV = "10.9.0.1", "10.2.0.1"
@@ -121,17 +121,13 @@ def jumbo(frames, size=8000):
 
 
 def check(dp, tmp, name, frames, table, key, extra, expect):
-    errors = []
     cap = os.path.join(tmp, name + ".pcap")
     out = os.path.join(tmp, name + ".out.pcap")
     write_pcap(cap, frames)
-    r = run([dp, "--", "--replay", cap, "--out", out, "--table", table, "--key", key] + extra,
-            timeout=120)
-    if r.returncode != 0:
-        return ["riskgate-dp exited %d: %s" % (r.returncode, r.stderr.strip()[-300:])], None
-    s = summary(r)
+    s, errors = replay(dp, ["--replay", cap, "--out", out, "--table", table, "--key", key] +
+                       extra)
     if s is None:
-        return ["no summary"], None
+        return errors, None
     if read_pcap(out) != read_pcap(cap):
         errors.append("output capture differs from the input")
     if s["packets"] != len(frames):
@@ -146,10 +142,7 @@ def check(dp, tmp, name, frames, table, key, extra, expect):
 
 
 def main():
-    if len(sys.argv) != 4:
-        print(__doc__, file=sys.stderr)
-        return 1
-    dp, gen, lt = sys.argv[1:4]
+    dp, gen, lt = tool_args(__doc__)
     rng = random.Random(42)
     failed = 0
     t0 = time.time()
@@ -180,11 +173,7 @@ def main():
         for name, frames, extra, expect in cases:
             errs, s = check(dp, tmp, name, frames, table, key, extra, expect)
             everything += frames
-            print("%-4s %s %s" % ("ok" if not errs else "FAIL", name,
-                                  json.dumps(s["anomalies"]) if s else ""))
-            for e in errs:
-                print("     " + e)
-            failed += bool(errs)
+            failed += report("%s %s" % (name, json.dumps(s["anomalies"]) if s else ""), errs)
         # a SYN flood over the flow table, then clean traffic: half-open
         # flows are evicted to make room, every hit is still found
         errs, s = check(dp, tmp, "syn_flood_then_clean", case_syn_flood(rng, 2000) + clean_frames,
@@ -195,12 +184,8 @@ def main():
         if s and s["counters"].get("skip_flow_table_full", 0) != 0:
             errs.append("flows refused although half-open ones could go: %d"
                         % s["counters"]["skip_flow_table_full"])
-        print("%-4s syn_flood_then_clean %s" % ("ok" if not errs else "FAIL",
-                                                json.dumps(s["counters"].get("flows_evicted"))
-                                                if s else ""))
-        for e in errs:
-            print("     " + e)
-        failed += bool(errs)
+        failed += report("syn_flood_then_clean %s" % (
+            json.dumps(s["counters"].get("flows_evicted")) if s else ""), errs)
         # jumbo segments (chained mbufs): screened from a copy, every hit found
         errs, s = check(dp, tmp, "jumbo_segments", jumbo(clean_frames), table, key, [],
                         ["multiseg_copied"])
@@ -208,25 +193,16 @@ def main():
             errs.append("jumbo segments: %d hits, %d expected" % (s["hits"], gs["hits"]))
         if s and s["counters"].get("skip_segmented", 0):
             errs.append("%d jumbo frames not screened" % s["counters"]["skip_segmented"])
-        print("%-4s jumbo_segments %s" % ("ok" if not errs else "FAIL",
-                                          json.dumps(s["counters"].get("multiseg_copied"))
-                                          if s else ""))
-        for e in errs:
-            print("     " + e)
-        failed += bool(errs)
+        failed += report("jumbo_segments %s" % (
+            json.dumps(s["counters"].get("multiseg_copied")) if s else ""), errs)
         # all of it, then clean traffic: still screened exactly
         errs, s = check(dp, tmp, "all_then_clean", everything + clean_frames, table, key,
                         ["--flows", "1024"], [])
         if s and s["hits"] != gs["hits"]:
             errs.append("clean traffic after the attacks: %d hits, %d expected"
                         % (s["hits"], gs["hits"]))
-        print("%-4s all_then_clean %s" % ("ok" if not errs else "FAIL",
-                                          json.dumps(s["anomalies"]) if s else ""))
-        for e in errs:
-            print("     " + e)
-        failed += bool(errs)
-    print("%d failed, %.1f s" % (failed, time.time() - t0))
-    return 1 if failed else 0
+        failed += report("all_then_clean %s" % (json.dumps(s["anomalies"]) if s else ""), errs)
+    return finish(failed, t0)
 
 
 if __name__ == "__main__":

@@ -25,7 +25,8 @@ import sys
 import tempfile
 import time
 
-from dp_util import make_table, read_pcap, run, summary
+from dp_util import (compare_events, finish, key_of, make_table, read_pcap, replay, report, run,
+                     tool_args)
 
 DIALECTS = ["ascii87", "ascii87-bin", "bcd87", "ebcdic87"]
 FRAMINGS = ["len2", "len2i", "ascii4", "bcd2", "len2+tpdu"]
@@ -60,13 +61,7 @@ def cases():
     return out
 
 
-def key_of(d):
-    return (d["flow"], d["dir"], d["mti"], d["stan"], d["list"], d["kind"], int(d["de"]),
-            d["masked"])
-
-
 def run_case(dp, gen, lt, tmp, name, gen_args, dp_args, loops=1):
-    errors = []
     base = os.path.join(tmp, name.replace("/", "_"))
     cap, lists, truth = base + ".pcap", base + ".csv", base + ".jsonl"
     out, events = base + ".out.pcap", base + ".events.jsonl"
@@ -75,36 +70,19 @@ def run_case(dp, gen, lt, tmp, name, gen_args, dp_args, loops=1):
         return ["riskgate-gen failed: " + g.stderr.strip()]
     gs = json.loads(g.stdout)
     key, table = make_table(lt, tmp, [lists], name.replace("/", "_") + ".table")
-    cmd = [dp, "--", "--replay", cap, "--out", out, "--events", events, "--table", table,
-           "--key", key] + dp_args
+    args = ["--replay", cap, "--out", out, "--events", events, "--table", table,
+            "--key", key] + dp_args
     if loops > 1:
-        cmd += ["--loop", str(loops)]
-    r = run(cmd, timeout=120)
-    if r.returncode != 0:
-        return ["riskgate-dp failed (%d): %s" % (r.returncode, r.stderr.strip()[-400:])]
-    s = summary(r)
+        args += ["--loop", str(loops)]
+    s, errors = replay(dp, args)
     if s is None:
-        return ["no JSON summary on stdout"]
+        return errors
 
     want = collections.Counter()
     with open(truth) as fp:
         for line in fp:
             want[key_of(json.loads(line))] += loops
-    got = collections.Counter()
-    with open(events) as fp:
-        for line in fp:
-            e = json.loads(line)
-            if e["kind"] == "PAN" and "*" not in e["masked"]:
-                errors.append("raw PAN in an event")
-            got[key_of(e)] += 1
-    missed, false = want - got, got - want
-    for k in list(missed)[:3]:
-        errors.append("missed hit %s" % (k,))
-    for k in list(false)[:3]:
-        errors.append("false hit %s" % (k,))
-    if missed or false:
-        errors.append("%d missed, %d false of %d" % (sum(missed.values()), sum(false.values()),
-                                                      sum(want.values())))
+    errors += compare_events(want, events)
     if s["hits"] != gs["hits"] * loops:
         errors.append("summary hits %d, truth %d" % (s["hits"], gs["hits"] * loops))
     if s["messages"] != gs["messages"] * loops:
@@ -128,10 +106,7 @@ def run_case(dp, gen, lt, tmp, name, gen_args, dp_args, loops=1):
 
 
 def main():
-    if len(sys.argv) != 4:
-        print(__doc__, file=sys.stderr)
-        return 1
-    dp, gen, lt = sys.argv[1:4]
+    dp, gen, lt = tool_args(__doc__)
     failed = 0
     t0 = time.time()
     with tempfile.TemporaryDirectory(prefix="dp_replay.") as tmp:
@@ -140,13 +115,8 @@ def main():
                                                   "--seed", "5", "--hit-rate", "0.2",
                                                   "--reorder", "0.1"], [], 3))
         for name, g, d, loops in all_cases:
-            errs = run_case(dp, gen, lt, tmp, name, g, d, loops)
-            print("%-4s %s" % ("ok" if not errs else "FAIL", name))
-            for e in errs:
-                print("     " + e)
-            failed += bool(errs)
-    print("%d failed, %.1f s" % (failed, time.time() - t0))
-    return 1 if failed else 0
+            failed += report(name, run_case(dp, gen, lt, tmp, name, g, d, loops))
+    return finish(failed, t0)
 
 
 if __name__ == "__main__":

@@ -35,8 +35,7 @@ import sys
 import tempfile
 import time
 
-from dp_replay import key_of
-from dp_util import make_table, run, summary
+from dp_util import compare_events, finish, key_of, make_table, replay, report, run, tool_args
 
 LISTS = ["txn_fraud", "high_risk_account", "marketing_cheat", "telecom_fraud"]
 # built-in mapping (docs/dataplane.md, Configuration)
@@ -126,35 +125,8 @@ def expected(truth, mapping):
     return keep, dropped
 
 
-def replay(dp, cap, events, table, key, extra):
-    r = run([dp, "--", "--replay", cap, "--events", events, "--table", table, "--key", key]
-            + extra, timeout=120)
-    if r.returncode != 0:
-        return None, ["riskgate-dp failed (%d): %s" % (r.returncode, r.stderr.strip()[-400:])]
-    s = summary(r)
-    if s is None:
-        return None, ["no JSON summary on stdout"]
-    return s, []
-
-
 def compare(name, want, s, events):
-    errors = []
-    got = collections.Counter()
-    with open(events) as fp:
-        for line in fp:
-            e = json.loads(line)
-            if e["kind"] == "PAN" and "*" not in e["masked"]:
-                errors.append("%s: raw PAN in an event" % name)
-            got[key_of(e)] += 1
-    missed, false = want - got, got - want
-    for k in list(missed)[:3]:
-        errors.append("%s: missed hit %s" % (name, k))
-    for k in list(false)[:3]:
-        errors.append("%s: false hit %s" % (name, k))
-    if missed or false:
-        errors.append("%s: %d missed, %d false of %d" % (name, sum(missed.values()),
-                                                          sum(false.values()),
-                                                          sum(want.values())))
+    errors = ["%s: %s" % (name, e) for e in compare_events(want, events)]
     by_list = collections.Counter(k[4] for k in want.elements())
     for l in LISTS:
         if s["hits_by_list"].get(l, 0) != by_list[l]:
@@ -169,11 +141,8 @@ def compare(name, want, s, events):
 
 
 def main():
-    if len(sys.argv) != 4:
-        print(__doc__, file=sys.stderr)
-        return 1
-    dp, gen, lt = sys.argv[1:4]
-    errors = []
+    dp, gen, lt = tool_args(__doc__)
+    failed = 0
     t0 = time.time()
     with tempfile.TemporaryDirectory(prefix="dp_svcmap.") as tmp:
         caps, csvs, truths, gstats = [], [], {}, {}
@@ -196,7 +165,12 @@ def main():
         with open(conf, "w") as fp:
             fp.write(config_text(SERVICES))
 
+        def screen(events, extra):
+            return replay(dp, ["--replay", cap, "--events", events, "--table", table,
+                               "--key", key] + extra)
+
         # 1. three services, three mappings, one capture
+        errors = []
         want = collections.Counter()
         for name, _, _, _, _, own in SERVICES:
             w, dropped = expected(truths[name], effective(own))
@@ -205,7 +179,7 @@ def main():
                               "case proves nothing" % (name, sum(w.values()), dropped))
             want += w
         events = os.path.join(tmp, "all.events.jsonl")
-        s, errs = replay(dp, cap, events, table, key, ["--config", conf])
+        s, errs = screen(events, ["--config", conf])
         errors += errs
         if s is not None:
             errors += compare("services", want, s, events)
@@ -216,9 +190,7 @@ def main():
             if s["messages"] != msgs:
                 errors.append("services: summary messages %d, generated %d" % (s["messages"],
                                                                                msgs))
-        print("%-4s three services, own and top-level mappings" %
-              ("ok" if not errors else "FAIL"))
-        nb_err = len(errors)
+        failed += report("three services, own and top-level mappings", errors)
 
         # 2. only the MERCHANT service: nothing else is even extracted there
         only_b = [sv for sv in SERVICES if sv[0] == "B"]
@@ -226,8 +198,7 @@ def main():
         with open(conf_b, "w") as fp:
             fp.write(config_text(only_b))
         events = os.path.join(tmp, "b.events.jsonl")
-        s, errs = replay(dp, cap, events, table, key, ["--config", conf_b])
-        errors += errs
+        s, errors = screen(events, ["--config", conf_b])
         if s is not None:
             errors += compare("merchant only", expected(truths["B"],
                                                         effective(only_b[0][5]))[0], s, events)
@@ -238,28 +209,20 @@ def main():
                 if ctr.get(k, 0):
                     errors.append("merchant only: %s = %d, expected 0 (unmapped kind)"
                                   % (k, ctr[k]))
-        print("%-4s unmapped kinds are not extracted" %
-              ("ok" if len(errors) == nb_err else "FAIL"))
-        nb_err = len(errors)
+        failed += report("unmapped kinds are not extracted", errors)
 
         # 3. --port/--dialect/--framing replace the services: top-level mapping
         events = os.path.join(tmp, "a.events.jsonl")
-        s, errs = replay(dp, cap, events, table, key,
-                         ["--config", conf, "--port", "5000", "--dialect", "ascii87",
-                          "--framing", "len2"])
-        errors += errs
+        s, errors = screen(events, ["--config", conf, "--port", "5000", "--dialect", "ascii87",
+                                    "--framing", "len2"])
         if s is not None:
             w, _ = expected(truths["A"], effective(None))
             errors += compare("replay --port", w, s, events)
             if s["messages"] != gstats["A"]["messages"]:
                 errors.append("replay --port: summary messages %d, generated %d"
                               % (s["messages"], gstats["A"]["messages"]))
-        print("%-4s replay --port screens with the top-level mapping" %
-              ("ok" if len(errors) == nb_err else "FAIL"))
-    for e in errors:
-        print("     " + e)
-    print("%d failed, %.1f s" % (bool(errors), time.time() - t0))
-    return 1 if errors else 0
+        failed += report("replay --port screens with the top-level mapping", errors)
+    return finish(failed, t0)
 
 
 if __name__ == "__main__":

@@ -40,38 +40,17 @@ riskgate-dp.
 import ctypes
 import json
 import os
-import shutil
 import signal
 import socket
 import struct
 import subprocess
 import sys
-import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import live_topology as lt  # noqa: E402  (helpers: telemetry, table, acq)
+from dp_util import Topology, check, hits_by_list, result, skip  # noqa: E402
 
-SKIP = 77
 CONNECTIONS = 16
-PREFIX = "rgtopo"  # scripts/topology.sh's DPDK --file-prefix
-NAMESPACES = ("rgacq", "rgsw")
-
-failures = []
-
-
-def check(cond, what):
-    if not cond:
-        failures.append(what)
-        sys.stderr.write(f"FAIL: {what}\n")
-    else:
-        print(f"ok: {what}")
-    return cond
-
-
-def skip(why):
-    print(f"SKIP: {why}")
-    sys.exit(SKIP)
 
 
 def on_term(sig, frame):
@@ -138,11 +117,11 @@ def read_segment(path):
             "slots": slots}
 
 
-def settle(secs=8):
+def settle(topo, secs=8):
     """/riskgate/stats once the counters stop moving (polls aside)."""
     last, end = None, time.time() + secs
     while time.time() < end:
-        st = lt.telemetry("/riskgate/stats")
+        st = topo.telemetry("/riskgate/stats")
         if st is not None:
             st = {k: v for k, v in st.items() if k != "polls"}
             if st == last:
@@ -152,25 +131,9 @@ def settle(secs=8):
     return last or {}
 
 
-def telemetry_param(cmd):
-    """A telemetry command with a parameter ("/ethdev/xstats,0"): the reply
-    is keyed by the command without it."""
-    try:
-        s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-        s.settimeout(2)
-        s.connect(lt.TELEMETRY)
-        s.recv(16384)  # greeting
-        s.send(cmd.encode())
-        reply = json.loads(s.recv(1 << 20).decode())
-        s.close()
-        return reply.get(cmd.split(",")[0])
-    except (OSError, ValueError):
-        return None
-
-
-def queue_packets(port):
+def queue_packets(topo, port):
     """rx packets per queue of one ethdev port (telemetry xstats)."""
-    xs = telemetry_param(f"/ethdev/xstats,{port}") or {}
+    xs = topo.telemetry(f"/ethdev/xstats,{port}") or {}
     out, q = [], 0
     while f"rx_q{q}_packets" in xs:
         out.append(xs[f"rx_q{q}_packets"])
@@ -231,17 +194,16 @@ def rollovers(pid):
         return None
 
 
-def leftovers(work, huge, files):
+def leftovers(topo):
     """What the test made that still exists."""
     left = []
     ns = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
-    left += [n for n in NAMESPACES if n in ns.split()]
-    if os.path.exists(f"/var/run/dpdk/{PREFIX}"):
-        left.append(f"/var/run/dpdk/{PREFIX}")
-    left += [os.path.join(huge, n) for n in os.listdir(huge) if n.startswith(PREFIX + "map_")]
-    left += [p for p in files if os.path.exists(p)]
-    if os.path.exists(work):
-        left.append(work)
+    left += [n for n in topo.NAMESPACES if n in ns.split()]
+    if os.path.exists(f"/var/run/dpdk/{topo.PREFIX}"):
+        left.append(f"/var/run/dpdk/{topo.PREFIX}")
+    left += [os.path.join(topo.huge, n) for n in os.listdir(topo.huge)
+             if n.startswith(topo.PREFIX + "map_")]
+    left += [p for p in (topo.table, topo.seg, topo.work) if os.path.exists(p)]
     return left
 
 
@@ -253,16 +215,16 @@ def alive(pid):
         return False
 
 
-def run_overload(acq, dp_pid, before):
+def run_overload(topo, dp_pid, before):
     """More than the two workers can take: report what the fanout does, and
     check that flows are split only when the kernel rolled frames over."""
-    anom0 = lt.telemetry("/riskgate/anomalies") or {}
+    anom0 = topo.telemetry("/riskgate/anomalies") or {}
     roll0 = rollovers(dp_pid) or []
-    r = lt.run_acq(acq, ["--connections", "64", "--rate", "0", "--window", "256",
-                         "--duration", "5", "--timeout", "10"])
+    r = topo.run_acq(["--connections", "64", "--rate", "0", "--window", "256",
+                      "--duration", "5", "--timeout", "10"])
     print("overload acq:", json.dumps(r))
-    st = settle()
-    anom = lt.telemetry("/riskgate/anomalies") or {}
+    st = settle(topo)
+    anom = topo.telemetry("/riskgate/anomalies") or {}
     roll = rollovers(dp_pid) or []
     delta = {n: st.get(n, 0) - before.get(n, 0)
              for n in ("rx_pkts", "messages", "flows_created", "flows_closed", "resyncs")}
@@ -284,69 +246,28 @@ def main():
     if len(args) != 4:
         sys.stderr.write(__doc__)
         return 2
-    build, topo, acq, switch = args
-    if os.geteuid() != 0:
-        skip("needs root (network namespaces, DPDK)")
-    dp = os.path.join(build, "dataplane", "riskgate-dp")
-    if not os.access(dp, os.X_OK):
-        skip(f"riskgate-dp is not built ({dp})")
-    huge = lt.hugetlb_dir()
-    if huge is None:
-        skip("no writable hugetlbfs mount (scripts/hugepages.sh)")
-    for tool in ("ip", "ethtool", "ss"):
-        if shutil.which(tool) is None:
-            skip(f"{tool} not installed")
+    build, topo_sh, acq, switch = args
     cpus = sorted(os.sched_getaffinity(0))
     if len(cpus) < 2:
         skip("needs two CPUs for two worker lcores")
     lcores = cpus[:2]
     signal.signal(signal.SIGTERM, on_term)
 
-    work = tempfile.mkdtemp(prefix="rg-workers-")
-    tag = f"rgworkers-{os.getpid()}"
-    table = os.path.join(huge, f"{tag}.table")
-    seg = os.path.join(huge, f"{tag}.seg")
-    run_dir = os.path.join(work, "run")
-    env = dict(os.environ, RG_TOPO_RUN=run_dir)
-    sw = None
+    topo = Topology(build, topo_sh, acq, switch, "workers")
     dp_pid = None
-    subprocess.run([topo, "down"], env=env, capture_output=True)
     try:
-        lists = os.path.join(work, "lists.csv")
-        key = os.path.join(work, "fp.key")
-        with open(os.open(key, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as f:
-            f.write("riskgate-fp-key 1\nepoch 1\nkey %s\n" % os.urandom(16).hex())
-        subprocess.run([acq, "--lists-only", "--lists", lists, "--seed", str(lt.SEED),
-                        "--list-size", "300"], check=True, timeout=60)
-        how = lt.build_table(build, work, lists, key, table)
-        print(f"table {table}: {os.stat(table).st_size} bytes ({how})")
-
-        cfg = os.path.join(work, "dp.cfg")
-        with open(cfg, "w") as f:
-            f.write('ports = ( { a = "net_af_packet0"; b = "net_af_packet1"; } );\n'
-                    f"lcores = [ {lcores[0]}, {lcores[1]} ];\n"
-                    f'services = ( {{ port = {lt.PORT}; dialect = "ascii87"; '
-                    'framing = "len2"; } );\n'
-                    f'table = "{table}";\nsegment = "{seg}";\nkey = "{key}";\n')
-        p = subprocess.run([topo, "up", "--bridge", "dp", "--dp", dp, "--config", cfg,
-                            "--lcores", f"{lcores[0]},{lcores[1]}", "--qpairs", "2"],
-                           env=env, capture_output=True, text=True, timeout=60)
-        if p.returncode != 0:
-            raise RuntimeError(f"topology up failed:\n{p.stderr}")
-        with open(os.path.join(run_dir, "bridge.pid")) as f:
+        topo.make_table()
+        topo.up(f"lcores = [ {lcores[0]}, {lcores[1]} ];\n",
+                ("--lcores", f"{lcores[0]},{lcores[1]}", "--qpairs", "2"))
+        with open(os.path.join(topo.run_dir, "bridge.pid")) as f:
             dp_pid = int(f.read().strip())
-        per = lt.wait_telemetry("/riskgate/lcores")
+        per = topo.wait_telemetry("/riskgate/lcores")
         check(per is not None and len(per) == 2,
               f"riskgate-dp runs two workers (telemetry /riskgate/lcores: {per})")
+        topo.start_switch()
 
-        sw = subprocess.Popen(["ip", "netns", "exec", "rgsw", switch, "--listen",
-                               f"{lt.SWITCH}:{lt.PORT}", "--json"],
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        if not lt.wait_listen("rgsw", lt.PORT):
-            raise RuntimeError("riskgate-switch is not listening")
-
-        r = lt.run_acq(acq, ["--connections", str(CONNECTIONS), "--rate", "2000",
-                             "--duration", "4", "--hit-rate", "0.05", "--timeout", "5"])
+        r = topo.run_acq(["--connections", str(CONNECTIONS), "--rate", "2000",
+                          "--duration", "4", "--hit-rate", "0.05", "--timeout", "5"])
         print("acq:", json.dumps(r))
         check(r["sent"] > 4000, f"{r['sent']} requests sent")
         check(r["answered"] == r["sent"] and r["unanswered"] == 0,
@@ -355,7 +276,7 @@ def main():
               f"{CONNECTIONS} connections opened, none dropped "
               f"({r['connects']} opened, {r['disconnects']} dropped)")
 
-        st = settle()
+        st = settle(topo)
         # the af_packet PMD joins its sockets with PACKET_FANOUT_FLAG_ROLLOVER:
         # a ring more than 3/4 full sends frames to another queue, and
         # with them a flow to another lcore (docs/dataplane.md)
@@ -366,14 +287,14 @@ def main():
             print("packet sockets (iface, rolled over, of which huge flows, failed):", rolled)
             check(len(rolled) == 4 and all(sk[1] == 0 for sk in rolled),
                   "the kernel kept every frame on its hash's queue (no fanout rollover)")
-        anom = lt.telemetry("/riskgate/anomalies") or {}
-        per = lt.telemetry("/riskgate/lcores") or {}
-        queues = [queue_packets(0), queue_packets(1)]
+        anom = topo.telemetry("/riskgate/anomalies") or {}
+        per = topo.telemetry("/riskgate/lcores") or {}
+        queues = [queue_packets(topo, 0), queue_packets(topo, 1)]
         print("dp lcores:", json.dumps(per))
         print("rx packets per queue, port 0 and port 1:", queues)
 
         # hits: within the ground truth's bounds for each list
-        got = lt.hits_by_list(st)
+        got = hits_by_list(st)
         print("dp hits:", json.dumps(got), "messages:", st.get("messages"))
         check(st.get("hits", 0) > 0, "the dataplane reported hits")
         for lst, want in r["list_hits"].items():
@@ -389,9 +310,9 @@ def main():
                   f"port {port}: both queues received frames ({q})")
 
         # per lcore, from the segment (the telemetry shows no flow counts per lcore)
-        s = read_segment(seg)
+        s = read_segment(topo.seg)
         # /riskgate/stats lists the counters in index order (enum rg_ctr)
-        names = list((lt.telemetry("/riskgate/stats") or {}).keys())
+        names = list((topo.telemetry("/riskgate/stats") or {}).keys())
         idx = {n: i for i, n in enumerate(names)}
         check(len(s["slots"]) == 2 and s["dp_pid"] == dp_pid,
               f"segment: 2 lcore slots of the running dataplane ({len(s['slots'])}, "
@@ -434,7 +355,7 @@ def main():
         else:
             deadline = time.time() + 5
             while True:
-                s = read_segment(seg)
+                s = read_segment(topo.seg)
                 tops = [sl["top"] for sl in s["slots"]]
                 if sum(len(t) for t in tops) >= r["connects"] or time.time() > deadline:
                     break
@@ -458,38 +379,19 @@ def main():
             print("connections per lcore:",
                   {sl["lcore"]: len(t) for sl, t in zip(s["slots"], tops)})
         if overload:
-            run_overload(acq, dp_pid, st)
+            run_overload(topo, dp_pid, st)
     except (RuntimeError, subprocess.SubprocessError, OSError, ValueError, KeyError,
             struct.error) as e:
         check(False, f"{type(e).__name__}: {e}")
     finally:
-        if sw is not None:
-            sw.send_signal(signal.SIGTERM)
-            try:
-                out, _ = sw.communicate(timeout=5)
-                print("switch:", out.strip())
-            except subprocess.TimeoutExpired:
-                sw.kill()
-                sw.wait()
-        p = subprocess.run([topo, "down"], env=env, capture_output=True, text=True)
-        if p.returncode != 0:
-            sys.stderr.write(p.stderr)
-        for path in (table, seg):
-            try:
-                os.unlink(path)
-            except FileNotFoundError:
-                pass
-        shutil.rmtree(work, ignore_errors=True)
-    left = leftovers(work, huge, (table, seg))
+        topo.close()
+    left = leftovers(topo)
     check(not left, f"everything removed ({left})")
-    for pid, what in ((dp_pid, "riskgate-dp"), (sw.pid if sw else None, "riskgate-switch")):
+    for pid, what in ((dp_pid, "riskgate-dp"),
+                      (topo.sw.pid if topo.sw else None, "riskgate-switch")):
         if pid is not None:
             check(not alive(pid), f"{what} (pid {pid}) has exited")
-    if failures:
-        print(f"{len(failures)} check(s) failed")
-        return 1
-    print("ok")
-    return 0
+    return result()
 
 
 if __name__ == "__main__":

@@ -30,6 +30,7 @@
 #include "common/ident.h"
 #include "control/receipts.h"
 #include "check.h"
+#include "ledger_fixture.h"
 
 static char base[128];
 static char table_path[128];
@@ -85,50 +86,6 @@ static void test_config(void)
 	      c.receipts_max_per_s == 7, "parsed values");
 }
 
-/* Members a and b: identities, one fp.key, one genesis; b's log is
- * pulled into a's ledger by the caller. */
-static void setup(void)
-{
-	struct ledger_member mem[2];
-	char dir[PATH_MAX], p[PATH_MAX], q[PATH_MAX], err[256];
-	char buf[65536];
-
-	for (unsigned i = 0; i < 2; i++) {
-		snprintf(dir, sizeof(dir), "%s/%c", base, 'a' + i);
-		CHECK(mkdir(dir, 0700) == 0, "mkdir %s", dir);
-		snprintf(err, sizeof(err), "bank-%c", 'a' + i);
-		CHECK_EQ(ledger_identity_generate(dir, err, err, sizeof(err)), 0, "identity");
-		CHECK_EQ(ledger_pub_load(dir, &mem[i], err, sizeof(err)), 0, "pub: %s", err);
-	}
-	snprintf(p, sizeof(p), "%s/a/fp.key", base);
-	CHECK_EQ(rg_fp_key_generate(p, 1, err, sizeof(err)), 0, "fp key: %s", err);
-	snprintf(q, sizeof(q), "%s/a/genesis.json", base);
-	CHECK_EQ(ledger_genesis_write(q, "test", mem, 2, err, sizeof(err)), 0, "genesis: %s", err);
-	for (unsigned k = 0; k < 2; k++) {
-		const char *from = k == 0 ? p : q, *name = k == 0 ? "fp.key" : "genesis.json";
-		int in = open(from, O_RDONLY), out;
-		ssize_t n;
-
-		snprintf(dir, sizeof(dir), "%s/b/%s", base, name);
-		out = open(dir, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-		while ((n = read(in, buf, sizeof(buf))) > 0)
-			CHECK(write(out, buf, (size_t)n) == n, "copy");
-		close(in);
-		close(out);
-	}
-}
-
-static struct ledger *open_dir(char name)
-{
-	char dir[PATH_MAX], err[256];
-	struct ledger *l;
-
-	snprintf(dir, sizeof(dir), "%s/%c", base, name);
-	l = ledger_open(dir, LEDGER_OPEN_WRITE, err, sizeof(err));
-	CHECK(l != NULL, "open %c: %s", name, err);
-	return l;
-}
-
 static struct rg_fp fp_of(struct ledger *l, const char *pan)
 {
 	struct rg_fp fp;
@@ -158,16 +115,8 @@ static uint64_t add(struct ledger *l, struct ctl_sync *sync, const char *pan, un
 {
 	struct ledger_entry e;
 
-	memset(&e, 0, sizeof(e));
-	e.op = LEDGER_OP_ADD;
-	e.list = (uint8_t)list;
-	e.kind = RG_KIND_PAN;
-	e.severity = LEDGER_SEV_MEDIUM;
-	e.action = 1;
-	e.key_epoch = 1;
+	fixture_pan_add(l, &e, list, pan);
 	e.expiry_s = expiry_s;
-	e.time_ms = ledger_now_ms();
-	e.fp = fp_of(l, pan);
 	return append_entry(l, sync, &e);
 }
 
@@ -243,8 +192,8 @@ static void test_daemon(void)
 	uint64_t nb;
 	json_t *j, *args;
 
-	b = open_dir('b');
-	a = open_dir('a');
+	b = fixture_open(base, "b", LEDGER_OPEN_WRITE);
+	a = fixture_open(base, "a", LEDGER_OPEN_WRITE);
 	if (a == NULL || b == NULL)
 		return;
 	/* a lists pans 0..3 on txn_fraud (bit 0), pan 0 also on bit 1, pan 3
@@ -445,23 +394,22 @@ out_ledger:
 
 int main(void)
 {
-	char cmd[PATH_MAX + 16];
+	static const char *const names[] = { "a", "b" };
 	int rc;
 
 	if (sodium_init() < 0)
 		return 1;
 	ctl_log_set_level(CTL_LOG_WARN);
-	snprintf(base, sizeof(base), "/tmp/test_ctl_receipts.XXXXXX");
-	if (mkdtemp(base) == NULL)
+	if (fixture_tmpdir(base, sizeof(base), "test_ctl_receipts") != 0)
 		return 1;
 	snprintf(table_path, sizeof(table_path), "/dev/shm/test_ctl_receipts.%d.table", getpid());
 	test_config();
-	setup();
+	/* members a and b; test_daemon pulls b's log into a's ledger */
+	fixture_consortium(base, names, 2, 2, 2);
 	test_daemon();
 	rc = CHECK_DONE();
 	unlink(table_path);
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", base);
-	if (system(cmd) != 0)
+	if (fixture_rmdir(base) != 0)
 		return 1;
 	return rc;
 }

@@ -27,8 +27,9 @@
 #include "common/ident.h"
 #include "ledger/ledger.h"
 #include "check.h"
+#include "ledger_fixture.h"
 
-static char base[128], dir[PATH_MAX];
+static char base[128];
 
 struct seen {
 	uint64_t nb_blocks, nb_entries, nb_bad, last_bad_line, next_pos;
@@ -94,14 +95,6 @@ static uint64_t own_size(struct ledger *l)
 	return h.size;
 }
 
-static void verify_clean(struct ledger *l, const char *when)
-{
-	char report[512] = "";
-	uint64_t n;
-
-	CHECK_EQ(ledger_verify(l, report, sizeof(report), &n), 0, "verify %s: %s", when, report);
-}
-
 static void test_steps(struct ledger *l)
 {
 	struct seen s = { .entries_ok = true };
@@ -162,7 +155,7 @@ static void test_steps(struct ledger *l)
 	      (unsigned long long)s.nb_blocks, (unsigned long long)s.nb_entries);
 	CHECK_EQ(ledger_import_step(im, 300, &st, err, sizeof(err)), 0, "step after the end");
 	ledger_import_close(im);
-	verify_clean(l, "after stepped import");
+	fixture_verify(l, "after stepped import");
 
 	/* the same file again: every line is already held, nothing appended */
 	size0 = own_size(l);
@@ -268,7 +261,7 @@ static void test_strict(struct ledger *l)
 	      st.nb_imported >= 500 && st.nb_imported < 3000, "whole blocks before the change: %llu",
 	      (unsigned long long)st.nb_imported);
 	ledger_import_close(im);
-	verify_clean(l, "after strict imports");
+	fixture_verify(l, "after strict imports");
 }
 
 struct held_arg {
@@ -351,26 +344,16 @@ static void test_refused(struct ledger *l)
 
 int main(void)
 {
-	struct ledger_member m;
-	char p[PATH_MAX + 32], err[256], cmd[PATH_MAX + 16];
+	static const char *const names[] = { "a" };
 	struct ledger *l;
 	int rc;
 
 	if (sodium_init() < 0)
 		return 1;
-	snprintf(base, sizeof(base), "/tmp/test_ledger_import.XXXXXX");
-	if (mkdtemp(base) == NULL)
+	if (fixture_tmpdir(base, sizeof(base), "test_ledger_import") != 0)
 		return 1;
-	snprintf(dir, sizeof(dir), "%s/a", base);
-	CHECK(mkdir(dir, 0700) == 0, "mkdir");
-	CHECK_EQ(ledger_identity_generate(dir, "bank-a", err, sizeof(err)), 0, "identity: %s", err);
-	snprintf(p, sizeof(p), "%s/fp.key", dir);
-	CHECK_EQ(rg_fp_key_generate(p, 1, err, sizeof(err)), 0, "fp key: %s", err);
-	CHECK_EQ(ledger_pub_load(dir, &m, err, sizeof(err)), 0, "pub: %s", err);
-	snprintf(p, sizeof(p), "%s/genesis.json", dir);
-	CHECK_EQ(ledger_genesis_write(p, "test", &m, 1, err, sizeof(err)), 0, "genesis: %s", err);
-	l = ledger_open(dir, LEDGER_OPEN_WRITE, err, sizeof(err));
-	CHECK(l != NULL, "open: %s", err);
+	fixture_consortium(base, names, 1, 1, 1);
+	l = fixture_open(base, "a", LEDGER_OPEN_WRITE);
 	if (l != NULL) {
 		test_steps(l);
 		test_strict(l);
@@ -379,8 +362,7 @@ int main(void)
 		ledger_close(l);
 	}
 	rc = CHECK_DONE();
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", base);
-	if (system(cmd) != 0)
+	if (fixture_rmdir(base) != 0)
 		return 1;
 	return rc;
 }

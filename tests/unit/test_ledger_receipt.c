@@ -34,57 +34,12 @@
 #include "common/ident.h"
 #include "ledger/ledger.h"
 #include "check.h"
+#include "ledger_fixture.h"
 
 static char base[128];
 
 static const char *const pans[] = { "4761739001010119", "4000000000000002", "5500000000000004",
 				    "4111111111111111" };
-
-static void copy(const char *from, const char *to, mode_t mode)
-{
-	char buf[65536];
-	int in = open(from, O_RDONLY), out = open(to, O_WRONLY | O_CREAT | O_TRUNC, mode);
-	ssize_t n;
-
-	while ((n = read(in, buf, sizeof(buf))) > 0)
-		CHECK(write(out, buf, (size_t)n) == n, "copy write");
-	close(in);
-	close(out);
-}
-
-/* Members a and b: identities, one fp.key, one genesis. */
-static void setup(void)
-{
-	struct ledger_member mem[2];
-	char dir[PATH_MAX], p[PATH_MAX], q[PATH_MAX], err[256];
-
-	for (unsigned i = 0; i < 2; i++) {
-		snprintf(dir, sizeof(dir), "%s/%c", base, 'a' + i);
-		CHECK(mkdir(dir, 0700) == 0, "mkdir %s", dir);
-		snprintf(err, sizeof(err), "bank-%c", 'a' + i);
-		CHECK_EQ(ledger_identity_generate(dir, err, err, sizeof(err)), 0, "identity");
-		CHECK_EQ(ledger_pub_load(dir, &mem[i], err, sizeof(err)), 0, "pub: %s", err);
-	}
-	snprintf(p, sizeof(p), "%s/a/fp.key", base);
-	CHECK_EQ(rg_fp_key_generate(p, 1, err, sizeof(err)), 0, "fp key: %s", err);
-	snprintf(q, sizeof(q), "%s/b/fp.key", base);
-	copy(p, q, 0600);
-	snprintf(p, sizeof(p), "%s/a/genesis.json", base);
-	CHECK_EQ(ledger_genesis_write(p, "test", mem, 2, err, sizeof(err)), 0, "genesis: %s", err);
-	snprintf(q, sizeof(q), "%s/b/genesis.json", base);
-	copy(p, q, 0644);
-}
-
-static struct ledger *open_dir(char name, unsigned flags)
-{
-	char dir[PATH_MAX], err[256];
-	struct ledger *l;
-
-	snprintf(dir, sizeof(dir), "%s/%c", base, name);
-	l = ledger_open(dir, flags, err, sizeof(err));
-	CHECK(l != NULL, "open %c: %s", name, err);
-	return l;
-}
 
 static struct ledger_receipts *open_store(struct ledger *l)
 {
@@ -106,15 +61,7 @@ static uint64_t add_pans(struct ledger *l, unsigned list, unsigned n)
 	char err[256];
 
 	for (unsigned i = 0; i < n; i++) {
-		memset(&e, 0, sizeof(e));
-		e.op = LEDGER_OP_ADD;
-		e.list = (uint8_t)list;
-		e.kind = RG_KIND_PAN;
-		e.severity = LEDGER_SEV_MEDIUM;
-		e.action = 1;
-		e.key_epoch = 1;
-		e.time_ms = ledger_now_ms();
-		rg_fp_compute(ledger_fp_key(l), RG_KIND_PAN, pans[i], strlen(pans[i]), &e.fp);
+		fixture_pan_add(l, &e, list, pans[i]);
 		lens[i] = (uint16_t)ledger_entry_encode(&e, buf[i]);
 		p[i] = buf[i];
 	}
@@ -128,14 +75,6 @@ static struct ledger_head head_of(struct ledger *l, unsigned m)
 
 	CHECK_EQ(ledger_head_get(l, m, &h), 0, "head");
 	return h;
-}
-
-static void verify_clean(struct ledger *l, const char *when)
-{
-	char report[512] = "";
-	uint64_t n;
-
-	CHECK_EQ(ledger_verify(l, report, sizeof(report), &n), 0, "verify %s: %s", when, report);
 }
 
 /* n receipts for the ADD at (m, pos), details "hit i". */
@@ -268,7 +207,7 @@ static void test_append(struct ledger *a, struct ledger_receipts *s)
 		h = head_of(a, 0);
 		CHECK(h.size == h0.size, "refused batches append nothing");
 	}
-	verify_clean(a, "after shared receipts");
+	fixture_verify(a, "after shared receipts");
 	free(o);
 }
 
@@ -452,7 +391,7 @@ static void test_failed_write(void)
 
 	/* the first block write of this open fails, as a disk error would */
 	setenv("RISKGATE_LEDGER_FAIL_WRITE", "1", 1);
-	a = open_dir('a', LEDGER_OPEN_WRITE);
+	a = fixture_open(base, "a", LEDGER_OPEN_WRITE);
 	unsetenv("RISKGATE_LEDGER_FAIL_WRITE");
 	if (a == NULL)
 		return;
@@ -521,7 +460,7 @@ static void test_kill(void)
 		pid_t pid = fork();
 
 		if (pid == 0) {
-			a = open_dir('a', LEDGER_OPEN_WRITE);
+			a = fixture_open(base, "a", LEDGER_OPEN_WRITE);
 			s = a ? ledger_receipts_open(a, err, sizeof(err)) : NULL;
 			for (;;) {
 				char (*d)[32];
@@ -538,7 +477,7 @@ static void test_kill(void)
 		kill(pid, SIGKILL);
 		waitpid(pid, NULL, 0);
 
-		a = open_dir('a', LEDGER_OPEN_WRITE);
+		a = fixture_open(base, "a", LEDGER_OPEN_WRITE);
 		s = a != NULL ? open_store(a) : NULL;
 		if (s == NULL) {
 			ledger_close(a);
@@ -553,13 +492,13 @@ static void test_kill(void)
 		/* reopened: what recovery appended is flushed, reads are cheap */
 		ledger_receipts_close(s);
 		ledger_close(a);
-		a = open_dir('a', LEDGER_OPEN_WRITE);
+		a = fixture_open(base, "a", LEDGER_OPEN_WRITE);
 		s = a != NULL ? open_store(a) : NULL;
 		if (s == NULL) {
 			ledger_close(a);
 			break;
 		}
-		verify_clean(a, "after a kill");
+		fixture_verify(a, "after a kill");
 		CHECK_EQ(ledger_hits_iterate(a, collect_cb, &p), 0, "iterate");
 		CHECK_EQ(st.nb_shared, p.nb, "round %u: recorded shared receipts = HIT entries", round);
 		/* every HIT of the log has its opening; the newest ones are
@@ -590,19 +529,19 @@ static void test_kill(void)
 
 int main(void)
 {
-	char cmd[PATH_MAX + 16];
+	static const char *const names[] = { "a", "b" };
 	struct ledger *a, *b;
 	struct ledger_receipts *s;
 	int rc;
 
 	if (sodium_init() < 0)
 		return 1;
-	snprintf(base, sizeof(base), "/tmp/test_ledger_receipt.XXXXXX");
-	if (mkdtemp(base) == NULL)
+	if (fixture_tmpdir(base, sizeof(base), "test_ledger_receipt") != 0)
 		return 1;
-	setup();
-	b = open_dir('b', LEDGER_OPEN_WRITE);
-	a = open_dir('a', LEDGER_OPEN_WRITE);
+	/* members a and b: identities, one fp.key, one genesis */
+	fixture_consortium(base, names, 2, 2, 2);
+	b = fixture_open(base, "b", LEDGER_OPEN_WRITE);
+	a = fixture_open(base, "a", LEDGER_OPEN_WRITE);
 	if (a != NULL && b != NULL) {
 		char bundle[PATH_MAX], err[256];
 		struct ledger_pull_stats ps;
@@ -646,8 +585,7 @@ int main(void)
 	test_failed_write();
 	test_kill();
 	rc = CHECK_DONE();
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", base);
-	if (system(cmd) != 0)
+	if (fixture_rmdir(base) != 0)
 		return 1;
 	return rc;
 }

@@ -27,77 +27,13 @@
 #include "common/table.h"
 #include "ledger/ledger.h"
 #include "check.h"
+#include "ledger_fixture.h"
 
 static char base[128];
 
 static void path_of(char *out, const char *dir, const char *file)
 {
 	snprintf(out, PATH_MAX, "%s/%s/%s", base, dir, file);
-}
-
-static void copy(const char *from, const char *to, mode_t mode)
-{
-	char buf[65536];
-	int in = open(from, O_RDONLY), out = open(to, O_WRONLY | O_CREAT | O_TRUNC, mode);
-	ssize_t n;
-
-	while ((n = read(in, buf, sizeof(buf))) > 0)
-		CHECK(write(out, buf, (size_t)n) == n, "copy write");
-	close(in);
-	close(out);
-}
-
-static void mkdir_in(const char *name)
-{
-	char p[PATH_MAX];
-
-	snprintf(p, sizeof(p), "%s/%s", base, name);
-	CHECK(mkdir(p, 0700) == 0, "mkdir %s", p);
-}
-
-/* Members a and b in the genesis, c outside it; every dir gets fp.key and
- * genesis.json; r and r2 are receivers with no identity. */
-static void setup(void)
-{
-	struct ledger_member mem[2];
-	char p[PATH_MAX], q[PATH_MAX], err[256], dir[PATH_MAX];
-	static const char *const names[] = { "a", "b", "c", "r", "r2" };
-
-	for (unsigned i = 0; i < 5; i++)
-		mkdir_in(names[i]);
-	for (unsigned i = 0; i < 3; i++) {
-		snprintf(dir, sizeof(dir), "%s/%s", base, names[i]);
-		snprintf(err, sizeof(err), "bank-%s", names[i]);
-		CHECK_EQ(ledger_identity_generate(dir, err, err, sizeof(err)), 0, "identity");
-	}
-	path_of(p, "a", "fp.key");
-	CHECK_EQ(rg_fp_key_generate(p, 1, err, sizeof(err)), 0, "fp key: %s", err);
-	for (unsigned i = 0; i < 2; i++) {
-		snprintf(dir, sizeof(dir), "%s/%s", base, names[i]);
-		CHECK_EQ(ledger_pub_load(dir, &mem[i], err, sizeof(err)), 0, "pub: %s", err);
-	}
-	path_of(q, "a", "genesis.json");
-	CHECK_EQ(ledger_genesis_write(q, "test", mem, 2, err, sizeof(err)), 0, "genesis: %s", err);
-	for (unsigned i = 1; i < 5; i++) {
-		path_of(p, names[i], "fp.key");
-		char fa[PATH_MAX];
-
-		path_of(fa, "a", "fp.key");
-		copy(fa, p, 0600);
-		path_of(p, names[i], "genesis.json");
-		copy(q, p, 0644);
-	}
-}
-
-static struct ledger *open_dir(const char *name, unsigned flags)
-{
-	char dir[PATH_MAX], err[256];
-	struct ledger *l;
-
-	snprintf(dir, sizeof(dir), "%s/%s", base, name);
-	l = ledger_open(dir, flags, err, sizeof(err));
-	CHECK(l != NULL, "open %s: %s", name, err);
-	return l;
 }
 
 static int enc(const struct ledger_entry *e, uint8_t *buf)
@@ -113,16 +49,10 @@ static struct ledger_entry *add_entry(struct ledger *l, unsigned list, const cha
 {
 	static struct ledger_entry e;
 
-	memset(&e, 0, sizeof(e));
-	e.op = LEDGER_OP_ADD;
-	e.list = (uint8_t)list;
-	e.kind = RG_KIND_PAN;
+	fixture_pan_add(l, &e, list, pan);
 	e.severity = LEDGER_SEV_HIGH;
 	e.action = 2;
-	e.time_ms = ledger_now_ms();
 	e.expiry_s = expiry_s;
-	e.key_epoch = 1;
-	rg_fp_compute(ledger_fp_key(l), RG_KIND_PAN, pan, strlen(pan), &e.fp);
 	return &e;
 }
 
@@ -177,8 +107,8 @@ static void test_all(void)
 	uint64_t pos, n, nb_blocks, now_s = ledger_now_ms() / 1000;
 	int ia, ib;
 
-	a = open_dir("a", LEDGER_OPEN_WRITE);
-	b = open_dir("b", LEDGER_OPEN_WRITE);
+	a = fixture_open(base, "a", LEDGER_OPEN_WRITE);
+	b = fixture_open(base, "b", LEDGER_OPEN_WRITE);
 	if (a == NULL || b == NULL)
 		return;
 	ia = ledger_self(a);
@@ -264,7 +194,7 @@ static void test_all(void)
 		long sz;
 
 		path_of(q, "a", "cut.bundle");
-		copy(p, q, 0644);
+		fixture_copy(p, q, 0644);
 		f = fopen(q, "r+");
 		fseek(f, 0, SEEK_END);
 		sz = ftell(f);
@@ -305,7 +235,7 @@ static void test_all(void)
 	}
 
 	/* taking blocks: receiver r holds nothing yet */
-	r = open_dir("r", LEDGER_OPEN_NO_FP);
+	r = fixture_open(base, "r", LEDGER_OPEN_NO_FP);
 	snprintf(dir, sizeof(dir), "%s/a", base);
 	ida = ledger_identity_load(dir, err, sizeof(err));
 	snprintf(dir, sizeof(dir), "%s/c", base);
@@ -397,7 +327,7 @@ static void test_all(void)
 	ledger_close(b);
 
 	/* reopen: membership change survives */
-	a = open_dir("a", LEDGER_OPEN_WRITE);
+	a = fixture_open(base, "a", LEDGER_OPEN_WRITE);
 	if (a != NULL) {
 		CHECK_EQ(ledger_consortium(a)->nb_members, 3, "membership after reopen");
 		CHECK_EQ(ledger_verify(a, report, sizeof(report), &n), 0, "verify: %s", report);
@@ -426,19 +356,19 @@ static void test_all(void)
 
 int main(void)
 {
-	char cmd[PATH_MAX + 16];
+	static const char *const names[] = { "a", "b", "c", "r", "r2" };
 	int rc;
 
 	if (sodium_init() < 0)
 		return 1;
-	snprintf(base, sizeof(base), "/tmp/test_ledger_store.XXXXXX");
-	if (mkdtemp(base) == NULL)
+	if (fixture_tmpdir(base, sizeof(base), "test_ledger_store") != 0)
 		return 1;
-	setup();
+	/* members a and b in the genesis, c outside it; every dir gets fp.key
+	 * and genesis.json; r and r2 are receivers with no identity */
+	fixture_consortium(base, names, 5, 3, 2);
 	test_all();
 	rc = CHECK_DONE();
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", base);
-	if (system(cmd) != 0)
+	if (fixture_rmdir(base) != 0)
 		return 1;
 	return rc;
 }

@@ -31,6 +31,7 @@ import csv
 import json
 import os
 import random
+import shutil
 import signal
 import socket
 import subprocess
@@ -278,6 +279,8 @@ def main():
             if name in procs:
                 stop(procs[name])
         remove_files((table, seg, table + ".next"))
+        # EAL leaves its runtime directory (and a telemetry socket) behind
+        shutil.rmtree(f"/var/run/dpdk/{PREFIX}{os.getpid()}", ignore_errors=True)
         remove_work(work, log)
     return result()
 

@@ -16,6 +16,7 @@ usage: dp_config.py riskgate-dp riskgate-gen lists_table
 """
 
 import os
+import shutil
 import signal
 import struct
 import subprocess
@@ -156,10 +157,8 @@ def main():
             err = proc.stderr.read()
             if rc != 0:
                 errors.append("live run exit %d: %s" % (rc, err[-300:]))
-            try:
-                os.rmdir("/var/run/dpdk/%s" % prefix)
-            except OSError:
-                pass
+            # EAL's runtime directory, with a telemetry socket if it was killed
+            shutil.rmtree("/var/run/dpdk/%s" % prefix, ignore_errors=True)
     return finish(report("config errors, live run, telemetry", errors), t0)
 
 

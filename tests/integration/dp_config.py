@@ -10,7 +10,9 @@ riskgate-dp configuration and live mode:
     shared segment is created with the documented header, the telemetry
     commands /riskgate/stats, /riskgate/lcores, /riskgate/anomalies and
     /riskgate/table answer over the telemetry socket with frames counted,
-    and SIGTERM stops it with exit status 0.
+    /riskgate/config shows each service's mapping (its own, or the
+    top-level one merged over the defaults) and the policy in force, and
+    SIGTERM stops it with exit status 0.
 
 usage: dp_config.py riskgate-dp riskgate-gen lists_table
 """
@@ -28,7 +30,7 @@ from dp_util import finish, make_table, report, run, telemetry, tool_args
 
 GOOD = """
 ports = ( { a = "net_null_cfa"; b = "net_null_cfb"; } );
-services = ( { port = 5000; dialect = "ascii87"; framing = "len2"; max_msg = 8192; mapping = { PAN = [ "txn_fraud", "high_risk_account" ]; }; } );
+services = ( { port = 5000; dialect = "ascii87"; framing = "len2"; max_msg = 8192; mapping = { PAN = [ "txn_fraud", "high_risk_account" ]; }; }, { port = 5001; dialect = "bcd87"; framing = "bcd2+tpdu"; } );
 lists = { txn_fraud = "monitor"; high_risk_account = "decline"; marketing_cheat = "off"; };
 mapping = { PAN = [ "txn_fraud" ]; DEVICE = [ ]; };
 table = "%(table)s";
@@ -140,6 +142,20 @@ def main():
                 tb = telemetry(sock, "/riskgate/table", 5) or {}
                 if tb.get("path") != table:
                     errors.append("telemetry table: %s" % tb)
+                cf = telemetry(sock, "/riskgate/config", 5) or {}
+                s0, s1 = cf.get("service_5000", {}), cf.get("service_5001", {})
+                if s0 != {"port": 5000, "dialect": "ascii87", "framing": "len2",
+                          "mapping_from": "service", "PAN": "txn_fraud,high_risk_account"}:
+                    errors.append("telemetry config, service 5000: %s" % s0)
+                if (s1.get("mapping_from") != "top-level" or s1.get("framing") != "bcd2+tpdu" or
+                        s1.get("PAN") != "txn_fraud" or "DEVICE" in s1 or
+                        s1.get("ACCOUNT") != "high_risk_account"):
+                    errors.append("telemetry config, service 5001 (top-level mapping): %s" % s1)
+                if (cf.get("policy", {}).get("high_risk_account") != "decline" or
+                        cf.get("policy", {}).get("marketing_cheat") != "off" or
+                        cf.get("pairs") != ["net_null_cfa <-> net_null_cfb"] or
+                        cf.get("flows") != 1024 or cf.get("table") != table):
+                    errors.append("telemetry config: %s" % cf)
                 with open(seg, "rb") as fp:
                     hdr = fp.read(64)
                 magic, version = struct.unpack("<QI", hdr[:12])

@@ -282,7 +282,8 @@ static void dp_burst(struct dp_lcore *lc, const struct dp_rxq *q, struct rte_mbu
 	dp_parse_burst(lc, pkts, n);
 	for (unsigned i = 0; i < n; i++)
 		if (lc->pkt[i].screen && lc->pkt[i].plen) {
-			rte_mbuf_refcnt_update(pkts[i], 1);
+			/* every segment: the tx side frees a chain segment by segment */
+			rte_pktmbuf_refcnt_update(pkts[i], 1);
 			held[nb_held++] = pkts[i];
 		}
 	dp_tx(lc, q, pkts, n);

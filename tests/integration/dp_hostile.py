@@ -195,6 +195,24 @@ def main():
             errs.append("%d jumbo frames not screened" % s["counters"]["skip_segmented"])
         failed += report("jumbo_segments %s" % (
             json.dumps(s["counters"].get("multiseg_copied")) if s else ""), errs)
+        # many jumbo frames, burst after burst: a chain forwarded while it
+        # is screened must stay whole until both sides let it go (a chain
+        # referenced at its head only was freed twice and crashed)
+        many = os.path.join(tmp, "many.pcap")
+        g = run([gen, "--out", many, "--lists", os.path.join(tmp, "m.csv"), "--truth",
+                 os.path.join(tmp, "m.jsonl"), "--flows", "16", "--messages", "500",
+                 "--hit-rate", "0.3", "--seed", "3"])
+        if g.returncode != 0:
+            print("FAIL riskgate-gen: " + g.stderr)
+            return 1
+        ms = json.loads(g.stdout)
+        mkey, mtable = make_table(lt, tmp, [os.path.join(tmp, "m.csv")], name="table_many")
+        errs, s = check(dp, tmp, "jumbo_many", jumbo(read_pcap(many)), mtable, mkey, [],
+                        ["multiseg_copied"])
+        if s and s["hits"] != ms["hits"]:
+            errs.append("many jumbo frames: %d hits, %d expected" % (s["hits"], ms["hits"]))
+        failed += report("jumbo_many %s" % (
+            json.dumps(s["counters"].get("multiseg_copied")) if s else ""), errs)
         # all of it, then clean traffic: still screened exactly
         errs, s = check(dp, tmp, "all_then_clean", everything + clean_frames, table, key,
                         ["--flows", "1024"], [])

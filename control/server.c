@@ -250,18 +250,30 @@ static int import_held(void *arg, const struct rg_fp *fp, unsigned list, uint64_
 		       uint64_t *expiry_s)
 {
 	struct ctl_import_job *j = arg;
-	struct ctl_sync_rec recs[64];
+	struct ctl_sync_rec recs[64], *r = recs;
 	unsigned self = (unsigned)ledger_self(j->d->l);
 	unsigned n = ctl_sync_find(j->d->sync, fp, recs, 64);
+	int rc = -ENOENT;
 
-	for (unsigned i = 0; i < n && i < 64; i++) {
-		if (recs[i].list == list && recs[i].member == self) {
-			*pos = recs[i].pos;
-			*expiry_s = recs[i].expiry_s;
-			return 0;
+	/* a value many members list in many lists has more records than
+	 * fit here: the own one may be any of them */
+	if (n > 64) {
+		r = malloc(n * sizeof(*r));
+		if (r == NULL)
+			return -ENOMEM;
+		n = ctl_sync_find(j->d->sync, fp, r, n);
+	}
+	for (unsigned i = 0; i < n; i++) {
+		if (r[i].list == list && r[i].member == self) {
+			*pos = r[i].pos;
+			*expiry_s = r[i].expiry_s;
+			rc = 0;
+			break;
 		}
 	}
-	return -ENOENT;
+	if (r != recs)
+		free(r);
+	return rc;
 }
 
 static void import_job_free(struct ctl_import_job *j)
@@ -890,10 +902,11 @@ static int cmd_flows(struct ctl_daemon *d, struct ctl_client *c, json_t *args, j
 	a = json_array();
 	for (unsigned i = 0; i < nb && i < (unsigned)top; i++) {
 		const struct rg_seg_flow *f = &all[i];
+		unsigned se = f->server != 0; /* shared memory: an index only once checked */
 		char cli[64], srv[64];
 
-		flow_end_text(f, 1u - f->server, cli, sizeof(cli));
-		flow_end_text(f, f->server, srv, sizeof(srv));
+		flow_end_text(f, 1u - se, cli, sizeof(cli));
+		flow_end_text(f, se, srv, sizeof(srv));
 		json_array_append_new(a, json_pack(
 			"{s:s, s:s, s:I, s:I, s:I, s:f, s:f, s:b}", "client", cli, "server", srv,
 			"msgs", (json_int_t)f->msgs, "bytes", (json_int_t)f->bytes, "hits",

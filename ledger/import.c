@@ -459,6 +459,7 @@ static void dup_reset(struct dupset *d)
 
 /* An ADD made by import: no payload, so its encoding has a small bound. */
 #define IMPORT_ENTRY_MAX (LEDGER_ENTRY_FIXED + LEDGER_REASON_MAX)
+#define IMPORT_LINE_MAX 8192 /* bytes of a line kept; a longer one is refused */
 
 struct ledger_import {
 	struct ledger *l;
@@ -471,7 +472,7 @@ struct ledger_import {
 	struct ledger_csv_cols cols;
 	struct dupset dups;
 	struct ledger_entry e;	   /* the entry being made (never holds a raw value) */
-	char *line;		   /* getline buffer: raw values, wiped after each step */
+	char *line;		   /* IMPORT_LINE_MAX bytes: raw values, wiped after each step */
 	size_t linecap;
 	/* the block being filled: at most bs entries, encoded back to back */
 	uint8_t *buf;
@@ -655,6 +656,55 @@ static bool import_held(struct ledger_import *im, const struct rg_fp *fp, unsign
 /* One line of the file (len bytes without its newline).  A bad line is
  * counted and reported, not an error; the return is 0 or -errno for what
  * stops the import. */
+/* Line lineno is refused for why: counted and reported, the import goes on
+ * (0); in the append pass of a strict import it cannot be (-ESTALE). */
+static int import_bad(struct ledger_import *im, uint64_t lineno, const char *why, char *err,
+		      size_t cap)
+{
+	if (im->o.strict && !im->checking) {
+		/* the check pass found this line good */
+		ledger_err(err, cap, "%s: line %llu: %s: refused now although the check "
+			   "pass accepted it: the file or the ledger changed in between",
+			   im->path, (unsigned long long)lineno, why);
+		return -ESTALE;
+	}
+	im->st.nb_bad++;
+	if (im->o.on_bad != NULL)
+		im->o.on_bad(im->o.arg, lineno, why);
+	return 0;
+}
+
+/*
+ * The next line into im->line, newline included, at most IMPORT_LINE_MAX
+ * bytes of it kept in *kept: the rest of a longer line is read and dropped,
+ * so a file without newlines never makes the reader hold it whole.  Bytes
+ * read from the file; 0 at its end; -1 on a read error.
+ */
+static ssize_t import_read_line(struct ledger_import *im, size_t *kept)
+{
+	size_t n = 0;
+	ssize_t total = 0;
+	int c;
+
+	if (im->line == NULL) {
+		im->line = malloc(IMPORT_LINE_MAX);
+		if (im->line == NULL)
+			return -1;
+		im->linecap = IMPORT_LINE_MAX;
+	}
+	while ((c = getc_unlocked(im->f)) != EOF) {
+		total++;
+		if (n < IMPORT_LINE_MAX)
+			im->line[n++] = (char)c;
+		if (c == '\n')
+			break;
+	}
+	*kept = n;
+	if (total == 0 && ferror(im->f))
+		return -1;
+	return total;
+}
+
 static int import_line(struct ledger_import *im, char *s, size_t len, char *err, size_t cap)
 {
 	struct ledger *l = im->l;
@@ -710,18 +760,7 @@ static int import_line(struct ledger_import *im, char *s, size_t len, char *err,
 		}
 	}
 	if (rc != 0) {
-		if (im->o.strict && !im->checking) {
-			/* the check pass found this line good */
-			ledger_err(err, cap, "%s: line %llu: %s: refused now although the check "
-				   "pass accepted it: the file or the ledger changed in between",
-				   im->path, (unsigned long long)lineno, why);
-			rc = -ESTALE;
-			goto out_wipe;
-		}
-		im->st.nb_bad++;
-		if (im->o.on_bad != NULL)
-			im->o.on_bad(im->o.arg, lineno, why);
-		rc = 0;
+		rc = import_bad(im, lineno, why, err, cap);
 		goto out_wipe;
 	}
 	if (im->checking)
@@ -808,8 +847,14 @@ int ledger_import_step(struct ledger_import *im, unsigned max_lines,
 	while (rc == 0 && !im->done && (max_lines == 0 || nb_read < max_lines)) {
 		size_t len;
 
-		n = getline(&im->line, &im->linecap, im->f);
+		n = import_read_line(im, &len);
 		if (n < 0) {
+			ledger_err(err, cap, "%s: read error after line %llu", im->path,
+				   (unsigned long long)im->lineno);
+			rc = -EIO;
+			break;
+		}
+		if (n == 0) {
 			rc = import_eof(im, err, cap);
 			break;
 		}
@@ -817,7 +862,19 @@ int ledger_import_step(struct ledger_import *im, unsigned max_lines,
 		im->lineno++;
 		im->st.nb_lines++;
 		im->st.bytes_read += (uint64_t)n;
-		len = (size_t)n;
+		if ((size_t)n > len && im->first) {
+			ledger_err(err, cap, "%s: line 1: header line longer than %d bytes", im->path,
+				   IMPORT_LINE_MAX - 1);
+			rc = -EINVAL;
+			break;
+		}
+		if ((size_t)n > len) {
+			char why[64];
+
+			snprintf(why, sizeof(why), "line longer than %d bytes", IMPORT_LINE_MAX - 1);
+			rc = import_bad(im, im->lineno, why, err, cap);
+			continue;
+		}
 		if (len > 0 && im->line[len - 1] == '\n')
 			len--;
 		rc = import_line(im, im->line, len, err, cap);

@@ -342,6 +342,44 @@ static void test_refused(struct ledger *l)
 	      "block size out of range");
 }
 
+/* A line of 1 MB without a line end between good lines: refused as one bad
+ * line, the lines around it imported; a header of 9000 bytes refuses the
+ * file (regression: the reader used to hold a whole line in memory). */
+static void test_long_lines(struct ledger *l)
+{
+	struct seen s = { .entries_ok = true };
+	struct ledger_import_opts o = { .on_bad = on_bad, .arg = &s };
+	struct ledger_import_stats st;
+	char path[PATH_MAX], err[LEDGER_ERR_MAX];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/long.csv", base);
+	f = fopen(path, "w");
+	CHECK(f != NULL, "create %s", path);
+	if (f == NULL)
+		return;
+	fputs("list,kind,value\ntxn_fraud,ACCOUNT,LONGA0001\n", f);
+	for (unsigned i = 0; i < 1024 * 1024; i++)
+		fputc('x', f);
+	fputs("\ntxn_fraud,ACCOUNT,LONGA0002\n", f);
+	fclose(f);
+	CHECK_EQ(ledger_import(l, path, &o, &st, err, sizeof(err)), 0, "long line: %s", err);
+	CHECK_EQ(st.nb_imported, 2, "the lines around the long one");
+	CHECK_EQ(st.nb_bad, 1, "the long line is one bad line");
+	CHECK_EQ(s.last_bad_line, 3, "reported at its line");
+	CHECK_EQ(st.nb_lines, 4, "lines counted");
+
+	f = fopen(path, "w");
+	if (f == NULL)
+		return;
+	for (unsigned i = 0; i < 9000; i++)
+		fputc('l', f);
+	fputs("\ntxn_fraud,ACCOUNT,LONGA0003\n", f);
+	fclose(f);
+	CHECK_EQ(ledger_import(l, path, &o, &st, err, sizeof(err)), -EINVAL, "long header");
+	CHECK(strstr(err, "line 1: header line longer than") != NULL, "long header: %s", err);
+}
+
 int main(void)
 {
 	static const char *const names[] = { "a" };
@@ -359,6 +397,7 @@ int main(void)
 		test_strict(l);
 		test_held(l);
 		test_refused(l);
+		test_long_lines(l);
 		ledger_close(l);
 	}
 	rc = CHECK_DONE();

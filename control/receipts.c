@@ -343,8 +343,9 @@ static int resolve(struct ctl_receipts *rc, const struct rc_line *q)
 		unsigned nb = ctl_sync_find(rc->sync, &m.fp[f], recs, CTL_RC_RECS_MAX);
 
 		for (unsigned i = 0; i < nb && i < CTL_RC_RECS_MAX; i++) {
+			/* in seconds: an expiry from a signed entry may be any u64 */
 			if (recs[i].list != q->list ||
-			    (recs[i].expiry_s != 0 && recs[i].expiry_s * 1000000000ull <= q->time_ns))
+			    (recs[i].expiry_s != 0 && recs[i].expiry_s <= q->time_ns / 1000000000ull))
 				continue;
 			r = receipt_push(rc, q, &m.fp[f], &recs[i]);
 			if (r != 0)

@@ -622,7 +622,9 @@ static int append_sealed(struct ledger *l, struct ledger_receipts *s, struct led
 			rc = 0;
 			goto out_mark;
 		}
-		if (s != NULL) {
+		/* a pending batch appended again stays pending: its openings
+		 * are the only copy, and the next recovery tries again */
+		if (s != NULL && !again) {
 			uint8_t key[9];
 
 			/* nothing of the block is in the log: its openings go too
@@ -831,6 +833,11 @@ int ledger_receipts_recover(struct ledger *l, struct ledger_receipts *s, uint64_
 		b[nb].pos = ledger_get64(v);
 		b[nb].n = ledger_get32(v + 8);
 		nb++;
+	}
+	/* a read error is not the end of the pending batches */
+	if (rc == 0 && ledger_iter_status(it) != 0) {
+		rc = -EIO;
+		ledger_err(err, cap, "receipts store: pending batches unreadable");
 	}
 	rocksdb_iter_destroy(it);
 	if (rc == 0 && nb > 0 && (l->ident == NULL || l->self < 0)) {

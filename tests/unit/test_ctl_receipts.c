@@ -7,7 +7,8 @@
  *     contributors of one card: two receipts), one block per batch, the
  *     table's ledger position moves past it, the staleness clock does not;
  *   - a line for an unlisted card, for a list the card is not on, for an
- *     expired or a revoked entry: unresolved, no receipt;
+ *     expired or a revoked entry: unresolved, no receipt; an expiry far
+ *     enough ahead to overflow in nanoseconds is in force;
  *   - an ADD made after the state view was opened still resolves;
  *   - the rate bound drops lines (counted), the queue flushes when full;
  *   - local: the log does not grow, the store counts them; off: nothing;
@@ -282,6 +283,17 @@ static void test_daemon(void)
 		size0 = own_size(a);
 		feed(rc, a, pans[4], 0, 0);
 		CHECK_EQ(ctl_receipts_flush(rc), 1, "the new ADD resolves through a new view");
+		CHECK_EQ(entry_at(a, 0, size0).ref_pos, p, "and is the one referred to");
+	}
+	/* regression: an expiry whose nanoseconds overflow u64 (year 2554) is
+	 * in force, as the table has it, not taken for expired */
+	{
+		uint64_t p = add(a, sync, "4012888888881881", 0, 18446744074ull);
+
+		usleep(200000); /* past the pause before the next view */
+		size0 = own_size(a);
+		feed(rc, a, "4012888888881881", 0, 0);
+		CHECK_EQ(ctl_receipts_flush(rc), 1, "a far expiry is in force");
 		CHECK_EQ(entry_at(a, 0, size0).ref_pos, p, "and is the one referred to");
 	}
 	/* rate bound and a full queue */

@@ -141,22 +141,38 @@ def check(dp, tmp, name, frames, table, key, extra, expect):
     return errors, s
 
 
+def generate(gen, tmp, tag, flows, messages):
+    """A riskgate-gen capture with its list file and ground truth, named
+    after tag: (frames, the generator's summary, list file)."""
+    cap, lists = os.path.join(tmp, tag + ".pcap"), os.path.join(tmp, tag + ".csv")
+    g = run([gen, "--out", cap, "--lists", lists, "--truth", os.path.join(tmp, tag + ".jsonl"),
+             "--flows", str(flows), "--messages", str(messages), "--hit-rate", "0.3",
+             "--seed", "3"])
+    if g.returncode != 0:
+        raise RuntimeError("riskgate-gen: " + g.stderr)
+    return read_pcap(cap), json.loads(g.stdout), lists
+
+
+def check_hits(dp, tmp, name, frames, table, key, extra, expect, want):
+    """check(), plus: exactly the want hits found."""
+    errs, s = check(dp, tmp, name, frames, table, key, extra, expect)
+    if s and s["hits"] != want:
+        errs.append("%d hits, %d expected" % (s["hits"], want))
+    return errs, s
+
+
 def main():
     dp, gen, lt = tool_args(__doc__)
     rng = random.Random(42)
     failed = 0
     t0 = time.time()
     with tempfile.TemporaryDirectory(prefix="dp_hostile.") as tmp:
-        clean = os.path.join(tmp, "clean.pcap")
-        g = run([gen, "--out", clean, "--lists", os.path.join(tmp, "l.csv"), "--truth",
-                 os.path.join(tmp, "t.jsonl"), "--flows", "4", "--messages", "100",
-                 "--hit-rate", "0.3", "--seed", "3"])
-        if g.returncode != 0:
-            print("FAIL riskgate-gen: " + g.stderr)
+        try:
+            clean_frames, gs, clean_lists = generate(gen, tmp, "clean", 4, 100)
+        except RuntimeError as e:
+            print("FAIL %s" % e)
             return 1
-        gs = json.loads(g.stdout)
-        key, table = make_table(lt, tmp, [os.path.join(tmp, "l.csv")])
-        clean_frames = read_pcap(clean)
+        key, table = make_table(lt, tmp, [clean_lists])
         cases = [
             ("random_bytes", case_random(rng), [], ["resync_skipped_bytes"]),
             ("huge_length", case_huge_len(rng), [], ["frame_too_long"]),
@@ -176,21 +192,17 @@ def main():
             failed += report("%s %s" % (name, json.dumps(s["anomalies"]) if s else ""), errs)
         # a SYN flood over the flow table, then clean traffic: half-open
         # flows are evicted to make room, every hit is still found
-        errs, s = check(dp, tmp, "syn_flood_then_clean", case_syn_flood(rng, 2000) + clean_frames,
-                        table, key, ["--flows", "256"], ["flows_evicted"])
-        if s and s["hits"] != gs["hits"]:
-            errs.append("clean traffic after a SYN flood: %d hits, %d expected"
-                        % (s["hits"], gs["hits"]))
+        errs, s = check_hits(dp, tmp, "syn_flood_then_clean",
+                             case_syn_flood(rng, 2000) + clean_frames, table, key,
+                             ["--flows", "256"], ["flows_evicted"], gs["hits"])
         if s and s["counters"].get("skip_flow_table_full", 0) != 0:
             errs.append("flows refused although half-open ones could go: %d"
                         % s["counters"]["skip_flow_table_full"])
         failed += report("syn_flood_then_clean %s" % (
             json.dumps(s["counters"].get("flows_evicted")) if s else ""), errs)
         # jumbo segments (chained mbufs): screened from a copy, every hit found
-        errs, s = check(dp, tmp, "jumbo_segments", jumbo(clean_frames), table, key, [],
-                        ["multiseg_copied"])
-        if s and s["hits"] != gs["hits"]:
-            errs.append("jumbo segments: %d hits, %d expected" % (s["hits"], gs["hits"]))
+        errs, s = check_hits(dp, tmp, "jumbo_segments", jumbo(clean_frames), table, key, [],
+                             ["multiseg_copied"], gs["hits"])
         if s and s["counters"].get("skip_segmented", 0):
             errs.append("%d jumbo frames not screened" % s["counters"]["skip_segmented"])
         failed += report("jumbo_segments %s" % (
@@ -198,27 +210,19 @@ def main():
         # many jumbo frames, burst after burst: a chain forwarded while it
         # is screened must stay whole until both sides let it go (a chain
         # referenced at its head only was freed twice and crashed)
-        many = os.path.join(tmp, "many.pcap")
-        g = run([gen, "--out", many, "--lists", os.path.join(tmp, "m.csv"), "--truth",
-                 os.path.join(tmp, "m.jsonl"), "--flows", "16", "--messages", "500",
-                 "--hit-rate", "0.3", "--seed", "3"])
-        if g.returncode != 0:
-            print("FAIL riskgate-gen: " + g.stderr)
+        try:
+            many_frames, ms, many_lists = generate(gen, tmp, "many", 16, 500)
+        except RuntimeError as e:
+            print("FAIL %s" % e)
             return 1
-        ms = json.loads(g.stdout)
-        mkey, mtable = make_table(lt, tmp, [os.path.join(tmp, "m.csv")], name="table_many")
-        errs, s = check(dp, tmp, "jumbo_many", jumbo(read_pcap(many)), mtable, mkey, [],
-                        ["multiseg_copied"])
-        if s and s["hits"] != ms["hits"]:
-            errs.append("many jumbo frames: %d hits, %d expected" % (s["hits"], ms["hits"]))
+        mkey, mtable = make_table(lt, tmp, [many_lists], name="table_many")
+        errs, s = check_hits(dp, tmp, "jumbo_many", jumbo(many_frames), mtable, mkey, [],
+                             ["multiseg_copied"], ms["hits"])
         failed += report("jumbo_many %s" % (
             json.dumps(s["counters"].get("multiseg_copied")) if s else ""), errs)
         # all of it, then clean traffic: still screened exactly
-        errs, s = check(dp, tmp, "all_then_clean", everything + clean_frames, table, key,
-                        ["--flows", "1024"], [])
-        if s and s["hits"] != gs["hits"]:
-            errs.append("clean traffic after the attacks: %d hits, %d expected"
-                        % (s["hits"], gs["hits"]))
+        errs, s = check_hits(dp, tmp, "all_then_clean", everything + clean_frames, table, key,
+                             ["--flows", "1024"], [], gs["hits"])
         failed += report("all_then_clean %s" % (json.dumps(s["anomalies"]) if s else ""), errs)
     return finish(failed, t0)
 

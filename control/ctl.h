@@ -138,6 +138,10 @@ struct ctl_sync_rec {
 };
 unsigned ctl_sync_find(const struct ctl_sync *s, const struct rg_fp *fp,
 		       struct ctl_sync_rec *out, unsigned max);
+/* The record member holds for fp on list, however many records fp has;
+ * false if none. */
+bool ctl_sync_find_own(const struct ctl_sync *s, const struct rg_fp *fp, unsigned list,
+		       unsigned member, struct ctl_sync_rec *out);
 /* The table value the mirror gives fp at now_s (lists 0 = not listed). */
 struct rg_table_val ctl_sync_value(const struct ctl_sync *s, const struct rg_fp *fp,
 				   uint64_t now_s);

@@ -250,30 +250,13 @@ static int import_held(void *arg, const struct rg_fp *fp, unsigned list, uint64_
 		       uint64_t *expiry_s)
 {
 	struct ctl_import_job *j = arg;
-	struct ctl_sync_rec recs[64], *r = recs;
-	unsigned self = (unsigned)ledger_self(j->d->l);
-	unsigned n = ctl_sync_find(j->d->sync, fp, recs, 64);
-	int rc = -ENOENT;
+	struct ctl_sync_rec r;
 
-	/* a value many members list in many lists has more records than
-	 * fit here: the own one may be any of them */
-	if (n > 64) {
-		r = malloc(n * sizeof(*r));
-		if (r == NULL)
-			return -ENOMEM;
-		n = ctl_sync_find(j->d->sync, fp, r, n);
-	}
-	for (unsigned i = 0; i < n; i++) {
-		if (r[i].list == list && r[i].member == self) {
-			*pos = r[i].pos;
-			*expiry_s = r[i].expiry_s;
-			rc = 0;
-			break;
-		}
-	}
-	if (r != recs)
-		free(r);
-	return rc;
+	if (!ctl_sync_find_own(j->d->sync, fp, list, (unsigned)ledger_self(j->d->l), &r))
+		return -ENOENT;
+	*pos = r.pos;
+	*expiry_s = r.expiry_s;
+	return 0;
 }
 
 static void import_job_free(struct ctl_import_job *j)
@@ -578,8 +561,8 @@ static int cmd_add(struct ctl_daemon *d, struct ctl_client *c, json_t *args, jso
 	const char *exp = arg_str(args, "expiry"), *reason = arg_str(args, "reason");
 	char masked[RG_EVENT_MASKED_MAX], norm_check[1];
 	struct ledger_entry *e;
-	struct ctl_sync_rec recs[64];
-	unsigned kind, n;
+	struct ctl_sync_rec own;
+	unsigned kind;
 	int l, s, rc;
 
 	(void)c, (void)norm_check;
@@ -625,14 +608,11 @@ static int cmd_add(struct ctl_daemon *d, struct ctl_client *c, json_t *args, jso
 		rc = CTL_ERR_BAD_ARGS;
 		goto out_free;
 	}
-	n = ctl_sync_find(d->sync, &e->fp, recs, 64);
-	for (unsigned i = 0; i < n && i < 64; i++) {
-		if (recs[i].list == (unsigned)l && recs[i].member == (unsigned)ledger_self(d->l)) {
-			snprintf(why, cap, "%s is already listed on %s by this member (position %llu)",
-				 masked, list, (unsigned long long)recs[i].pos);
-			rc = CTL_ERR_FAILED;
-			goto out_free;
-		}
+	if (ctl_sync_find_own(d->sync, &e->fp, (unsigned)l, (unsigned)ledger_self(d->l), &own)) {
+		snprintf(why, cap, "%s is already listed on %s by this member (position %llu)",
+			 masked, list, (unsigned long long)own.pos);
+		rc = CTL_ERR_FAILED;
+		goto out_free;
 	}
 	e->op = LEDGER_OP_ADD;
 	e->list = (uint8_t)l;
@@ -665,11 +645,10 @@ static int cmd_revoke(struct ctl_daemon *d, struct ctl_client *c, json_t *args, 
 	const char *list = arg_str(args, "list"), *reason = arg_str(args, "reason");
 	unsigned self = (unsigned)ledger_self(d->l);
 	char masked[RG_EVENT_MASKED_MAX];
-	struct ctl_sync_rec recs[64];
+	struct ctl_sync_rec own;
 	struct ledger_entry *e;
-	unsigned kind, n;
+	unsigned kind;
 	int l, rc;
-	bool found = false;
 
 	l = list ? ledger_list_find(cs, list) : -1;
 	if (l < 0) {
@@ -682,14 +661,9 @@ static int cmd_revoke(struct ctl_daemon *d, struct ctl_client *c, json_t *args, 
 	rc = args_fp(d, args, &kind, &e->fp, masked, sizeof(masked), why, cap);
 	if (rc != 0)
 		goto out_free;
-	n = ctl_sync_find(d->sync, &e->fp, recs, 64);
-	for (unsigned i = 0; i < n && i < 64; i++) {
-		if (recs[i].list == (unsigned)l && recs[i].member == self) {
-			e->ref_pos = recs[i].pos;
-			found = true;
-		}
-	}
-	if (!found) {
+	if (ctl_sync_find_own(d->sync, &e->fp, (unsigned)l, self, &own)) {
+		e->ref_pos = own.pos;
+	} else {
 		snprintf(why, cap, "%s holds no entry for %s on %s (only the contributor may revoke)",
 			 cs->members[self].name, masked, list);
 		rc = CTL_ERR_FAILED;

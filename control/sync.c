@@ -335,6 +335,27 @@ unsigned ctl_sync_find(const struct ctl_sync *s, const struct rg_fp *fp,
 	return n;
 }
 
+bool ctl_sync_find_own(const struct ctl_sync *s, const struct rg_fp *fp, unsigned list,
+		       unsigned member, struct ctl_sync_rec *out)
+{
+	bool found;
+	uint64_t j = idx_slot(s, fp, &found);
+
+	if (!found)
+		return false;
+	for (uint32_t r = s->idx[j] - 1; r != SYNC_NIL; r = s->rec[r].next) {
+		if (s->rec[r].list != list || s->rec[r].member != member)
+			continue;
+		out->list = s->rec[r].list;
+		out->member = s->rec[r].member;
+		out->action = s->rec[r].action;
+		out->pos = s->rec[r].pos;
+		out->expiry_s = s->rec[r].expiry_s;
+		return true;
+	}
+	return false;
+}
+
 static int op_push(struct ctl_sync *s, const struct rg_fp *fp, struct rg_table_val v)
 {
 	struct rg_table_op *op;

@@ -404,6 +404,55 @@ out_ledger:
 	ledger_close(a);
 }
 
+/* One fingerprint held by 17 members on the 4 standard lists: 68 records,
+ * more than a caller's fixed array.  ctl_sync_find_own finds each member's
+ * own record wherever it is in the chain (regression: add, revoke and the
+ * import's already-listed check looked at the first 64 records only). */
+static void test_find_own(void)
+{
+	static const char *const names[] = {
+		"m00", "m01", "m02", "m03", "m04", "m05", "m06", "m07", "m08",
+		"m09", "m10", "m11", "m12", "m13", "m14", "m15", "m16",
+	};
+	const unsigned nb_m = sizeof(names) / sizeof(names[0]), nb_l = RG_LIST_NB_STD;
+	char many[PATH_MAX], tpath[PATH_MAX], err[256];
+	const char *pan = "4111111111111111";
+	struct ctl_sync_rec r, recs[1];
+	struct ctl_sync *sync;
+	struct ledger_entry e;
+	struct ledger *l;
+	struct rg_fp fp;
+
+	snprintf(many, sizeof(many), "%s/many", base);
+	CHECK(mkdir(many, 0700) == 0, "mkdir %s", many);
+	fixture_consortium(many, names, nb_m, nb_m, nb_m);
+	l = fixture_open(many, "m00", LEDGER_OPEN_WRITE);
+	if (l == NULL)
+		return;
+	snprintf(tpath, sizeof(tpath), "%s.many", table_path);
+	sync = ctl_sync_open(l, tpath, 1024, err, sizeof(err));
+	CHECK(sync != NULL, "sync: %s", err);
+	if (sync != NULL) {
+		fp = fp_of(l, pan);
+		for (unsigned m = 0; m < nb_m; m++)
+			for (unsigned li = 0; li < nb_l; li++) {
+				fixture_pan_add(l, &e, li, pan);
+				CHECK_EQ(ctl_sync_apply(sync, m, 1000 * m + li, &e, 1), 0,
+					 "apply member %u list %u", m, li);
+			}
+		CHECK_EQ(ctl_sync_find(sync, &fp, recs, 1), nb_m * nb_l, "records held");
+		for (unsigned m = 0; m < nb_m; m++)
+			for (unsigned li = 0; li < nb_l; li++)
+				CHECK(ctl_sync_find_own(sync, &fp, li, m, &r) && r.member == m &&
+				      r.list == li && r.pos == 1000 * m + li,
+				      "own record of member %u on list %u", m, li);
+		CHECK(!ctl_sync_find_own(sync, &fp, 0, nb_m, &r), "no record of a member not there");
+		ctl_sync_close(sync);
+	}
+	unlink(tpath);
+	ledger_close(l);
+}
+
 int main(void)
 {
 	static const char *const names[] = { "a", "b" };
@@ -419,6 +468,7 @@ int main(void)
 	/* members a and b; test_daemon pulls b's log into a's ledger */
 	fixture_consortium(base, names, 2, 2, 2);
 	test_daemon();
+	test_find_own();
 	rc = CHECK_DONE();
 	unlink(table_path);
 	if (fixture_rmdir(base) != 0)

@@ -30,6 +30,7 @@ FIXTURE=$BUILD/tests/integration/lists_table
 SEED=5
 
 say() { printf '\n== %s\n' "$*"; }
+. "$HERE/demo_inline.sh"
 
 if [ "$(id -u)" != 0 ]; then
 	echo "live demo skipped: needs root (network namespaces, DPDK)"
@@ -107,21 +108,8 @@ fi
 printf '  %s: %d bytes\n' "$TABLE" "$(stat -c %s "$TABLE")"
 
 say "topology: rgacq 10.99.0.1 <-> riskgate-dp (af_packet) <-> rgsw 10.99.0.2"
-cat > "$WORK/dp.cfg" <<EOF
-ports = ( { a = "net_af_packet0"; b = "net_af_packet1"; } );
-services = ( { port = 5000; dialect = "ascii87"; framing = "len2"; } );
-table = "$TABLE";
-segment = "$SEG";
-key = "$KEY";
-EOF
-"$TOPO" up --bridge dp --dp "$DP" --config "$WORK/dp.cfg" 2>&1 | sed 's/^/  /'
-
-ip netns exec rgsw "$SWITCH" --listen 10.99.0.2:5000 --json > "$WORK/switch.json" 2>/dev/null &
-SW_PID=$!
-for _ in $(seq 1 50); do
-	ip netns exec rgsw ss -Hltn 'sport = :5000' | grep -q . && break
-	sleep 0.1
-done
+inline_up "$TABLE" "$SEG" "$KEY"
+switch_up
 
 say "traffic: 16 connections, 2000 requests/s for $SECS s, 3% carrying listed identifiers"
 ip netns exec rgacq "$ACQ" --connect 10.99.0.2:5000 --connections 16 --rate 2000 \

@@ -178,6 +178,7 @@ struct dp_rxq {
 /* A message waiting for its identifiers' lookups. */
 struct dp_msg {
 	struct dp_flow_key key;
+	uint32_t flow;       /* index in flows[] when staged (check key before use) */
 	uint16_t mti;
 	uint8_t dir;         /* key end that sent it */
 	uint8_t request;
@@ -317,8 +318,9 @@ void dp_flow_burst(struct dp_lcore *lc, struct rte_mbuf **pkts, unsigned n);
 void dp_flow_age(struct dp_lcore *lc, uint64_t now_tsc);
 /* End of replay: every open direction gives up on missing bytes. */
 void dp_flow_finish(struct dp_lcore *lc);
-/* Add n hits to the flow of key, if it is still in the table. */
-void dp_flow_count_hits(struct dp_lcore *lc, const struct dp_flow_key *key, unsigned n);
+/* Add n hits to the flow message m came from, if that flow is still there
+ * (its slot may have been reused since m was staged). */
+void dp_flow_count_hits(struct dp_lcore *lc, const struct dp_msg *m, unsigned n);
 
 /* screen.c */
 /* Derive svc_kind_lists, screen_kinds and svc_last_de of every service from

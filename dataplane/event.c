@@ -70,7 +70,7 @@ void dp_event_emit(struct dp_lcore *lc, const struct dp_msg *m, const struct rg_
 	dp_field_text(lc, m, 37, ev.rrn, sizeof(ev.rrn));
 	if (rg_ident_mask(id->kind, id->value, id->len, ev.masked, sizeof(ev.masked)) < 0)
 		memset(ev.masked, '*', id->len < sizeof(ev.masked) ? id->len : 0);
-	dp_flow_count_hits(lc, &m->key, (unsigned)__builtin_popcount(lists));
+	dp_flow_count_hits(lc, m, (unsigned)__builtin_popcount(lists));
 	if (rg_event_ring_push(lc->ring, &ev))
 		lc->c[RG_CTR_EVENTS]++;
 	else

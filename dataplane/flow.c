@@ -484,13 +484,12 @@ void dp_flow_age(struct dp_lcore *lc, uint64_t now_tsc)
 	}
 }
 
-void dp_flow_count_hits(struct dp_lcore *lc, const struct dp_flow_key *key, unsigned n)
+void dp_flow_count_hits(struct dp_lcore *lc, const struct dp_msg *m, unsigned n)
 {
-	struct dp_ftab_pos fp = dp_ftab_pos(&lc->ftab, key);
-	uint32_t f = dp_ftab_find(&lc->ftab, &fp, dp_flow_same, key, lc);
+	struct dp_flow *fl = &lc->flows[m->flow];
 
-	if (f != UINT32_MAX)
-		lc->flows[f].hits += n;
+	if (fl->in_use && dp_key_eq(&fl->key, &m->key))
+		fl->hits += n;
 }
 
 void dp_flow_finish(struct dp_lcore *lc)

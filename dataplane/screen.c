@@ -172,6 +172,7 @@ void dp_screen_msg(struct dp_lcore *lc, const struct rg_frame *f)
 	lc->nb_ids += kept;
 	msg = &lc->msgs[lc->nb_msgs++];
 	msg->key = lc->cur_flow->key;
+	msg->flow = (uint32_t)(lc->cur_flow - lc->flows);
 	msg->mti = m->mti;
 	msg->dir = lc->cur_end;
 	msg->request = lc->cur_dir->request;

@@ -553,30 +553,50 @@ static int cmd_lookup(struct ctl_daemon *d, struct ctl_client *c, json_t *args, 
 	return 0;
 }
 
+/*
+ * What add and revoke both take from args: the list (*l), and a zeroed
+ * entry (*e, the caller frees it) holding the fingerprint of the kind and
+ * value, with the kind and the masked value.  0, or the error code with
+ * nothing left allocated.
+ */
+static int entry_args(struct ctl_daemon *d, json_t *args, int *l, struct ledger_entry **e,
+		      unsigned *kind, char *masked, size_t masked_cap, char *why, size_t cap)
+{
+	const char *list = arg_str(args, "list");
+	int rc;
+
+	*e = NULL;
+	*l = list ? ledger_list_find(ledger_consortium(d->l), list) : -1;
+	if (*l < 0) {
+		snprintf(why, cap, "unknown list '%.40s'", list ? list : "");
+		return CTL_ERR_BAD_ARGS;
+	}
+	*e = calloc(1, sizeof(**e));
+	if (*e == NULL)
+		return CTL_ERR_FAILED;
+	rc = args_fp(d, args, kind, &(*e)->fp, masked, masked_cap, why, cap);
+	if (rc != 0) {
+		free(*e);
+		*e = NULL;
+	}
+	return rc;
+}
+
 static int cmd_add(struct ctl_daemon *d, struct ctl_client *c, json_t *args, json_t **result,
 		   char *why, size_t cap)
 {
 	const struct ledger_consortium *cs = ledger_consortium(d->l);
 	const char *list = arg_str(args, "list"), *sev = arg_str(args, "severity");
 	const char *exp = arg_str(args, "expiry"), *reason = arg_str(args, "reason");
-	char masked[RG_EVENT_MASKED_MAX], norm_check[1];
+	char masked[RG_EVENT_MASKED_MAX];
 	struct ledger_entry *e;
 	struct ctl_sync_rec own;
 	unsigned kind;
 	int l, s, rc;
 
-	(void)c, (void)norm_check;
-	l = list ? ledger_list_find(cs, list) : -1;
-	if (l < 0) {
-		snprintf(why, cap, "unknown list '%.40s'", list ? list : "");
-		return CTL_ERR_BAD_ARGS;
-	}
-	e = calloc(1, sizeof(*e));
-	if (e == NULL)
-		return CTL_ERR_FAILED;
-	rc = args_fp(d, args, &kind, &e->fp, masked, sizeof(masked), why, cap);
+	rc = entry_args(d, args, &l, &e, &kind, masked, sizeof(masked), why, cap);
 	if (rc != 0)
-		goto out_free;
+		return rc;
 	if (kind == RG_KIND_PAN && cs->lists[l].luhn) {
 		/* re-normalise only to check Luhn; wiped at once */
 		char norm[RG_IDENT_MAX_LEN];
@@ -650,17 +670,9 @@ static int cmd_revoke(struct ctl_daemon *d, struct ctl_client *c, json_t *args, 
 	unsigned kind;
 	int l, rc;
 
-	l = list ? ledger_list_find(cs, list) : -1;
-	if (l < 0) {
-		snprintf(why, cap, "unknown list '%.40s'", list ? list : "");
-		return CTL_ERR_BAD_ARGS;
-	}
-	e = calloc(1, sizeof(*e));
-	if (e == NULL)
-		return CTL_ERR_FAILED;
-	rc = args_fp(d, args, &kind, &e->fp, masked, sizeof(masked), why, cap);
+	rc = entry_args(d, args, &l, &e, &kind, masked, sizeof(masked), why, cap);
 	if (rc != 0)
-		goto out_free;
+		return rc;
 	if (ctl_sync_find_own(d->sync, &e->fp, (unsigned)l, self, &own)) {
 		e->ref_pos = own.pos;
 	} else {

@@ -294,24 +294,122 @@ int rg_ident_normalise(unsigned kind, const char *in, size_t len, char *out)
 	}
 }
 
+/* Digits i.. of a run of n kept in clear by the one masking rule. */
+static inline bool mask_keeps(size_t i, size_t n)
+{
+	if (n < RG_MASK_RUN_MIN)
+		return true;
+	if (i + 4 >= n)
+		return true;
+	return n >= PAN_MIN && i < 6;
+}
+
+/* An IBAN: two letters (country), two check digits, at least 11 more. */
+static bool iban_shaped(const char *v, size_t len)
+{
+	return len >= 15 && v[0] >= 'A' && v[0] <= 'Z' && v[1] >= 'A' && v[1] <= 'Z' &&
+	       is_digit(v[2]) && is_digit(v[3]);
+}
+
 int rg_ident_mask(unsigned kind, const char *value, size_t len, char *out, size_t cap)
 {
 	size_t i;
 
 	if (cap == 0 || len > cap - 1 || len > INT32_MAX)
 		return -ENOSPC;
-	if (kind != RG_KIND_PAN) {
-		memcpy(out, value, len);
-	} else if (len < PAN_MIN) {
+	if (kind == RG_KIND_PAN && len < PAN_MIN) {
 		memset(out, '*', len);
-	} else {
+	} else if (kind == RG_KIND_PAN) {
 		memcpy(out, value, 6);
 		for (i = 6; i < len - 4; i++)
 			out[i] = '*';
 		memcpy(out + len - 4, value + len - 4, 4);
+	} else if (kind == RG_KIND_ACCOUNT && len < RG_MASK_RUN_MIN) {
+		memset(out, '*', len);
+	} else if (kind == RG_KIND_ACCOUNT) {
+		size_t head = iban_shaped(value, len) ? 4 : len >= PAN_MIN ? 6 : 0;
+
+		for (i = 0; i < len; i++)
+			out[i] = i < head || i + 4 >= len ? value[i] : '*';
+	} else {
+		memcpy(out, value, len);
 	}
 	out[len] = '\0';
 	return (int)len;
+}
+
+/*
+ * The digit runs of text: digits joined by single ' ' or '-' (the
+ * separators PAN and ACCOUNT normalisation drop).  An ISO 8601 date
+ * (YYYY-MM-DD, nothing joined either side) is not a run.  Calls fn for each
+ * run of at least RG_MASK_RUN_MIN digits with its byte span and digit count;
+ * returns the longest run's digit count (dates and short runs included).
+ */
+static size_t digit_runs(const char *s, size_t len,
+			 void (*fn)(char *s, size_t start, size_t end, size_t nb), char *ws)
+{
+	size_t i = 0, longest = 0;
+
+	while (i < len) {
+		size_t start, end, nb = 0, groups = 0, glen[3] = { 0, 0, 0 };
+		bool dashes = true;
+
+		if (!is_digit(s[i])) {
+			i++;
+			continue;
+		}
+		start = i;
+		for (;;) {
+			size_t g = 0;
+
+			while (i < len && is_digit(s[i])) {
+				g++;
+				i++;
+			}
+			if (groups < 3)
+				glen[groups] = g;
+			groups++;
+			nb += g;
+			if (i + 1 < len && (s[i] == ' ' || s[i] == '-') && is_digit(s[i + 1])) {
+				dashes &= s[i] == '-';
+				i++;
+				continue;
+			}
+			break;
+		}
+		end = i;
+		if (groups == 3 && dashes && glen[0] == 4 && glen[1] == 2 && glen[2] == 2)
+			continue; /* a date */
+		if (nb > longest)
+			longest = nb;
+		if (nb >= RG_MASK_RUN_MIN && fn != NULL)
+			fn(ws, start, end, nb);
+	}
+	return longest;
+}
+
+static void mask_run(char *s, size_t start, size_t end, size_t nb)
+{
+	size_t k = 0;
+
+	for (size_t i = start; i < end; i++) {
+		if (!is_digit(s[i]))
+			continue;
+		if (!mask_keeps(k, nb))
+			s[i] = '*';
+		k++;
+	}
+}
+
+void rg_mask_text(char *s)
+{
+	if (s != NULL)
+		digit_runs(s, strlen(s), mask_run, s);
+}
+
+size_t rg_digit_run_max(const char *s, size_t len)
+{
+	return digit_runs(s, len, NULL, NULL);
 }
 
 /* ---- extraction --------------------------------------------------------- */

@@ -65,10 +65,37 @@ bool rg_luhn_ok(const char *digits, size_t len);
  */
 int rg_ident_normalise(unsigned kind, const char *in, size_t len, char *out);
 
-/* Masked form for people: PAN as first 6, '*' for each hidden digit, last 4
- * (PANs shorter than 12: all '*'); other kinds are shown as they are.
- * Writes a NUL-terminated string; returns its length or -ENOSPC. */
+/*
+ * Masked form for people, the one rule for every place a person sees an
+ * identifier (docs/identifiers.md, "Masking"):
+ *   PAN      first 6, '*' for each hidden digit, last 4 (shorter than 12:
+ *            all '*')
+ *   ACCOUNT  an IBAN keeps its first 4 (country, check digits) and last 4;
+ *            another account of 12 or more characters its first 6 and last
+ *            4, of 8 to 11 its last 4; a shorter one is all '*'
+ *   others   shown as they are
+ * Writes a NUL-terminated string; returns its length or -ENOSPC.
+ */
 int rg_ident_mask(unsigned kind, const char *value, size_t len, char *out, size_t cap);
+
+/* Digits in a run that could be a PAN or an account number. */
+#define RG_MASK_RUN_MIN 8
+
+/*
+ * Mask, in place, every digit run in the NUL-terminated text s that could
+ * be a PAN or an account: RG_MASK_RUN_MIN or more digits, where single ' '
+ * or '-' between digits join groups into one run (as normalisation drops
+ * them); an ISO 8601 date (YYYY-MM-DD) is not a run.  A run of 12 or more
+ * digits keeps its first 6 and last 4, a shorter one its last 4; the other
+ * digits become '*', separators stay.  Every error text that may quote
+ * untrusted input passes through this before it is logged or sent.
+ */
+void rg_mask_text(char *s);
+
+/* Digits in the longest run of s[0..len) by the rule of rg_mask_text
+ * (dates not counted).  Text meant for the ledger (a reason) is refused when
+ * this reaches RG_MASK_RUN_MIN. */
+size_t rg_digit_run_max(const char *s, size_t len);
 
 struct rg_ident {
 	uint8_t kind;  /* enum rg_kind */

@@ -256,6 +256,15 @@ static void test_mask(void)
 		{ RG_KIND_MERCHANT, "MERCHANT0001", "MERCHANT0001" },
 		{ RG_KIND_PHONE, "4915123456", "4915123456" },
 		{ RG_KIND_ACQUIRER, "123456", "123456" },
+		/* accounts are as sensitive as PANs (issue: shown unmasked) */
+		{ RG_KIND_ACCOUNT, "DE89370400440532013000", "DE89**************3000" },
+		{ RG_KIND_ACCOUNT, "GB29NWBK60161331926819", "GB29**************6819" },
+		{ RG_KIND_ACCOUNT, "123456789012", "123456**9012" },
+		{ RG_KIND_ACCOUNT, "ACCT00012345678", "ACCT00*****5678" },
+		{ RG_KIND_ACCOUNT, "12345678901", "*******8901" },
+		{ RG_KIND_ACCOUNT, "12345678", "****5678" },
+		{ RG_KIND_ACCOUNT, "1234567", "*******" },
+		{ RG_KIND_ACCOUNT, "", "" },
 	};
 	char out[64];
 	unsigned i;
@@ -275,6 +284,48 @@ static void test_mask(void)
 	CHECK_EQ(rc, -ENOSPC, "cap 16");
 	CHECK(out[0] == '#', "nothing written without room");
 	CHECK_EQ(rg_ident_mask(RG_KIND_PAN, "", 0, out, 0), -ENOSPC, "cap 0");
+}
+
+/* The text rule: every run that could be a PAN or an account, wherever it
+ * sits in error text that quotes input. */
+static void test_mask_text(void)
+{
+	static const struct {
+		const char *in;
+		const char *out;
+		size_t run;
+	} cases[] = {
+		{ "not JSON: premature end of input near '\"4532015112830366}}'",
+		  "not JSON: premature end of input near '\"453201******0366}}'", 16 },
+		{ "4532 0151 1283 0366", "4532 01** **** 0366", 16 },
+		{ "4532-0151-1283-0366x", "4532-01**-****-0366x", 16 },
+		{ "a4532015112830366b", "a453201******0366b", 16 },
+		{ "DE89370400440532013000", "DE893704**********3000", 20 },
+		{ "acct 12345678 ok", "acct ****5678 ok", 8 },
+		{ "1234567 is short", "1234567 is short", 7 },
+		{ "expiry 2026-12-08 passed", "expiry 2026-12-08 passed", 0 },
+		{ "2026-12-08 1234", "2026-12-** 1234", 12 },
+		{ "12  34567890", "12  ****7890", 8 },
+		{ "12 345678 - 9", "** **5678 - 9", 8 },
+		{ "1234567890123456789012345", "123456***************2345", 25 },
+		{ "two 11112222333 and 44445555666677", "two *******2333 and 444455****6677",
+		  14 },
+		{ "", "", 0 },
+		{ "-", "-", 0 },
+		{ "9-", "9-", 1 },
+	};
+
+	for (unsigned i = 0; i < ARRAY_SIZE(cases); i++) {
+		char buf[128];
+
+		snprintf(buf, sizeof(buf), "%s", cases[i].in);
+		rg_mask_text(buf);
+		CHECK(strcmp(buf, cases[i].out) == 0, "mask text \"%s\" -> \"%s\"", cases[i].in,
+		      buf);
+		CHECK_EQ(rg_digit_run_max(cases[i].in, strlen(cases[i].in)), cases[i].run,
+			 "longest run of \"%s\"", cases[i].in);
+	}
+	rg_mask_text(NULL);
 }
 
 /* ---- extraction over hand-built messages -------------------------------- */
@@ -963,6 +1014,7 @@ int main(void)
 	test_luhn();
 	test_normalise();
 	test_mask();
+	test_mask_text();
 	test_extract_hand();
 	test_extract_skip_and_dupes();
 	test_extract_decoded();

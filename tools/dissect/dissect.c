@@ -378,8 +378,48 @@ static int ds_mask_track(const char *s, size_t len, size_t pan, char *out, size_
 	return r + 1 + (int)rest;
 }
 
-int dissect_mask_field(unsigned de, const char *text, size_t len, char *out, size_t cap)
+/* Copy text[0..len) to out, then as kind (a PAN or an ACCOUNT read whole
+ * from the field: rg_ident_mask; read from a part of it: rg_mask_text). */
+static int ds_mask_copy(const char *text, size_t len, char *out, size_t cap, unsigned kind,
+			bool whole)
 {
+	if (len + 1 > cap)
+		return -ENOSPC;
+	if (whole && kind == RG_KIND_PAN)
+		return ds_mask_pan(text, len, out, cap);
+	if (whole && kind == RG_KIND_ACCOUNT && rg_ident_mask(kind, text, len, out, cap) >= 0)
+		return (int)len;
+	memcpy(out, text, len);
+	out[len] = '\0';
+	if (kind != RG_KIND_NONE)
+		rg_mask_text(out);
+	return (int)len;
+}
+
+/* The PAN or ACCOUNT source dialect d reads from DE de, if any: its kind,
+ * and in *whole whether it takes the field whole. */
+static unsigned ds_sensitive_source(const struct rg_dialect *d, unsigned de, bool *whole)
+{
+	unsigned kind = RG_KIND_NONE;
+
+	*whole = true;
+	for (unsigned i = 0; d != NULL && i < d->nb_ident; i++) {
+		const struct rg_ident_source *src = &d->ident[i];
+
+		if (src->de != de || (src->kind != RG_KIND_PAN && src->kind != RG_KIND_ACCOUNT))
+			continue;
+		if (src->how != RG_IDENT_WHOLE || src->skip != 0 || kind != RG_KIND_NONE)
+			*whole = false;
+		kind = src->kind;
+	}
+	return kind;
+}
+
+int dissect_mask_field(const struct rg_dialect *d, unsigned de, const char *text, size_t len,
+		       char *out, size_t cap)
+{
+	unsigned kind;
+	bool whole;
 	size_t i;
 	int r;
 
@@ -408,12 +448,14 @@ int dissect_mask_field(unsigned de, const char *text, size_t len, char *out, siz
 		for (i = 0; i < len && text[i] != '^'; i++)
 			;
 		return ds_mask_track(text, len, i, out, cap);
+	case 102:
+	case 103:
+		kind = ds_sensitive_source(d, de, &whole);
+		return ds_mask_copy(text, len, out, cap, kind == RG_KIND_NONE ? RG_KIND_ACCOUNT : kind,
+				    kind == RG_KIND_NONE || whole);
 	default:
-		if (len + 1 > cap)
-			return -ENOSPC;
-		memcpy(out, text, len);
-		out[len] = '\0';
-		return (int)len;
+		kind = ds_sensitive_source(d, de, &whole);
+		return ds_mask_copy(text, len, out, cap, kind, whole);
 	}
 }
 
@@ -507,7 +549,8 @@ static json_t *ds_fields(struct dissect *ds, const struct rg_iso_msg *m)
 			continue;
 		snprintf(key, sizeof(key), "%u", de);
 		if (!ds->o.show_pan) {
-			n = dissect_mask_field(de, text, (size_t)n, masked, sizeof(masked));
+			n = dissect_mask_field(ds->o.dialect, de, text, (size_t)n, masked,
+					       sizeof(masked));
 			if (n < 0)
 				continue;
 			json_object_set_new(fields, key, ds_json_text(masked, (size_t)n));

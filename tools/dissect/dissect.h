@@ -53,11 +53,16 @@ const char *dissect_lists_name(const struct dissect_lists *l, unsigned idx);
  *   DE 2, 34   rg_ident_mask as a PAN
  *   DE 35      masked PAN, the '='/'D' separator, '*' for every later character
  *   DE 45      format code, masked PAN, '^', '*' for every later character
+ *   DE 102, 103, and every DE dialect d (may be NULL) reads a whole PAN or
+ *              ACCOUNT from: rg_ident_mask of that kind
+ *   a DE d reads a PAN or ACCOUNT from in part (TLV, skipped bytes):
+ *              rg_mask_text over the whole field
  *   other DEs  copied unchanged
  * When a PAN part cannot be masked it becomes all '*'.  Returns the length or
  * -ENOSPC.
  */
-int dissect_mask_field(unsigned de, const char *text, size_t len, char *out, size_t cap);
+int dissect_mask_field(const struct rg_dialect *d, unsigned de, const char *text, size_t len,
+		       char *out, size_t cap);
 
 struct dissect_opts {
 	const struct rg_dialect *dialect; /* borrowed for the dissector's life */

@@ -25,6 +25,9 @@ static const char *const anomaly_names[] = {
 	[RG_ANOM_STREAM_OVERLAP] = "stream_overlap",
 	[RG_ANOM_STREAM_HOLD_FULL] = "stream_hold_full",
 	[RG_ANOM_STREAM_NO_SYN] = "stream_no_syn",
+	[RG_ANOM_STREAM_OUT_OF_WINDOW] = "stream_out_of_window",
+	[RG_ANOM_STREAM_RETRANS_CHANGED] = "stream_retrans_changed",
+	[RG_ANOM_STREAM_RETRANS_UNCHECKED] = "stream_retrans_unchecked",
 	[RG_ANOM_IDENT_INVALID] = "ident_invalid",
 	[RG_ANOM_TLV_MALFORMED] = "tlv_malformed",
 };

@@ -34,6 +34,11 @@ enum rg_anomaly {
 	/* identifiers */
 	RG_ANOM_IDENT_INVALID,     /* identifier field present but not normalisable */
 	RG_ANOM_TLV_MALFORMED,     /* TLV structure inside a field is broken */
+	/* TCP stream, continued */
+	RG_ANOM_STREAM_OUT_OF_WINDOW,     /* data outside the receiver's window, dropped */
+	RG_ANOM_STREAM_RETRANS_CHANGED,   /* retransmitted bytes differ from the bytes screened */
+	RG_ANOM_STREAM_RETRANS_UNCHECKED, /* retransmission of unacknowledged screened bytes
+					   * no longer kept: not compared */
 	RG_ANOM_MAX
 };
 

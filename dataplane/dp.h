@@ -154,6 +154,9 @@ struct dp_pkt {
 	const uint8_t *payload;
 	uint32_t plen;
 	uint32_t seq;
+	uint32_t ack;        /* valid with DP_TCP_ACK */
+	uint16_t win;        /* window field as sent (unscaled) */
+	int8_t wscale;       /* SYN: window scale option, or RG_STREAM_WS_NONE */
 	uint8_t flags;       /* TCP flags */
 	uint8_t dir;         /* direction within the flow: the sender is key end dir */
 	uint8_t svc;         /* service index */
@@ -282,6 +285,7 @@ struct dp_lcore {
 	struct rg_fp fps[DP_IDS_MAX];
 	struct rg_table_val vals[DP_IDS_MAX];
 	struct rg_iso_msg iso;          /* decode scratch */
+	struct rg_stream_sink sink;     /* dp_deliver and dp_stream_gap, ctx this lcore */
 	/* replay */
 	struct dp_replay_src *src;
 	FILE *events_out;               /* replay --events: drained after each poll */

@@ -7,9 +7,12 @@
  * The flow table (dataplane/flowtab.h) maps canonical 5-tuples (both
  * directions give one key) to indexes of a preallocated flow array; a full
  * table means the flow is not followed (its packets are still forwarded).  A
- * direction holds a hold window only while out-of-order bytes wait in it,
+ * direction holds a ring only while out-of-order bytes wait in it or
+ * delivered bytes wait for the receiver's acknowledgement (dp_ring_want),
  * and a framer buffer only while a message spans segments; both come from
- * fixed per-lcore pools, so memory is bounded at start-up.
+ * fixed per-lcore pools, so memory is bounded at start-up.  Every segment's
+ * acknowledgement is handed to the other direction's stream, which judges
+ * what it accepts and when missing bytes are gone by it (common/stream.h).
  *
  * Resync rule (docs/dataplane.md): a direction whose start was not seen,
  * that skipped a gap, lost framing or lost a split message for want of a
@@ -66,6 +69,7 @@ static inline void dp_hold_detach(struct dp_lcore *lc, struct dp_dir *d)
 	d->st.cap = 0;
 	d->st.head = 0;
 	d->st.held = 0;
+	d->st.kept = 0;
 }
 
 static inline void dp_fbuf_put(struct dp_lcore *lc, struct dp_dir *d)
@@ -128,15 +132,17 @@ static void dp_deliver(void *ctx, const uint8_t *data, uint32_t len)
 	DP_PROF_MOVE(lc, DP_STAGE_DECODE, DP_STAGE_FLOW, t0);
 }
 
-static void dp_gap(struct dp_lcore *lc, struct dp_dir *d)
+/* rg_stream gap: the bytes before the next ones delivered are gone. */
+static void dp_stream_gap(void *ctx, uint32_t skipped)
 {
-	if (!rg_stream_waiting(&d->st))
-		return;
+	struct dp_lcore *lc = ctx;
+	struct dp_dir *d = lc->cur_dir;
+
+	(void)skipped;
 	lc->c[RG_CTR_ANOM_BASE + RG_ANOM_STREAM_GAP]++;
 	d->resync = 1;
 	rg_framer_reset(&d->fr);
 	dp_fbuf_put(lc, d);
-	rg_stream_skip_gap(&d->st, dp_deliver, lc);
 }
 
 static inline void dp_count(struct dp_lcore *lc, enum rg_anomaly a)
@@ -145,41 +151,48 @@ static inline void dp_count(struct dp_lcore *lc, enum rg_anomaly a)
 		lc->c[RG_CTR_ANOM_BASE + a]++;
 }
 
+/*
+ * A direction borrows a ring from the pool while it holds out-of-order
+ * bytes, and, once its receiver is in sight, while delivered bytes await
+ * the receiver's acknowledgement (they are kept to compare
+ * retransmissions).  Keeping never takes the last eighth of the pool: that
+ * stays for out-of-order data, which screening needs more.
+ */
+static inline void dp_ring_want(struct dp_lcore *lc, struct dp_dir *d, uint32_t seq,
+				uint32_t len)
+{
+	int32_t off = (int32_t)(seq - d->st.next_seq);
+
+	if (d->hold_slot != DP_NONE || !d->st.synced)
+		return;
+	if (off > 0)
+		dp_hold_attach(lc, d);
+	else if (d->st.ack_seen && off + (int32_t)len > 0 &&
+		 lc->nb_hold_free > lc->x->cfg->nb_hold / 8)
+		dp_hold_attach(lc, d);
+}
+
+static inline void dp_ring_release(struct dp_lcore *lc, struct dp_dir *d)
+{
+	if (d->hold_slot != DP_NONE && rg_stream_ring_idle(&d->st))
+		dp_hold_detach(lc, d);
+}
+
 static void dp_dir_segment(struct dp_lcore *lc, struct dp_dir *d, uint32_t seq,
 			   const uint8_t *data, uint32_t len)
 {
-	enum rg_anomaly a;
-
 	if (!d->st.synced && !d->syn)
 		d->resync = 1; /* its start was not seen */
-	if (d->hold_slot == DP_NONE && d->st.synced &&
-	    (int32_t)(seq - d->st.next_seq) > 0)
-		dp_hold_attach(lc, d);
-	a = rg_stream_segment(&d->st, seq, data, len, dp_deliver, lc);
-	dp_count(lc, a);
-	if (unlikely(a == RG_ANOM_STREAM_HOLD_FULL)) {
-		/* the window cannot bridge the hole: move past it and retry */
-		dp_gap(lc, d);
-		a = rg_stream_segment(&d->st, seq, data, len, dp_deliver, lc);
-		if (a == RG_ANOM_STREAM_HOLD_FULL) {
-			/* not even an empty window reaches it: restart at seq */
-			dp_gap(lc, d);
-			lc->c[RG_CTR_ANOM_BASE + RG_ANOM_STREAM_GAP]++;
-			d->resync = 1;
-			rg_stream_syn(&d->st, seq - 1);
-			a = rg_stream_segment(&d->st, seq, data, len, dp_deliver, lc);
-		}
-		dp_count(lc, a);
-	}
-	if (d->hold_slot != DP_NONE && d->st.held == 0)
-		dp_hold_detach(lc, d);
+	dp_ring_want(lc, d, seq, len);
+	dp_count(lc, rg_stream_segment(&d->st, seq, data, len, &lc->sink));
+	dp_ring_release(lc, d);
 }
 
 /* No more bytes in this direction: bridge what is held; a partial frame is
  * a truncated message. */
 static void dp_dir_end(struct dp_lcore *lc, struct dp_dir *d)
 {
-	dp_gap(lc, d);
+	rg_stream_skip_gap(&d->st, &lc->sink);
 	if (d->fr.have != 0 && !d->fr.lost)
 		lc->c[RG_CTR_ANOM_BASE + RG_ANOM_TRUNCATED]++;
 	rg_framer_reset(&d->fr);
@@ -264,9 +277,21 @@ static void dp_tcp(struct dp_lcore *lc, struct dp_flow *fl, const struct dp_pkt 
 	if (p->flags & DP_TCP_SYN) {
 		if (!d->syn) {
 			rg_stream_syn(&d->st, seq);
+			rg_stream_wscale(&d->st, p->wscale);
 			d->syn = 1;
 		}
 		seq++; /* payload on a SYN (TFO) starts after it */
+	}
+	if (p->flags & DP_TCP_ACK) {
+		/* it speaks for the other direction, which the callbacks follow */
+		struct dp_dir *o = &fl->dir[1 - p->dir];
+
+		lc->cur_dir = o;
+		lc->cur_end = (uint8_t)(1 - p->dir);
+		rg_stream_ack(&o->st, &d->st, p->ack, p->win, p->flags & DP_TCP_SYN, &lc->sink);
+		dp_ring_release(lc, o);
+		lc->cur_dir = d;
+		lc->cur_end = p->dir;
 	}
 	fl->data |= p->plen != 0;
 	fl->bytes += p->plen;
@@ -563,6 +588,7 @@ int dp_lcore_init(struct dp_lcore *lc, const struct dp_ctx *x, unsigned slot,
 		lc->fbuf_free[i] = cfg->nb_framer_bufs - 1 - i;
 	lc->nb_fbuf_free = cfg->nb_framer_bufs;
 	lc->scratch = lc->fbuf_mem + (size_t)lc->fbuf_bytes * cfg->nb_framer_bufs;
+	lc->sink = (struct rg_stream_sink){ dp_deliver, dp_stream_gap, lc };
 	dp_screen_plan(lc); /* again at each policy change */
 	return 0;
 }

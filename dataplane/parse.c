@@ -61,7 +61,12 @@ static int dp_parse_tcp(const struct dp_ctx *x, unsigned family, const uint8_t *
 		return 0;
 	}
 	k->seq = be32(p + 4);
+	k->ack = be32(p + 8);
+	k->win = be16(p + 14);
 	k->flags = p[13];
+	/* the window scale matters once per connection: read options of SYNs only */
+	k->wscale = k->flags & DP_TCP_SYN ? (int8_t)rg_tcp_opt_wscale(p + 20, doff - 20)
+					  : RG_STREAM_WS_NONE;
 	k->payload = p + doff;
 	k->plen = len - doff;
 	memset(&k->key, 0, sizeof(k->key));

@@ -83,6 +83,7 @@ struct pf_dir {
 	struct rg_stream st;
 	struct rg_framer fr;
 	uint8_t *mem;           /* hold window, hold map and framer buffer */
+	struct rg_stream_sink sink; /* pf_deliver and pf_stream_gap on this direction */
 	uint64_t fed;           /* bytes handed to the framer so far */
 	uint64_t partial_first; /* frame that carried the first byte of fr's partial frame */
 	bool syn;               /* ISN known from a SYN */
@@ -110,8 +111,6 @@ struct pcapflow {
 	struct pcapflow_counters c;
 	struct pf_flow **bucket;
 	struct pf_flow *flows;
-	uint8_t *scratch;        /* held bytes collected across a gap skip */
-	uint32_t scratch_len;
 };
 
 /* Big-endian reads; callers have checked the length. */
@@ -167,13 +166,8 @@ struct pcapflow *pcapflow_create(const struct pcapflow_config *cfg, int linktype
 	pf->bucket = calloc(PF_NB_BUCKETS, sizeof(*pf->bucket));
 	if (pf->bucket == NULL)
 		goto out_free_pf;
-	pf->scratch = malloc(hold);
-	if (pf->scratch == NULL)
-		goto out_free_bucket;
 	return pf;
 
-out_free_bucket:
-	free(pf->bucket);
 out_free_pf:
 	free(pf);
 	errno = ENOMEM;
@@ -247,40 +241,21 @@ static void pf_deliver(void *ctx, const uint8_t *data, uint32_t len)
 	d->fed += len;
 }
 
-static void pf_collect(void *ctx, const uint8_t *data, uint32_t len)
+/* rg_stream gap: the framer restarts at the first byte after the hole, and
+ * the gap is reported before the messages behind it. */
+static void pf_stream_gap(void *ctx, uint32_t skipped)
 {
-	struct pcapflow *pf = ctx;
-	uint32_t room = pf->hold_bytes - pf->scratch_len;
+	struct pf_dir *d = ctx;
 
-	/* held bytes never exceed the window, so this only guards the copy */
-	if (len > room)
-		len = room;
-	memcpy(pf->scratch + pf->scratch_len, data, len);
-	pf->scratch_len += len;
-}
-
-/* Give up on the missing bytes before the held data: the framer restarts
- * at the first held byte.  Reports the gap before the messages behind it. */
-static void pf_gap(struct pf_dir *d)
-{
-	struct pcapflow *pf = d->pf;
-	uint32_t skipped;
-
-	if (!rg_stream_waiting(&d->st))
-		return;
 	rg_framer_reset(&d->fr);
-	pf->scratch_len = 0;
-	skipped = rg_stream_skip_gap(&d->st, pf_collect, pf);
 	pf_emit_anomaly(d, RG_ANOM_STREAM_GAP, skipped);
-	if (pf->scratch_len)
-		pf_deliver(d, pf->scratch, pf->scratch_len);
 }
 
 /* No more bytes will come in this direction: bridge what is held, and a
  * frame left half-received is a truncated message. */
 static void pf_dir_end(struct pf_dir *d)
 {
-	pf_gap(d);
+	rg_stream_skip_gap(&d->st, &d->sink);
 	if (d->fr.have != 0 && !d->fr.lost) {
 		pf_emit_anomaly(d, RG_ANOM_TRUNCATED, 0);
 		rg_framer_reset(&d->fr);
@@ -295,25 +270,7 @@ static void pf_report(struct pf_dir *d, enum rg_anomaly a)
 
 static void pf_segment(struct pf_dir *d, uint32_t seq, const uint8_t *data, uint32_t len)
 {
-	enum rg_anomaly a;
-
-	a = rg_stream_segment(&d->st, seq, data, len, pf_deliver, d);
-	pf_report(d, a);
-	if (a != RG_ANOM_STREAM_HOLD_FULL)
-		return;
-	/* the window cannot bridge the hole: move past it and retry */
-	pf_gap(d);
-	a = rg_stream_segment(&d->st, seq, data, len, pf_deliver, d);
-	if (a != RG_ANOM_STREAM_HOLD_FULL) {
-		pf_report(d, a);
-		return;
-	}
-	/* even an empty window does not reach it: restart the stream at seq */
-	pf_gap(d);
-	rg_framer_reset(&d->fr);
-	pf_emit_anomaly(d, RG_ANOM_STREAM_GAP, seq - d->st.next_seq);
-	rg_stream_syn(&d->st, seq - 1);
-	pf_report(d, rg_stream_segment(&d->st, seq, data, len, pf_deliver, d));
+	pf_report(d, rg_stream_segment(&d->st, seq, data, len, &d->sink));
 }
 
 static void pf_addr_text(const struct pf_key *k, unsigned end, char *out, size_t cap)
@@ -352,6 +309,7 @@ static int pf_flow_open(struct pcapflow *pf, struct pf_flow *fl)
 		if (d->mem == NULL)
 			goto out_free_dirs;
 		rg_stream_init(&d->st, d->mem, d->mem + hold, hold);
+		d->sink = (struct rg_stream_sink){ pf_deliver, pf_stream_gap, d };
 		if (rg_framer_init(&d->fr, &pf->cfg.framing, d->mem + hold + hold / 8,
 				   pf->framer_cap) < 0) {
 			free(d->mem);
@@ -472,8 +430,8 @@ static void pf_tcp(struct pcapflow *pf, unsigned family, const uint8_t *src,
 		   const uint8_t *dst, const uint8_t *p, uint32_t len)
 {
 	unsigned alen = family == 4 ? 4 : 16;
-	uint32_t doff, seq, plen;
-	uint16_t sport, dport;
+	uint32_t doff, seq, ack, plen;
+	uint16_t sport, dport, win;
 	struct pf_flow *fl;
 	struct pf_dir *d;
 	struct pf_key k;
@@ -499,6 +457,8 @@ static void pf_tcp(struct pcapflow *pf, unsigned family, const uint8_t *src,
 		pf_drop(pf, PCAPFLOW_DROP_TCP_OPTIONS);
 	pf->c.nb_tcp++;
 	seq = pf_be32(p + 4);
+	ack = pf_be32(p + 8);
+	win = pf_be16(p + 14);
 	flags = p[13];
 	plen = len - doff;
 
@@ -535,9 +495,15 @@ static void pf_tcp(struct pcapflow *pf, unsigned family, const uint8_t *src,
 	if (flags & TCP_SYN) {
 		if (!d->syn) {
 			rg_stream_syn(&d->st, seq);
+			rg_stream_wscale(&d->st, rg_tcp_opt_wscale(p + 20, doff - 20));
 			d->syn = true;
 		}
 		seq++; /* payload on a SYN (TFO) starts after it */
+	}
+	if (flags & TCP_ACK) {
+		struct pf_dir *o = &fl->dir[1 - dir];
+
+		rg_stream_ack(&o->st, &d->st, ack, win, flags & TCP_SYN, &o->sink);
 	}
 	if (plen && !d->fin)
 		pf_segment(d, seq, p + doff, plen);
@@ -778,7 +744,6 @@ void pcapflow_destroy(struct pcapflow *pf)
 		free(fl->dir[1].mem);
 		free(fl);
 	}
-	free(pf->scratch);
 	free(pf->bucket);
 	free(pf);
 }

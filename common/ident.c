@@ -12,6 +12,8 @@
  * rather than an error.
  */
 #include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <string.h>
 #include <strings.h>
 
@@ -410,6 +412,18 @@ void rg_mask_text(char *s)
 size_t rg_digit_run_max(const char *s, size_t len)
 {
 	return digit_runs(s, len, NULL, NULL);
+}
+
+void rg_mask_errorf(FILE *out, const char *prog, const char *fmt, ...)
+{
+	char text[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(text, sizeof(text), fmt, ap);
+	va_end(ap);
+	rg_mask_text(text);
+	fprintf(out, "%s: %s\n", prog, text);
 }
 
 /* ---- extraction --------------------------------------------------------- */

@@ -14,6 +14,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "common/anomaly.h"
 #include "common/iso8583.h"
@@ -91,6 +92,12 @@ int rg_ident_mask(unsigned kind, const char *value, size_t len, char *out, size_
  * untrusted input passes through this before it is logged or sent.
  */
 void rg_mask_text(char *s);
+
+/* "prog: " and fmt's text, masked by rg_mask_text, and a newline to out:
+ * how a program reports an error that may quote input (at most 1 KiB of
+ * text; longer is cut). */
+void rg_mask_errorf(FILE *out, const char *prog, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
 
 /* Digits in the longest run of s[0..len) by the rule of rg_mask_text
  * (dates not counted).  Text meant for the ledger (a reason) is refused when

@@ -91,9 +91,10 @@ static int dp_parse_opts(int argc, char **argv, struct dp_opts *o)
 			errno = 0;
 			v = strtoul(optarg, &end, 10);
 			if (errno || *end || !*optarg) {
-				fprintf(stderr, "riskgate-dp: --%s: not a number: %s\n",
-					lo[ch == 'l' ? 4 : ch == 'p' ? 7 : ch == 'm' ? 10 : 11].name,
-					optarg);
+				unsigned li = ch == 'l' ? 4 : ch == 'p' ? 7 : ch == 'm' ? 10 : 11;
+
+				rg_mask_errorf(stderr, "riskgate-dp", "--%s: not a number: %s",
+					       lo[li].name, optarg);
 				return -EINVAL;
 			}
 		}
@@ -108,14 +109,15 @@ static int dp_parse_opts(int argc, char **argv, struct dp_opts *o)
 		case 'f': o->framing = optarg; break;
 		case 'l':
 			if (v == 0) {
-				fprintf(stderr, "riskgate-dp: --loop must be at least 1\n");
+				rg_mask_errorf(stderr, "riskgate-dp", "--loop must be at least 1");
 				return -EINVAL;
 			}
 			o->loops = v;
 			break;
 		case 'p':
 			if (v == 0 || v > 65535) {
-				fprintf(stderr, "riskgate-dp: --port %lu out of range 1..65535\n", v);
+				rg_mask_errorf(stderr, "riskgate-dp",
+					       "--port %lu out of range 1..65535", v);
 				return -EINVAL;
 			}
 			o->port = v;
@@ -123,7 +125,8 @@ static int dp_parse_opts(int argc, char **argv, struct dp_opts *o)
 		case 'm': o->max_msg = v; break;
 		case 'F':
 			if (v < 64 || v > (1ul << 24)) {
-				fprintf(stderr, "riskgate-dp: --flows %lu out of range 64..16777216\n", v);
+				rg_mask_errorf(stderr, "riskgate-dp",
+					       "--flows %lu out of range 64..16777216", v);
 				return -EINVAL;
 			}
 			o->flows = v;
@@ -137,7 +140,7 @@ static int dp_parse_opts(int argc, char **argv, struct dp_opts *o)
 		}
 	}
 	if (optind < argc) {
-		fprintf(stderr, "riskgate-dp: unexpected argument '%s'\n", argv[optind]);
+		rg_mask_errorf(stderr, "riskgate-dp", "unexpected argument '%s'", argv[optind]);
 		return -EINVAL;
 	}
 	if (!o->config && !o->replay) {
@@ -145,7 +148,7 @@ static int dp_parse_opts(int argc, char **argv, struct dp_opts *o)
 		return -EINVAL;
 	}
 	if (!o->replay && (o->out || o->events || o->loops != 1)) {
-		fprintf(stderr, "riskgate-dp: --out, --events and --loop need --replay\n");
+		rg_mask_errorf(stderr, "riskgate-dp", "--out, --events and --loop need --replay");
 		return -EINVAL;
 	}
 	return 0;
@@ -181,7 +184,7 @@ int main(int argc, char **argv)
 		snprintf(cfg.table_path, sizeof(cfg.table_path), "riskgate.table");
 	}
 	if (o.config && dp_config_load(&cfg, o.config, err, sizeof(err)) < 0) {
-		fprintf(stderr, "riskgate-dp: %s\n", err);
+		rg_mask_errorf(stderr, "riskgate-dp", "%s", err);
 		return 2;
 	}
 	if (replay) {
@@ -192,7 +195,7 @@ int main(int argc, char **argv)
 						  o.dialect ? o.dialect : "ascii87",
 						  o.framing ? o.framing : "len2",
 						  (uint32_t)o.max_msg, err, sizeof(err)) < 0) {
-				fprintf(stderr, "riskgate-dp: %s\n", err);
+				rg_mask_errorf(stderr, "riskgate-dp", "%s", err);
 				return 2;
 			}
 		}
@@ -204,18 +207,19 @@ int main(int argc, char **argv)
 	if (o.key)
 		snprintf(cfg.key_path, sizeof(cfg.key_path), "%s", o.key);
 	if (dp_config_finish(&cfg, err, sizeof(err)) < 0) {
-		fprintf(stderr, "riskgate-dp: %s\n", err);
+		rg_mask_errorf(stderr, "riskgate-dp", "%s", err);
 		goto out_config;
 	}
 	key = rg_fp_key_load(cfg.key_path, err, sizeof(err));
 	if (key == NULL) {
-		fprintf(stderr, "riskgate-dp: key file: %s\n", err);
+		rg_mask_errorf(stderr, "riskgate-dp", "key file: %s", err);
 		rc = 2;
 		goto out_config;
 	}
 	probe = rg_table_open_reader(cfg.table_path);
 	if (probe == NULL) {
-		fprintf(stderr, "riskgate-dp: table %s: %s\n", cfg.table_path, strerror(errno));
+		rg_mask_errorf(stderr, "riskgate-dp", "table %s: %s", cfg.table_path,
+			       strerror(errno));
 		rc = 2;
 		goto out_key;
 	}
@@ -256,12 +260,12 @@ int main(int argc, char **argv)
 		snprintf(cfg.pair[0].name[1], DP_NAME_MAX, "%s", o.out ? "net_pcap_rgout" :
 			 "net_null_rgout");
 		if (access(o.replay, R_OK) != 0) {
-			fprintf(stderr, "riskgate-dp: %s: %s\n", o.replay, strerror(errno));
+			rg_mask_errorf(stderr, "riskgate-dp", "%s: %s", o.replay, strerror(errno));
 			rc = 2;
 			goto out_key;
 		}
 	} else if (cfg.nb_pairs == 0) {
-		fprintf(stderr, "riskgate-dp: %s: ports: missing\n", o.config);
+		rg_mask_errorf(stderr, "riskgate-dp", "%s: ports: missing", o.config);
 		rc = 2;
 		goto out_key;
 	}
@@ -269,7 +273,7 @@ int main(int argc, char **argv)
 
 	r = rte_eal_init(eal_argc, eal_argv);
 	if (r < 0) {
-		fprintf(stderr, "riskgate-dp: EAL: %s\n", rte_strerror(rte_errno));
+		rg_mask_errorf(stderr, "riskgate-dp", "EAL: %s", rte_strerror(rte_errno));
 		rc = 2;
 		goto out_key;
 	}
@@ -284,8 +288,9 @@ int main(int argc, char **argv)
 	}
 	for (unsigned w = 0; w < cfg.nb_workers; w++)
 		if (!rte_lcore_is_enabled(cfg.worker_lcore[w])) {
-			fprintf(stderr, "riskgate-dp: %s: lcore %u is not enabled in EAL (-l)\n",
-				o.config ? o.config : "lcores", cfg.worker_lcore[w]);
+			rg_mask_errorf(stderr, "riskgate-dp",
+				       "%s: lcore %u is not enabled in EAL (-l)",
+				       o.config ? o.config : "lcores", cfg.worker_lcore[w]);
 			rc = 2;
 			goto out_eal;
 		}
@@ -312,7 +317,7 @@ int main(int argc, char **argv)
 		pol.exempt_mti_classes = cfg.exempt_mti_classes;
 		x.seg = rg_segment_create(&so, err, sizeof(err));
 		if (x.seg == NULL) {
-			fprintf(stderr, "riskgate-dp: %s\n", err);
+			rg_mask_errorf(stderr, "riskgate-dp", "%s", err);
 			rc = 2;
 			goto out_eal;
 		}
@@ -320,7 +325,7 @@ int main(int argc, char **argv)
 	x.pool = rte_pktmbuf_pool_create("dp_mbufs", cfg.nb_mbufs, 256, 0,
 					 RTE_MBUF_DEFAULT_BUF_SIZE, (int)rte_socket_id());
 	if (x.pool == NULL) {
-		fprintf(stderr, "riskgate-dp: mbuf pool of %u: %s\n", cfg.nb_mbufs,
+		rg_mask_errorf(stderr, "riskgate-dp", "mbuf pool of %u: %s", cfg.nb_mbufs,
 			rte_strerror(rte_errno));
 		goto out_seg;
 	}
@@ -328,12 +333,12 @@ int main(int argc, char **argv)
 		struct dp_lcore *lc = rte_zmalloc("dp_lcore", sizeof(*lc), RTE_CACHE_LINE_SIZE);
 
 		if (lc == NULL) {
-			fprintf(stderr, "riskgate-dp: no memory for lcore state\n");
+			rg_mask_errorf(stderr, "riskgate-dp", "no memory for lcore state");
 			goto out_lcores;
 		}
 		x.lc[w] = lc;
 		if (dp_lcore_init(lc, &x, w, err, sizeof(err)) < 0) {
-			fprintf(stderr, "riskgate-dp: %s\n", err);
+			rg_mask_errorf(stderr, "riskgate-dp", "%s", err);
 			goto out_lcores;
 		}
 		lc->lcore_id = cfg.worker_lcore[w];
@@ -341,7 +346,7 @@ int main(int argc, char **argv)
 		/* handed to its worker before it starts, used by it alone */
 		lc->table = rg_table_open_reader(cfg.table_path);
 		if (lc->table == NULL) {
-			fprintf(stderr, "riskgate-dp: table %s: %s\n", cfg.table_path,
+			rg_mask_errorf(stderr, "riskgate-dp", "table %s: %s", cfg.table_path,
 				strerror(errno));
 			rc = 2;
 			goto out_lcores;
@@ -350,12 +355,12 @@ int main(int argc, char **argv)
 		lc->start_ns = dp_realtime_ns();
 	}
 	if (dp_ports_setup(&x, err, sizeof(err)) < 0) {
-		fprintf(stderr, "riskgate-dp: %s\n", err);
+		rg_mask_errorf(stderr, "riskgate-dp", "%s", err);
 		rc = 2;
 		goto out_ports;
 	}
 	if (dp_telemetry_register(&x) < 0)
-		fprintf(stderr, "riskgate-dp: telemetry commands not registered\n");
+		rg_mask_errorf(stderr, "riskgate-dp", "telemetry commands not registered");
 	signal(SIGINT, dp_signal);
 	signal(SIGTERM, dp_signal);
 
@@ -365,7 +370,7 @@ int main(int argc, char **argv)
 		};
 
 		if (dp_replay_run(&x, &ro, err, sizeof(err)) < 0) {
-			fprintf(stderr, "riskgate-dp: %s\n", err);
+			rg_mask_errorf(stderr, "riskgate-dp", "%s", err);
 			goto out_ports;
 		}
 		rc = 0;

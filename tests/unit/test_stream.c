@@ -204,7 +204,8 @@ static const struct script scripts[] = {
 	    SEG(0, "XYZD", CHANGED) },
 	  "abcd", 4, 0, false, 2, 0, 0, 0, 0, 1, 0, 0, 0, 0 },
 	{ "retransmission of unacknowledged bytes no longer kept", 8,
-	  { SYN(0), ACK(0, 1000), SEG(0, "abcdef", NONE), SEG(8, "ij", NONE), SEG(0, "ab", UNCHECKED),
+	  { SYN(0), ACK(0, 1000), SEG(0, "abcdef", NONE), SEG(8, "ij", NONE),
+	    SEG(0, "ab", UNCHECKED),
 	    SEG(1, "Bc", UNCHECKED), SEG(2, "cX", CHANGED) },
 	  "abcdef", 6, 2, false, 3, 1, 0, 0, 0, 1, 2, 0, 0, 0 },
 	{ "a new SYN forgets the receiver", 64,
@@ -213,8 +214,8 @@ static const struct script scripts[] = {
 	/* regression: a segment exactly 2^31 behind was compared with slots
 	 * outside the ring */
 	{ "retransmission 2^31 behind", 64,
-	  { SYN(0), SEG(INT32_MIN, "xy", NONE), SEG(0, "abcd", NONE), SEG(4 + INT32_MIN, "xy", NONE),
-	    SEG(4, "e", NONE) },
+	  { SYN(0), SEG(INT32_MIN, "xy", NONE), SEG(0, "abcd", NONE),
+	    SEG(4 + INT32_MIN, "xy", NONE), SEG(4, "e", NONE) },
 	  "abcde", 5, 0, false, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0 },
 	/* no receiver in sight */
 	{ "unwatched: one stray segment beyond the ring moves nothing", 16,

@@ -114,12 +114,12 @@ int main(int argc, char **argv)
 			break;
 		case OPT_PORT:
 			if (parse_uint(optarg, 1, 65535, &v) < 0) {
-				fprintf(stderr, PROG ": --port %s: not a port number (1-65535)\n",
-					optarg);
+				rg_mask_errorf(stderr, PROG,
+					       "--port %s: not a port number (1-65535)", optarg);
 				return 2;
 			}
 			if (cfg.nb_ports == PCAPFLOW_MAX_PORTS) {
-				fprintf(stderr, PROG ": at most %d --port options\n",
+				rg_mask_errorf(stderr, PROG, "at most %d --port options",
 					PCAPFLOW_MAX_PORTS);
 				return 2;
 			}
@@ -127,8 +127,8 @@ int main(int argc, char **argv)
 			break;
 		case OPT_MAX_MSG:
 			if (parse_uint(optarg, 16, 65535, &max_msg) < 0) {
-				fprintf(stderr, PROG ": --max-msg %s: want a byte count 16-65535\n",
-					optarg);
+				rg_mask_errorf(stderr, PROG,
+					       "--max-msg %s: want a byte count 16-65535", optarg);
 				return 2;
 			}
 			break;
@@ -156,20 +156,21 @@ int main(int argc, char **argv)
 		}
 	}
 	if (optind != argc - 1) {
-		fprintf(stderr, PROG ": %s\n", optind >= argc ? "no capture file given" :
+		rg_mask_errorf(stderr, PROG, "%s", optind >= argc ? "no capture file given" :
 			"one capture file only");
 		usage(stderr);
 		return 2;
 	}
 	if (json && !summary) {
-		fprintf(stderr, PROG ": --json goes with --summary (messages are always JSON)\n");
+		rg_mask_errorf(stderr, PROG,
+			       "--json goes with --summary (messages are always JSON)");
 		return 2;
 	}
 	if (cfg.nb_ports == 0)
 		cfg.ports[cfg.nb_ports++] = 5000;
 
 	if (rg_framing_parse(framing_spec, &cfg.framing, err, sizeof(err)) < 0) {
-		fprintf(stderr, PROG ": bad --framing \"%s\": %s\n", framing_spec, err);
+		rg_mask_errorf(stderr, PROG, "bad --framing \"%s\": %s", framing_spec, err);
 		return 2;
 	}
 	if (max_msg)
@@ -178,21 +179,21 @@ int main(int argc, char **argv)
 	err[0] = '\0';
 	dialect = rg_dialect_load(dialect_name, err, sizeof(err));
 	if (dialect == NULL) {
-		fprintf(stderr, PROG ": unknown dialect \"%s\": %s\n", dialect_name,
+		rg_mask_errorf(stderr, PROG, "unknown dialect \"%s\": %s", dialect_name,
 			err[0] ? err : strerror(errno));
 		return 2;
 	}
 	if (list_path) {
 		lists = dissect_lists_load(list_path, err, sizeof(err));
 		if (lists == NULL) {
-			fprintf(stderr, PROG ": --list %s\n", err);
+			rg_mask_errorf(stderr, PROG, "--list %s", err);
 			goto out_free_dialect;
 		}
 	}
 	if (key_path) {
 		key = rg_fp_key_load(key_path, err, sizeof(err));
 		if (key == NULL) {
-			fprintf(stderr, PROG ": --key %s\n", err);
+			rg_mask_errorf(stderr, PROG, "--key %s", err);
 			goto out_free_lists;
 		}
 	}
@@ -207,7 +208,7 @@ int main(int argc, char **argv)
 	};
 	ds = dissect_create(&dopts);
 	if (ds == NULL) {
-		fprintf(stderr, PROG ": %s\n", strerror(errno));
+		rg_mask_errorf(stderr, PROG, "%s", strerror(errno));
 		goto out_free_key;
 	}
 	cfg.event = dissect_event;
@@ -219,11 +220,11 @@ int main(int argc, char **argv)
 			dissect_summary(ds, &counters, json, stdout);
 		status = 0;
 		if (r == -EIO) {
-			fprintf(stderr, PROG ": %s\n", err);
+			rg_mask_errorf(stderr, PROG, "%s", err);
 			status = 1;
 		}
 	} else {
-		fprintf(stderr, PROG ": cannot read %s\n", err);
+		rg_mask_errorf(stderr, PROG, "cannot read %s", err);
 	}
 	if (fflush(stdout) != 0) {
 		perror(PROG ": stdout");

@@ -367,7 +367,9 @@ struct ref {
 	uint8_t out[OUT_MAX];
 	uint32_t out_len;
 	uint32_t skipped;
-	uint64_t mismatch, hold_full, retx, changed, gaps;
+	uint32_t ack, snd_max; /* the receiver's acknowledgement; end of what was seen sent */
+	bool ack_seen;
+	uint64_t mismatch, hold_full, retx, changed, gaps, unchecked, acks_ahead;
 };
 
 /* Byte at was delivered or held: what is kept must leave it room. */
@@ -410,18 +412,60 @@ static uint32_t ref_skip(struct ref *r)
 	return at;
 }
 
-/* Byte at a time, straight from the rules in stream.h. */
-static void ref_segment(struct ref *r, uint32_t off, const uint8_t *d, uint32_t len)
+/* The receiver has bytes the stream never saw: skip to its acknowledgement,
+ * delivering what is held on the way. */
+static void ref_evident(struct ref *r)
 {
-	bool mm = false, full = false, changed = false;
+	if (!r->ack_seen || r->ack <= r->next || r->ack > r->snd_max)
+		return;
+	r->gaps++;
+	while (r->next < r->ack) {
+		uint32_t n = 0;
+
+		if (r->held[r->next]) {
+			ref_drain(r);
+			continue;
+		}
+		while (r->next + n < r->ack && !r->held[r->next + n])
+			n++;
+		r->skipped += n;
+		r->next += n;
+		r->floor = r->next;
+		ref_drain(r);
+	}
+}
+
+static void ref_ack(struct ref *r, uint32_t ack)
+{
+	if (r->ack_seen && ack < r->ack)
+		return;
+	if (ack > r->snd_max) {
+		r->acks_ahead++;
+		return;
+	}
+	r->ack = ack;
+	r->ack_seen = true;
+	if (ack >= r->next)
+		r->floor = r->next;
+	else if (ack > r->floor)
+		r->floor = ack;
+	ref_evident(r);
+}
+
+/* Byte at a time, straight from the rules in stream.h. */
+static void ref_segment_body(struct ref *r, uint32_t off, const uint8_t *d, uint32_t len)
+{
+	bool mm = false, full = false, changed = false, unchecked = false;
 	unsigned tries = 0;
 
-	if (len == 0)
-		return;
-	for (uint32_t i = 0; i < len && off + i < r->next; i++)
+	for (uint32_t i = 0; i < len && off + i < r->next; i++) {
 		if (off + i >= r->floor && r->byte[off + i] != d[i])
 			changed = true;
+		if (off + i < r->floor && r->ack_seen && off + i >= r->ack)
+			unchecked = true;
+	}
 	r->changed += changed;
+	r->unchecked += unchecked;
 	if (off + len <= r->next) {
 		r->retx++;
 		return;
@@ -481,6 +525,16 @@ static void ref_segment(struct ref *r, uint32_t off, const uint8_t *d, uint32_t 
 	r->hold_full += full;
 }
 
+static void ref_segment(struct ref *r, uint32_t off, const uint8_t *d, uint32_t len)
+{
+	if (len == 0)
+		return;
+	if (off + len > r->snd_max)
+		r->snd_max = off + len;
+	ref_segment_body(r, off, d, len);
+	ref_evident(r);
+}
+
 static uint32_t rs = 99;
 
 static uint32_t rnd(void)
@@ -515,8 +569,10 @@ static uint8_t hold_big[8192], map_big[1024];
  * then skip every remaining gap.  Returns true if delivery was exact.
  */
 static bool random_run(uint32_t cap, unsigned dist, unsigned alter_pct, uint32_t isn,
-		       unsigned round, bool watched)
+		       unsigned round, bool watched, unsigned loss_pct)
 {
+	static bool got[REF_N];  /* bytes the receiver has */
+	uint32_t r_ack = 0;       /* its acknowledgement */
 	const struct rg_stream_sink ks = { sink_deliver, sink_gap, &sk };
 	unsigned nb = 0;
 	uint32_t at = 0, skipped = 0;
@@ -551,8 +607,10 @@ static bool random_run(uint32_t cap, unsigned dist, unsigned alter_pct, uint32_t
 	rg_stream_syn(&s, isn);
 	rg_stream_wscale(&s, 7);
 	rg_stream_wscale(&rev, 7);
+	memset(got, 0, sizeof(got));
 	if (watched) /* a window wide enough for all: nothing out of it */
 		rg_stream_ack(&s, &rev, isn + 1, 65535, false, &ks);
+	ref.ack_seen = watched;
 
 	for (unsigned i = 0; i < nb; i++) {
 		uint8_t d[160];
@@ -561,8 +619,22 @@ static bool random_run(uint32_t cap, unsigned dist, unsigned alter_pct, uint32_t
 		memcpy(d, orig + g->off, g->len);
 		if (g->alter)
 			d[rnd() % g->len] ^= 0x5a;
-		rg_stream_segment(&s, isn + 1 + g->off, d, g->len, &ks);
-		ref_segment(&ref, g->off, d, g->len);
+		/* lost before the appliance: only the receiver has it */
+		if (loss_pct == 0 || rnd() % 100 >= loss_pct) {
+			rg_stream_segment(&s, isn + 1 + g->off, d, g->len, &ks);
+			ref_segment(&ref, g->off, d, g->len);
+		}
+		if (loss_pct != 0) {
+			for (uint32_t j = 0; j < g->len; j++)
+				got[g->off + j] = true;
+			while (r_ack < REF_N && got[r_ack])
+				r_ack++;
+			/* acknowledgements are delayed: retransmissions meet kept bytes */
+			if (rnd() % 4 == 0) {
+				rg_stream_ack(&s, &rev, isn + 1 + r_ack, 65535, false, &ks);
+				ref_ack(&ref, r_ack);
+			}
+		}
 		if (s.held != ref.nb_held || sk.len != ref.out_len ||
 		    s.next_seq - s.kept != isn + 1 + ref.floor) {
 			CHECK(0, "round %u cap %u%s: after segment %u held %u/%u out %u/%u "
@@ -592,6 +664,8 @@ static bool random_run(uint32_t cap, unsigned dist, unsigned alter_pct, uint32_t
 	CHECK_EQ(s.stats.nb_gaps, ref.gaps, "round %u: gaps", round);
 	CHECK_EQ(s.stats.nb_retrans_changed, ref.changed, "round %u: retransmissions changed",
 		 round);
+	CHECK_EQ(s.stats.nb_retrans_unchecked, ref.unchecked, "round %u: unchecked", round);
+	CHECK_EQ(s.stats.nb_acks_ahead, ref.acks_ahead, "round %u: acknowledgements ahead", round);
 	CHECK_EQ(s.stats.nb_overlap_mismatch, ref.mismatch, "round %u: mismatches", round);
 	CHECK_EQ(s.stats.nb_hold_full, ref.hold_full, "round %u: hold full", round);
 	CHECK_EQ(s.stats.nb_retransmitted, ref.retx, "round %u: retransmitted", round);
@@ -604,7 +678,7 @@ static void test_random(void)
 	for (unsigned round = 0; round < 40; round++) {
 		uint32_t isn = round % 2 ? 0xffffffffu - rnd() % 3000 : rnd();
 
-		random_run(2048, 8, 0, isn, round, round % 2);
+		random_run(2048, 8, 0, isn, round, round % 2, 0);
 		CHECK(sk.len == REF_N && memcmp(sk.out, orig, REF_N) == 0,
 		      "round %u: big window must deliver the original exactly", round);
 		CHECK_EQ(ref.hold_full, 0, "round %u: big window never full", round);
@@ -617,7 +691,7 @@ static void test_random(void)
 
 		unsigned alter_pct = round % 2 ? 30 : 0;
 
-		if (!random_run(cap, 1 + round % 12, alter_pct, isn, round, round % 4 < 2))
+		if (!random_run(cap, 1 + round % 12, alter_pct, isn, round, round % 4 < 2, 0))
 			break;
 		/* what was delivered is the original in order, minus skipped gaps */
 		if (alter_pct == 0) {
@@ -631,10 +705,28 @@ static void test_random(void)
 	}
 }
 
+/* The receiver acknowledging what it has, some segments lost before the
+ * appliance (the receiver has them): the stream skips exactly what the
+ * model skips, when it does. */
+static void test_random_acked(void)
+{
+	for (unsigned round = 0; round < 120; round++) {
+		static const uint32_t caps[] = { 0, 8, 64, 256, 8192 };
+		uint32_t isn = round % 3 ? 0xfffff000u + rnd() % 0x2000 : rnd();
+
+		if (!random_run(caps[round % 5], 1 + round % 12, round % 2 ? 30 : 0, isn, round,
+				true, 1 + round % 10))
+			break;
+		CHECK(sk.skipped != 0 || round % 10 < 3, "round %u: nothing lost was skipped",
+		      round);
+	}
+}
+
 int main(void)
 {
 	test_scripts();
 	test_init();
 	test_random();
+	test_random_acked();
 	return CHECK_DONE();
 }

@@ -45,6 +45,10 @@ pid_t bench_spawn(char *const argv[], const char *log);
 /* Send sig, wait up to 10 s, then SIGKILL; the wait status (0 for pid <= 0). */
 int bench_stop(pid_t pid, int sig);
 
+/* path and everything below it removed, links not followed (what is
+ * missing is no error). */
+void bench_rmtree(const char *path);
+
 /* Median of v[0..n) (reorders v). */
 double bench_median(double *v, unsigned n);
 

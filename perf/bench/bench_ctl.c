@@ -32,7 +32,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <limits.h>
 #include <poll.h>
 #include <signal.h>
@@ -58,12 +57,6 @@
 #define BC_LAT_ROUNDS 200     /* add -> hit samples */
 #define BC_LAT_TIMEOUT_NS 2000000000ull
 #define BC_REPLY_MAX 65536    /* bytes of one reply line (CTL_LINE_MAX) */
-
-static int rm_cb(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
-{
-	(void)sb, (void)flag, (void)ftw;
-	return remove(p);
-}
 
 /* A one-member ledger directory (identity, fingerprint key, genesis) at dir. */
 static int bc_ledger_init(const char *dir, char *err, size_t cap)
@@ -155,7 +148,7 @@ out_free:
 	ledger_close(l);
 out_rm:
 	unlink(table);
-	nftw(dir, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+	bench_rmtree(dir);
 	if (rc != 0)
 		fprintf(stderr, "bench ctl: failed: %s\n", err);
 	return rc;
@@ -644,13 +637,13 @@ out_stop:
 		snprintf(next, sizeof(next), "%s.next", r.table);
 		unlink(next);
 	}
-	nftw(r.dir, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+	bench_rmtree(r.dir);
 	{
 		/* EAL's runtime directory, left even by --in-memory */
 		char run[64];
 
 		snprintf(run, sizeof(run), "/var/run/dpdk/rgbcdp%d", (int)getpid());
-		nftw(run, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+		bench_rmtree(run);
 	}
 	return rc;
 }

@@ -21,8 +21,11 @@
  * riskgate is better.
  *
  * Needs huge pages for both tables; it says how many when they are short.
+ * EAL runs with a file prefix of its own (rgbtb<pid>) whose runtime
+ * directory is removed at the end.
  */
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -497,13 +500,27 @@ out_free:
 	return ret;
 }
 
+/* EAL's runtime directory (made even with --in-memory, named after the
+ * file prefix), removed when the run ends however it ends. */
+static void eal_runtime_remove(void)
+{
+	char dir[PATH_MAX];
+
+	snprintf(dir, sizeof(dir), "%s", rte_eal_get_runtime_dir());
+	if (dir[0] != '\0' && strstr(dir, "/rgbtb") != NULL)
+		bench_rmtree(dir);
+}
+
 int bench_table(const struct bench_opts *o)
 {
-	static const char *const eal_args[] = {
+	/* a file prefix of its own: never "rte", the default of every other
+	 * DPDK process on the machine, and nothing left under /var/run/dpdk */
+	char prefix[48];
+	char *argv[] = {
 		"riskgate-bench", "--in-memory", "-l", "0", "--no-telemetry", "--no-pci",
-		"--log-level=lib.eal:error",
+		"--log-level=lib.eal:error", prefix, NULL,
 	};
-	char *argv[sizeof(eal_args) / sizeof(eal_args[0]) + 1];
+	int argc = (int)(sizeof(argv) / sizeof(argv[0])) - 1;
 	uint64_t sizes[8];
 	double hz;
 	int nb, ret = 0;
@@ -514,14 +531,14 @@ int bench_table(const struct bench_opts *o)
 			o->keys);
 		return -EINVAL;
 	}
-	for (size_t i = 0; i < sizeof(eal_args) / sizeof(eal_args[0]); i++)
-		argv[i] = (char *)eal_args[i];
-	argv[sizeof(eal_args) / sizeof(eal_args[0])] = NULL;
-	if (rte_eal_init((int)(sizeof(eal_args) / sizeof(eal_args[0])), argv) < 0) {
+	snprintf(prefix, sizeof(prefix), "--file-prefix=rgbtb%d", (int)getpid());
+	if (rte_eal_init(argc, argv) < 0) {
+		ret = -rte_errno;
 		fprintf(stderr, "bench table: rte_eal_init: %s (huge pages: as root, "
 				"RG_HUGEPAGES=1536 scripts/hugepages.sh)\n",
 			rte_strerror(rte_errno));
-		return -rte_errno;
+		eal_runtime_remove();
+		return ret;
 	}
 	hz = (double)rte_get_tsc_hz();
 	bench_result("table", "tsc", "Hz", hz, NULL, 0, 0, "");
@@ -532,5 +549,6 @@ int bench_table(const struct bench_opts *o)
 			ret = r;
 	}
 	rte_eal_cleanup();
+	eal_runtime_remove();
 	return ret;
 }

@@ -3,10 +3,11 @@
  * Child processes for the benchmark suites that drive whole programs
  * (riskgate-dissect, riskgate-dp, riskgated, dpdk-testpmd): finding the
  * project's binaries, starting them with their output in a log, stopping
- * them, sleeping through signals.
+ * them, sleeping through signals; removing what they leave.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <libgen.h>
 #include <limits.h>
 #include <signal.h>
@@ -81,4 +82,15 @@ int bench_stop(pid_t pid, int sig)
 	kill(pid, SIGKILL);
 	waitpid(pid, &status, 0);
 	return status;
+}
+
+static int rmtree_cb(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
+{
+	(void)sb, (void)flag, (void)ftw;
+	return remove(p);
+}
+
+void bench_rmtree(const char *path)
+{
+	nftw(path, rmtree_cb, 16, FTW_DEPTH | FTW_PHYS);
 }

@@ -171,6 +171,18 @@ def skip(why):
     sys.exit(SKIP)
 
 
+def build_arg_as_root(doc):
+    """The one argument of a live test that needs root (BUILD_ROOT or a
+    program): the usage (doc) and exit status 2 without it; skips (77)
+    unless root."""
+    if len(sys.argv) != 2:
+        sys.stderr.write(doc)
+        sys.exit(2)
+    if os.geteuid() != 0:
+        skip("needs root")
+    return sys.argv[1]
+
+
 def result():
     """The exit status of a live test: 1 if a check failed."""
     if failures:

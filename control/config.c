@@ -99,6 +99,16 @@ static int get_uint(struct cf *f, config_setting_t *s, uint64_t lo, uint64_t hi,
 	return 0;
 }
 
+static int get_unsigned(struct cf *f, config_setting_t *s, unsigned lo, unsigned hi, unsigned *out)
+{
+	uint64_t u;
+	int rc = get_uint(f, s, lo, hi, &u);
+
+	if (rc == 0)
+		*out = (unsigned)u;
+	return rc;
+}
+
 static int get_bool(struct cf *f, config_setting_t *s, bool *out)
 {
 	if (config_setting_type(s) != CONFIG_TYPE_BOOL) {
@@ -179,8 +189,6 @@ static int get_level(struct cf *f, config_setting_t *s, enum ctl_log_level *out)
 static int apply_setting(struct cf *f, config_setting_t *s, struct ctl_config *c)
 {
 	const char *n = config_setting_name(s);
-	uint64_t u;
-	int rc;
 
 	if (strcmp(n, "ledger") == 0)
 		return get_str(f, s, c->ledger_dir, sizeof(c->ledger_dir));
@@ -190,46 +198,30 @@ static int apply_setting(struct cf *f, config_setting_t *s, struct ctl_config *c
 		return get_str(f, s, c->socket_group, sizeof(c->socket_group));
 	if (strcmp(n, "admin_group") == 0)
 		return get_str(f, s, c->admin_group, sizeof(c->admin_group));
+	if (strcmp(n, "metrics_public") == 0)
+		return get_bool(f, s, &c->metrics_public);
 	if (strcmp(n, "segment") == 0)
 		return get_str(f, s, c->segment_path, sizeof(c->segment_path));
 	if (strcmp(n, "table") == 0)
 		return get_str(f, s, c->table_path, sizeof(c->table_path));
 	if (strcmp(n, "events") == 0)
 		return get_str(f, s, c->events_path, sizeof(c->events_path));
-	if (strcmp(n, "metrics") == 0) {
-		rc = get_str(f, s, c->metrics_listen, sizeof(c->metrics_listen));
-		if (rc == 0 && c->metrics_listen[0] && strrchr(c->metrics_listen, ':') == NULL) {
-			cf_error(f, s, "must be \"ADDR:PORT\" or \"\"");
-			return -EINVAL;
-		}
-		return rc;
-	}
-	if (strcmp(n, "segment_lcores") == 0) {
-		rc = get_uint(f, s, 1, RG_SEG_LCORES_MAX, &u);
-		c->segment_lcores = (unsigned)u;
-		return rc;
-	}
+	if (strcmp(n, "metrics") == 0) /* the address is checked with metrics_public */
+		return get_str(f, s, c->metrics_listen, sizeof(c->metrics_listen));
+	if (strcmp(n, "segment_lcores") == 0)
+		return get_unsigned(f, s, 1, RG_SEG_LCORES_MAX, &c->segment_lcores);
 	if (strcmp(n, "table_capacity") == 0)
 		return get_uint(f, s, 1024, 1ull << 32, &c->table_capacity);
 	if (strcmp(n, "events_max_bytes") == 0)
 		return get_uint(f, s, 0, 1ull << 40, &c->events_max_bytes);
-	if (strcmp(n, "events_keep") == 0) {
-		rc = get_uint(f, s, 0, 100, &u);
-		c->events_keep = (unsigned)u;
-		return rc;
-	}
-	if (strcmp(n, "stale_after_sec") == 0) {
-		rc = get_uint(f, s, 0, 86400 * 30, &u);
-		c->stale_after_sec = (unsigned)u;
-		return rc;
-	}
+	if (strcmp(n, "events_keep") == 0)
+		return get_unsigned(f, s, 0, 100, &c->events_keep);
+	if (strcmp(n, "stale_after_sec") == 0)
+		return get_unsigned(f, s, 0, 86400 * 30, &c->stale_after_sec);
 	if (strcmp(n, "stale_fallback") == 0)
 		return get_bool(f, s, &c->stale_fallback);
-	if (strcmp(n, "hits_kept") == 0) {
-		rc = get_uint(f, s, 16, 1u << 20, &u);
-		c->hits_kept = (unsigned)u;
-		return rc;
-	}
+	if (strcmp(n, "hits_kept") == 0)
+		return get_unsigned(f, s, 16, 1u << 20, &c->hits_kept);
 	if (strcmp(n, "log_level") == 0)
 		return get_level(f, s, &c->log_level);
 	if (strcmp(n, "lists") == 0)
@@ -261,21 +253,12 @@ static int apply_setting(struct cf *f, config_setting_t *s, struct ctl_config *c
 		cf_error(f, s, "must be \"off\", \"local\" or \"shared\"");
 		return -EINVAL;
 	}
-	if (strcmp(n, "receipts_batch_ms") == 0) {
-		rc = get_uint(f, s, 10, 60000, &u);
-		c->receipts_batch_ms = (unsigned)u;
-		return rc;
-	}
-	if (strcmp(n, "receipts_max_per_s") == 0) {
-		rc = get_uint(f, s, 1, 1000000, &u);
-		c->receipts_max_per_s = (unsigned)u;
-		return rc;
-	}
-	if (strcmp(n, "receipts_batch_max") == 0) {
-		rc = get_uint(f, s, 1, LEDGER_BLOCK_MAX, &u);
-		c->receipts_batch_max = (unsigned)u;
-		return rc;
-	}
+	if (strcmp(n, "receipts_batch_ms") == 0)
+		return get_unsigned(f, s, 10, 60000, &c->receipts_batch_ms);
+	if (strcmp(n, "receipts_max_per_s") == 0)
+		return get_unsigned(f, s, 1, 1000000, &c->receipts_max_per_s);
+	if (strcmp(n, "receipts_batch_max") == 0)
+		return get_unsigned(f, s, 1, LEDGER_BLOCK_MAX, &c->receipts_batch_max);
 	cf_error(f, s, "unknown setting");
 	return -EINVAL;
 }
@@ -299,10 +282,47 @@ int ctl_config_parse(const char *text, const char *name, struct ctl_config *c, c
 	root = config_root_setting(&cfg);
 	for (int i = 0; i < config_setting_length(root) && rc == 0; i++)
 		rc = apply_setting(&f, config_setting_get_elem(root, (unsigned)i), &n);
+	if (rc == 0) {
+		const char *key = NULL;
+		char msg[256];
+
+		rc = ctl_config_check(&n, &key, msg, sizeof(msg));
+		if (rc != 0) {
+			config_setting_t *s = key ? config_setting_get_member(root, key) : NULL;
+
+			if (s != NULL && config_setting_source_line(s) > 0)
+				snprintf(err, cap, "%s:%u: %s", name, config_setting_source_line(s),
+					 msg);
+			else
+				snprintf(err, cap, "%s: %s", name, msg);
+		}
+	}
 	config_destroy(&cfg);
 	if (rc == 0)
 		*c = n;
 	return rc;
+}
+
+int ctl_config_check(const struct ctl_config *c, const char **key, char *err, size_t cap)
+{
+	struct sockaddr_in sa;
+
+	if (c->metrics_listen[0] && ctl_metrics_addr(c->metrics_listen, &sa) != 0) {
+		if (key)
+			*key = "metrics";
+		snprintf(err, cap, "metrics: \"%s\" is not an IPv4 \"ADDR:PORT\"",
+			 c->metrics_listen);
+		return -EINVAL;
+	}
+	if (c->metrics_listen[0] && !ctl_metrics_loopback(&sa) && !c->metrics_public) {
+		if (key)
+			*key = "metrics";
+		snprintf(err, cap, "metrics: %s is not a loopback address: serving the metrics "
+			 "beyond this host needs metrics_public = true (--metrics-public)",
+			 c->metrics_listen);
+		return -EINVAL;
+	}
+	return 0;
 }
 
 int ctl_config_load(const char *path, struct ctl_config *c, char *err, size_t cap)

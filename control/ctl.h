@@ -15,6 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <netinet/in.h>
 #include <sys/types.h>
 
 #include <jansson.h>
@@ -58,6 +59,7 @@ struct ctl_config {
 	uint64_t events_max_bytes;      /* rotate when larger; 0 = never */
 	unsigned events_keep;           /* rotated files kept (.1 .. .N) */
 	char metrics_listen[64];        /* "ADDR:PORT", "" = off */
+	bool metrics_public;            /* metrics_listen may be beyond the loopback */
 	unsigned stale_after_sec;       /* staleness alarm after this (0 = off) */
 	bool stale_fallback;            /* on alarm, lists at decline act as monitor */
 	unsigned hits_kept;             /* recent hit events kept for `hits` */
@@ -84,6 +86,18 @@ int ctl_config_load(const char *path, struct ctl_config *c, char *err, size_t ca
 /* Same from text (tests and the fuzz target); name is used in messages. */
 int ctl_config_parse(const char *text, const char *name, struct ctl_config *c, char *err,
 		     size_t cap);
+/* The rules between settings (a metrics address beyond the loopback
+ * without metrics_public), for a configuration put together
+ * from a file and the command line.  0, or -EINVAL with *key (may be NULL)
+ * naming the setting at fault and err "setting: problem". */
+int ctl_config_check(const struct ctl_config *c, const char **key, char *err, size_t cap);
+
+/* ---- the metrics endpoint's address (control/metrics.c) ---- */
+
+/* "ADDR:PORT" (IPv4 dotted quad, port 0..65535) into *sa.  0 or -EINVAL. */
+int ctl_metrics_addr(const char *listen, struct sockaddr_in *sa);
+/* Whether sa is in 127.0.0.0/8: the metrics stay on this host. */
+bool ctl_metrics_loopback(const struct sockaddr_in *sa);
 
 /* ---- ledger -> table (control/sync.c) ---- */
 
@@ -100,6 +114,7 @@ struct ctl_sync_stats {
 	uint64_t ledger_pos;     /* sum of the members' log sizes applied */
 	uint64_t last_advance_ns;/* CLOCK_REALTIME of the last committed batch */
 	bool rebuilt;            /* the table was rebuilt at start */
+	bool created;            /* the table file was created at start (it was absent) */
 	bool reattached;         /* the table was reattached without rebuild */
 };
 
@@ -108,7 +123,8 @@ struct ctl_sync_stats {
  * table at path (reattach when its ledger position matches the ledger,
  * rebuild into a new generation when not, create when absent).  ledger
  * and the table handle stay owned by the sync... the ledger is borrowed
- * (outlives the sync).  Returns NULL with errno and err set.
+ * (outlives the sync).  Returns NULL with errno and err set; a table file
+ * it created is removed again then.
  */
 struct ctl_sync *ctl_sync_open(struct ledger *l, const char *table_path, uint64_t capacity,
 			       char *err, size_t cap);

@@ -14,6 +14,11 @@
  * before the next step (control/server.c).  Hit receipts are queued by
  * the events tap and written from the tick once their batch is due
  * (control/receipts.c).
+ *
+ * Start-up creates what it needs that is missing (the table, the segment,
+ * the socket and its directory, the event file and its directories) and
+ * records each path it made; a start that fails removes those again, and
+ * nothing that was there before it began.
  */
 #include <errno.h>
 #include <signal.h>
@@ -33,6 +38,16 @@
 #define EP_TIMER ((void *)2)
 #define EP_SIGNAL ((void *)3)
 #define EP_MHD ((void *)4)
+#define CTL_MADE_MAX 16 /* paths one start may create */
+
+/* What this start created, in order (removed in reverse if it fails). */
+struct ctl_made {
+	unsigned nb;
+	struct {
+		char path[CTL_PATH_MAX];
+		bool dir;
+	} e[CTL_MADE_MAX];
+};
 
 uint64_t ctl_now_ns(void)
 {
@@ -40,6 +55,93 @@ uint64_t ctl_now_ns(void)
 
 	clock_gettime(CLOCK_REALTIME, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+void ctl_daemon_made(struct ctl_daemon *d, const char *path, bool dir)
+{
+	struct ctl_made *m = d->made;
+
+	if (m == NULL)
+		return;
+	if (m->nb == CTL_MADE_MAX) {
+		ctl_log(CTL_LOG_WARN, "%s: created, but not kept for removal should the start fail",
+			path);
+		return;
+	}
+	snprintf(m->e[m->nb].path, sizeof(m->e[m->nb].path), "%s", path);
+	m->e[m->nb].dir = dir;
+	m->nb++;
+}
+
+/* Undo a failed start: what it made, newest first.  A directory goes only
+ * if empty, so nothing put there by others goes with it. */
+static void made_remove(struct ctl_made *m)
+{
+	while (m->nb > 0) {
+		const char *p = m->e[--m->nb].path;
+		int rc = m->e[m->nb].dir ? rmdir(p) : unlink(p);
+
+		if (rc != 0 && errno != ENOENT)
+			ctl_log(CTL_LOG_WARN, "%s: created by this start, not removed: %s", p,
+				strerror(errno));
+		else if (rc == 0)
+			ctl_log(CTL_LOG_INFO, "%s: removed (created by this start)", p);
+	}
+}
+
+int ctl_daemon_mkdirs(struct ctl_daemon *d, const char *file, mode_t mode, char *err, size_t cap)
+{
+	char dir[CTL_PATH_MAX];
+	size_t len;
+
+	snprintf(dir, sizeof(dir), "%s", file);
+	len = strlen(dir);
+	while (len > 0 && dir[len - 1] != '/')
+		len--;
+	while (len > 1 && dir[len - 1] == '/')
+		len--;
+	dir[len] = '\0';
+	/* each missing component from the top down: mkdir -p, each one recorded */
+	for (size_t i = 1; i <= len; i++) {
+		struct stat st;
+
+		if (i < len && dir[i] != '/')
+			continue;
+		dir[i] = '\0';
+		if (stat(dir, &st) != 0) {
+			if (mkdir(dir, mode) != 0 && errno != EEXIST) {
+				int e = errno;
+
+				snprintf(err, cap, "cannot create directory %s: %s", dir, strerror(e));
+				return -e;
+			}
+			ctl_daemon_made(d, dir, true);
+		}
+		if (i < len)
+			dir[i] = '/';
+	}
+	return 0;
+}
+
+/* The event file, and the directories it needs (0750: hit lines are for
+ * the daemon's group) when the start creates them. */
+static int events_prepare(struct ctl_daemon *d, bool *made_file, char *err, size_t cap)
+{
+	const char *p = d->cfg.events_path;
+	struct stat st;
+	char why[CTL_ERR_MAX];
+	int rc;
+
+	*made_file = false;
+	if (p[0] == '\0' || strcmp(p, "-") == 0)
+		return 0;
+	rc = ctl_daemon_mkdirs(d, p, 0750, why, sizeof(why));
+	if (rc != 0) {
+		snprintf(err, cap, "events %s: %s (set events = \"...\" or --events)", p, why);
+		return rc;
+	}
+	*made_file = lstat(p, &st) != 0 && errno == ENOENT;
+	return 0;
 }
 
 uint64_t ctl_ledger_pos(struct ctl_daemon *d)
@@ -112,9 +214,11 @@ static void segment_check(struct ctl_daemon *d)
 
 		ctl_daemon_effective_policy(d, &p);
 		d->seg = rg_segment_create(&o, err, sizeof(err));
-		if (d->seg != NULL)
+		if (d->seg != NULL) {
 			ctl_log(CTL_LOG_INFO, "segment %s: created for %u lcore slots",
 				d->cfg.segment_path, d->cfg.segment_lcores);
+			ctl_daemon_made(d, d->cfg.segment_path, false);
+		}
 	}
 	if (d->seg == NULL) {
 		if (d->nb_seg_attaches == 0 && d->ticks % 60000 == 0)
@@ -255,12 +359,19 @@ json_t *ctl_daemon_apply_config(struct ctl_daemon *d, const struct ctl_config *n
 	NEEDS_RESTART(table_path, "table");
 	NEEDS_RESTART(metrics_listen, "metrics");
 #undef NEEDS_RESTART
+	if (d->cfg.metrics_public != n->metrics_public)
+		json_array_append_new(restart, json_string("metrics_public"));
 	if (strcmp(d->cfg.events_path, n->events_path) != 0 ||
 	    d->cfg.events_max_bytes != n->events_max_bytes || d->cfg.events_keep != n->events_keep ||
 	    d->cfg.hits_kept != n->hits_kept) {
-		struct ctl_events *ev = ctl_events_open(n->events_path, n->events_max_bytes,
-							n->events_keep, n->hits_kept, err,
-							sizeof(err));
+		struct ctl_events *ev = NULL;
+
+		if (n->events_path[0] && strcmp(n->events_path, "-") != 0 &&
+		    ctl_daemon_mkdirs(d, n->events_path, 0750, err, sizeof(err)) != 0)
+			ctl_log(CTL_LOG_ERR, "reload: events %s: %s", n->events_path, err);
+		else
+			ev = ctl_events_open(n->events_path, n->events_max_bytes, n->events_keep,
+					     n->hits_kept, err, sizeof(err));
 
 		if (ev != NULL) {
 			ctl_events_close(d->ev);
@@ -290,6 +401,7 @@ json_t *ctl_daemon_apply_config(struct ctl_daemon *d, const struct ctl_config *n
 		memcpy(d->cfg.socket_group, keep.socket_group, sizeof(keep.socket_group));
 		memcpy(d->cfg.table_path, keep.table_path, sizeof(keep.table_path));
 		memcpy(d->cfg.metrics_listen, keep.metrics_listen, sizeof(keep.metrics_listen));
+		d->cfg.metrics_public = keep.metrics_public;
 		if (receipts_kept) {
 			d->cfg.receipts = keep.receipts;
 			d->cfg.receipts_batch_ms = keep.receipts_batch_ms;
@@ -308,6 +420,9 @@ struct ctl_daemon *ctl_daemon_open(const struct ctl_config *cfg, const char *con
 				   char *err, size_t cap)
 {
 	struct ctl_daemon *d = calloc(1, sizeof(*d));
+	struct ctl_made *made = calloc(1, sizeof(*made));
+	struct ctl_sync_stats sst;
+	bool events_made;
 	struct itimerspec its = {
 		.it_interval = { .tv_nsec = CTL_TICK_NS },
 		.it_value = { .tv_nsec = CTL_TICK_NS },
@@ -315,10 +430,13 @@ struct ctl_daemon *ctl_daemon_open(const struct ctl_config *cfg, const char *con
 	sigset_t ss;
 	int rc;
 
-	if (d == NULL) {
+	if (d == NULL || made == NULL) {
+		free(d);
+		free(made);
 		snprintf(err, cap, "%s", strerror(ENOMEM));
 		return NULL;
 	}
+	d->made = made;
 	d->cfg = *cfg;
 	d->policy = cfg->policy;
 	d->listen_fd = d->timer_fd = d->signal_fd = d->mhd_fd = d->ep = -1;
@@ -345,10 +463,23 @@ struct ctl_daemon *ctl_daemon_open(const struct ctl_config *cfg, const char *con
 	d->sync = ctl_sync_open(d->l, cfg->table_path, cfg->table_capacity, err, cap);
 	if (d->sync == NULL)
 		goto out_close_ledger;
+	ctl_sync_stats(d->sync, &sst);
+	if (sst.created) {
+		/* a fallback makes table_path a link to the data file elsewhere */
+		const char *data = rg_table_path(ctl_sync_table(d->sync));
+
+		if (strcmp(data, cfg->table_path) != 0)
+			ctl_daemon_made(d, data, false);
+		ctl_daemon_made(d, cfg->table_path, false);
+	}
+	if (events_prepare(d, &events_made, err, cap) != 0)
+		goto out_close_sync;
 	d->ev = ctl_events_open(cfg->events_path, cfg->events_max_bytes, cfg->events_keep,
 				cfg->hits_kept, err, cap);
 	if (d->ev == NULL)
 		goto out_close_sync;
+	if (events_made)
+		ctl_daemon_made(d, cfg->events_path, false);
 	d->receipts = ctl_receipts_open(d->l, d->sync, cfg, err, cap);
 	if (d->receipts == NULL)
 		goto out_close_events;
@@ -379,6 +510,9 @@ struct ctl_daemon *ctl_daemon_open(const struct ctl_config *cfg, const char *con
 		goto out_close_metrics;
 	}
 	segment_check(d);
+	/* started: from now on nothing is undone */
+	free(d->made);
+	d->made = NULL;
 	return d;
 
 out_close_metrics:
@@ -400,6 +534,8 @@ out_close_sync:
 out_close_ledger:
 	ledger_close(d->l);
 out_free:
+	made_remove(d->made);
+	free(d->made);
 	free(d);
 	return NULL;
 }

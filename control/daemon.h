@@ -66,6 +66,7 @@ struct ctl_daemon {
 	ino_t seg_ino;
 	gid_t admin_gid;
 	bool admin_gid_ok;
+	struct ctl_made *made;	/* what this start created, NULL once started (daemon.c) */
 	bool stale;
 	bool stop;
 	struct rg_seg_policy policy; /* configured, changed by policy-set */
@@ -105,6 +106,13 @@ void ctl_daemon_effective_policy(const struct ctl_daemon *d, struct rg_seg_polic
 void ctl_daemon_push_policy(struct ctl_daemon *d);
 uint64_t ctl_now_ns(void);
 uint64_t ctl_ledger_pos(struct ctl_daemon *d);
+/* During start-up: path was created by this start (a directory if dir),
+ * to be removed should the start fail.  No-op once started. */
+void ctl_daemon_made(struct ctl_daemon *d, const char *path, bool dir);
+/* The missing directories above file, created with mode (and recorded
+ * by ctl_daemon_made).  0, or -errno with err "cannot create directory
+ * D: reason". */
+int ctl_daemon_mkdirs(struct ctl_daemon *d, const char *file, mode_t mode, char *err, size_t cap);
 /* Apply a (re)loaded configuration; returns a JSON note of what needs a restart. */
 json_t *ctl_daemon_apply_config(struct ctl_daemon *d, const struct ctl_config *n);
 
@@ -112,6 +120,8 @@ json_t *ctl_daemon_apply_config(struct ctl_daemon *d, const struct ctl_config *n
 int ctl_metrics_open(struct ctl_daemon *d, char *err, size_t cap);
 void ctl_metrics_close(struct ctl_daemon *d);
 void ctl_metrics_run(struct ctl_daemon *d);
+/* Whether the configured endpoint is beyond the loopback (metrics_public). */
+bool ctl_metrics_beyond_host(const struct ctl_daemon *d);
 /* The Prometheus text (malloc'd); also used by tests. */
 char *ctl_metrics_text(struct ctl_daemon *d, size_t *len);
 

@@ -12,6 +12,7 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,6 +42,7 @@ struct ctl_events {
 static int events_reopen(struct ctl_events *ev, char *err, size_t cap)
 {
 	struct stat sb;
+	int fd;
 
 	if (ev->out != NULL && !ev->is_stdout)
 		fclose(ev->out);
@@ -52,10 +54,14 @@ static int events_reopen(struct ctl_events *ev, char *err, size_t cap)
 		ev->is_stdout = true;
 		return 0;
 	}
-	ev->out = fopen(ev->path, "ae");
+	/* 0640: hit lines are masked, still not for every local user */
+	fd = open(ev->path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+	ev->out = fd >= 0 ? fdopen(fd, "a") : NULL;
 	if (ev->out == NULL) {
 		int e = errno;
 
+		if (fd >= 0)
+			close(fd);
 		snprintf(err, cap, "events %s: %s", ev->path, strerror(e));
 		return -e;
 	}

@@ -62,6 +62,14 @@ static void metric(struct mbuf *b, const char *name, const char *type, const cha
 	mput(b, "# HELP %s %s\n# TYPE %s %s\n%s %.17g\n", name, help, name, type, name, v);
 }
 
+bool ctl_metrics_beyond_host(const struct ctl_daemon *d)
+{
+	struct sockaddr_in sa;
+
+	return d->cfg.metrics_listen[0] && ctl_metrics_addr(d->cfg.metrics_listen, &sa) == 0 &&
+	       !ctl_metrics_loopback(&sa);
+}
+
 char *ctl_metrics_text(struct ctl_daemon *d, size_t *len)
 {
 	struct mbuf b = { .cap = 16384 };
@@ -163,6 +171,9 @@ char *ctl_metrics_text(struct ctl_daemon *d, size_t *len)
 	       (double)d->nb_denied);
 	metric(&b, "riskgate_control_clients", "gauge", "connected control clients",
 	       (double)d->nb_clients);
+	metric(&b, "riskgate_metrics_public", "gauge",
+	       "this endpoint is served beyond the loopback (metrics_public)",
+	       d->mhd != NULL && ctl_metrics_beyond_host(d));
 	if (b.oom) {
 		free(b.p);
 		return NULL;
@@ -211,30 +222,50 @@ static enum MHD_Result metrics_handler(void *cls, struct MHD_Connection *conn, c
 	return ret;
 }
 
+int ctl_metrics_addr(const char *listen, struct sockaddr_in *sa)
+{
+	char host[64], *colon, *end;
+	long port;
+
+	memset(sa, 0, sizeof(*sa));
+	sa->sin_family = AF_INET;
+	if (strlen(listen) >= sizeof(host))
+		return -EINVAL;
+	snprintf(host, sizeof(host), "%s", listen);
+	colon = strrchr(host, ':');
+	if (colon == NULL || colon[1] == '\0')
+		return -EINVAL;
+	*colon = '\0';
+	errno = 0;
+	port = strtol(colon + 1, &end, 10);
+	if (errno != 0 || *end != '\0' || port < 0 || port > 65535 ||
+	    inet_pton(AF_INET, host, &sa->sin_addr) != 1)
+		return -EINVAL;
+	sa->sin_port = htons((uint16_t)port);
+	return 0;
+}
+
+bool ctl_metrics_loopback(const struct sockaddr_in *sa)
+{
+	return (ntohl(sa->sin_addr.s_addr) >> 24) == 127;
+}
+
 int ctl_metrics_open(struct ctl_daemon *d, char *err, size_t cap)
 {
-	struct sockaddr_in sa = { .sin_family = AF_INET };
+	struct sockaddr_in sa;
 	const union MHD_DaemonInfo *info;
-	char host[64], *colon;
-	long port;
 
 	d->mhd_fd = -1;
 	if (!d->cfg.metrics_listen[0])
 		return 0;
-	snprintf(host, sizeof(host), "%s", d->cfg.metrics_listen);
-	colon = strrchr(host, ':');
-	if (colon == NULL) {
-		snprintf(err, cap, "metrics %s: want ADDR:PORT", d->cfg.metrics_listen);
+	/* checked with the configuration, but this is where the port opens */
+	if (ctl_config_check(&d->cfg, NULL, err, cap) != 0 ||
+	    ctl_metrics_addr(d->cfg.metrics_listen, &sa) != 0)
 		return -EINVAL;
-	}
-	*colon = '\0';
-	port = strtol(colon + 1, NULL, 10);
-	if (port < 0 || port > 65535 || inet_pton(AF_INET, host, &sa.sin_addr) != 1) {
-		snprintf(err, cap, "metrics %s: want an IPv4 ADDR:PORT", d->cfg.metrics_listen);
-		return -EINVAL;
-	}
-	sa.sin_port = htons((uint16_t)port);
-	d->mhd = MHD_start_daemon(MHD_USE_EPOLL, (uint16_t)port, NULL, NULL, metrics_handler, d,
+	if (!ctl_metrics_loopback(&sa))
+		ctl_log(CTL_LOG_WARN, "metrics %s: served beyond this host (metrics_public): "
+			"anyone who can reach the port reads the counters", d->cfg.metrics_listen);
+	d->mhd = MHD_start_daemon(MHD_USE_EPOLL, ntohs(sa.sin_port), NULL, NULL, metrics_handler, d,
 				  MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
 				  MHD_OPTION_CONNECTION_LIMIT, (unsigned)64,
 				  MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)10, MHD_OPTION_END);

@@ -4,10 +4,11 @@
  *
  *   riskgated --config FILE
  *   riskgated --ledger DIR [--socket PATH] [--segment PATH] [--table PATH]
- *             [--events PATH] [--metrics ADDR:PORT]
+ *             [--events PATH] [--metrics ADDR:PORT [--metrics-public]]
+ *             [--admin-group G] [--socket-group G]
  *
- * Exit status: 0 after SIGTERM/SIGINT, 1 on a start-up failure, 2 on a
- * usage or configuration error.
+ * Exit status: 0 after SIGTERM/SIGINT, 1 on a start-up failure (what it
+ * created is removed again), 2 on a usage or configuration error.
  */
 #include <getopt.h>
 #include <stdio.h>
@@ -23,8 +24,8 @@ static void usage(void)
 	fprintf(stderr,
 		"usage: riskgated --config FILE\n"
 		"       riskgated --ledger DIR [--socket PATH] [--segment PATH] [--table PATH]\n"
-		"                 [--events PATH|-] [--metrics ADDR:PORT|\"\"] [--admin-group G]\n"
-		"                 [--socket-group G]\n");
+		"                 [--events PATH|-] [--metrics ADDR:PORT|\"\"] [--metrics-public]\n"
+		"                 [--admin-group G] [--socket-group G]\n");
 	exit(2);
 }
 
@@ -47,6 +48,7 @@ int main(int argc, char **argv)
 		{ "table", required_argument, NULL, 't' },
 		{ "events", required_argument, NULL, 'e' },
 		{ "metrics", required_argument, NULL, 'm' },
+		{ "metrics-public", no_argument, NULL, 'P' },
 		{ "admin-group", required_argument, NULL, 'a' },
 		{ "socket-group", required_argument, NULL, 'G' },
 		{ "version", no_argument, NULL, 'V' },
@@ -59,6 +61,7 @@ int main(int argc, char **argv)
 	char err[CTL_ERR_MAX];
 	struct {
 		const char *ledger, *socket, *segment, *table, *events, *metrics, *admin, *sgroup;
+		bool metrics_public;
 	} ov = { 0 };
 	int o, rc;
 
@@ -71,6 +74,7 @@ int main(int argc, char **argv)
 		case 't': ov.table = optarg; break;
 		case 'e': ov.events = optarg; break;
 		case 'm': ov.metrics = optarg; break;
+		case 'P': ov.metrics_public = true; break;
 		case 'a': ov.admin = optarg; break;
 		case 'G': ov.sgroup = optarg; break;
 		case 'V': printf("riskgated %s\n", CTL_VERSION); return 0;
@@ -96,6 +100,11 @@ int main(int argc, char **argv)
 	if (ov.metrics) set(cfg.metrics_listen, sizeof(cfg.metrics_listen), ov.metrics);
 	if (ov.admin) set(cfg.admin_group, sizeof(cfg.admin_group), ov.admin);
 	if (ov.sgroup) set(cfg.socket_group, sizeof(cfg.socket_group), ov.sgroup);
+	if (ov.metrics_public) cfg.metrics_public = true;
+	if (ctl_config_check(&cfg, NULL, err, sizeof(err)) != 0) {
+		fprintf(stderr, "riskgated: %s\n", err);
+		return 2;
+	}
 	d = ctl_daemon_open(&cfg, config, err, sizeof(err));
 	if (d == NULL) {
 		fprintf(stderr, "riskgated: %s\n", err);

@@ -318,6 +318,31 @@ static json_t *segment_json(struct ctl_daemon *d)
 			 "dataplane_alive", h->dp_pid != 0 && kill((pid_t)h->dp_pid, 0) == 0);
 }
 
+static json_t *metrics_status_json(const struct ctl_daemon *d)
+{
+	return json_pack("{s:s, s:b, s:b}", "listen", d->cfg.metrics_listen, "serving",
+			 d->mhd != NULL, "public", ctl_metrics_beyond_host(d));
+}
+
+/* What an operator should know of the configuration in force. */
+static json_t *warnings_json(const struct ctl_daemon *d)
+{
+	json_t *a = json_array();
+	char w[160];
+
+	if (ctl_metrics_beyond_host(d)) {
+		snprintf(w, sizeof(w), "metrics are served beyond this host on %s (metrics_public)",
+			 d->cfg.metrics_listen);
+		json_array_append_new(a, json_string(w));
+	}
+	if (d->cfg.admin_group[0] && !d->admin_gid_ok) {
+		snprintf(w, sizeof(w), "admin group %.64s does not exist: only root may run admin "
+			 "commands", d->cfg.admin_group);
+		json_array_append_new(a, json_string(w));
+	}
+	return a;
+}
+
 static int cmd_status(struct ctl_daemon *d, struct ctl_client *c, json_t *args, json_t **result,
 		      char *why, size_t cap)
 {
@@ -335,6 +360,8 @@ static int cmd_status(struct ctl_daemon *d, struct ctl_client *c, json_t *args, 
 			    (json_int_t)es.nb_events, "clients", (int)d->nb_clients, "config",
 			    d->config_path[0] ? d->config_path : "(built-in defaults)");
 	json_object_set_new(*result, "import", import_status_json(d));
+	json_object_set_new(*result, "metrics", metrics_status_json(d));
+	json_object_set_new(*result, "warnings", warnings_json(d));
 	return 0;
 }
 
@@ -1501,8 +1528,8 @@ int ctl_server_open(struct ctl_daemon *d, char *err, size_t cap)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	struct group *g = NULL;
-	char dir[CTL_PATH_MAX], *slash;
-	int fd;
+	char why[CTL_ERR_MAX];
+	int fd, rc;
 
 	ctl_server_admin_group(d);
 	if (strlen(d->cfg.socket_path) >= sizeof(sa.sun_path)) {
@@ -1516,14 +1543,10 @@ int ctl_server_open(struct ctl_daemon *d, char *err, size_t cap)
 			return -ENOENT;
 		}
 	}
-	snprintf(dir, sizeof(dir), "%s", d->cfg.socket_path);
-	slash = strrchr(dir, '/');
-	if (slash != NULL && slash != dir) {
-		*slash = '\0';
-		if (mkdir(dir, 0755) < 0 && errno != EEXIST) {
-			snprintf(err, cap, "socket directory %s: %s", dir, strerror(errno));
-			return -errno;
-		}
+	rc = ctl_daemon_mkdirs(d, d->cfg.socket_path, 0755, why, sizeof(why));
+	if (rc != 0) {
+		snprintf(err, cap, "socket %s: %s", d->cfg.socket_path, why);
+		return rc;
 	}
 	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", d->cfg.socket_path);
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -1540,19 +1563,25 @@ int ctl_server_open(struct ctl_daemon *d, char *err, size_t cap)
 	close(fd);
 	unlink(d->cfg.socket_path);
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
-	    chmod(d->cfg.socket_path, 0660) < 0 ||
-	    (g != NULL && chown(d->cfg.socket_path, (uid_t)-1, g->gr_gid) < 0) ||
-	    listen(fd, 128) < 0) {
-		int e = errno;
-
-		snprintf(err, cap, "socket %s: %s", d->cfg.socket_path, strerror(e));
-		if (fd >= 0)
-			close(fd);
-		return -e;
+	if (fd < 0) {
+		snprintf(err, cap, "socket: %s", strerror(errno));
+		return -errno;
 	}
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+		goto out_close_fd;
+	ctl_daemon_made(d, d->cfg.socket_path, false);
+	if (chmod(d->cfg.socket_path, 0660) < 0 ||
+	    (g != NULL && chown(d->cfg.socket_path, (uid_t)-1, g->gr_gid) < 0) ||
+	    listen(fd, 128) < 0)
+		goto out_close_fd;
 	d->listen_fd = fd;
 	return 0;
+
+out_close_fd:
+	rc = -errno;
+	snprintf(err, cap, "socket %s: %s", d->cfg.socket_path, strerror(-rc));
+	close(fd);
+	return rc;
 }
 
 void ctl_server_close(struct ctl_daemon *d)

@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "control/ctl.h"
 
@@ -621,6 +622,7 @@ struct ctl_sync *ctl_sync_open(struct ledger *l, const char *table_path, uint64_
 			goto out_free;
 		}
 		ctl_log(CTL_LOG_INFO, "table %s: created", table_path);
+		s->st.created = true;
 		rc = diff_ops(s);
 		if (rc == 0)
 			rc = ops_commit(s);
@@ -639,6 +641,12 @@ struct ctl_sync *ctl_sync_open(struct ledger *l, const char *table_path, uint64_
 	return s;
 
 out_close:
+	if (s->st.created) {
+		/* the data file too when a fallback made table_path a link to it */
+		if (strcmp(rg_table_path(s->t), table_path) != 0)
+			unlink(rg_table_path(s->t));
+		unlink(table_path);
+	}
 	rg_table_close(s->t);
 out_free:
 	free(s->idx);

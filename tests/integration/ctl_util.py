@@ -5,6 +5,7 @@ built, and what stays of a run (riskgated's log on failure)."""
 import json
 import os
 import shutil
+import socket
 import subprocess
 import sys
 
@@ -47,6 +48,15 @@ class Ctl:
         not WHAT" after secs."""
         if not wait_for(lambda: self.run("status")[0] == 0, secs):
             raise RuntimeError(f"riskgated did not {what}")
+
+
+def free_port():
+    """A TCP port on 127.0.0.1 that nothing listens on now."""
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
 
 
 def start_daemon(riskgated, cfg, log):

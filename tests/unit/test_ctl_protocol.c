@@ -171,6 +171,18 @@ static const struct cfg_case cfg_cases[] = {
 	{ "fail_mode = \"half\";", false, "open" },
 	{ "log_level = \"debug\";", true, NULL },
 	{ "ledger = ", false, "syntax error" },
+	{ "metrics = \"127.0.0.1:9464\";", true, NULL },
+	{ "metrics = \"127.9.9.9:1\";", true, NULL },
+	{ "metrics = \"\";", true, NULL },
+	{ "\nmetrics = \"0.0.0.0:9464\";", false, "cfg:2: metrics: 0.0.0.0:9464 is not a loopback "
+	  "address: serving the metrics beyond this host needs metrics_public = true" },
+	{ "metrics = \"10.1.2.3:9464\";", false, "--metrics-public" },
+	{ "metrics = \"0.0.0.0:9464\";\nmetrics_public = true;", true, NULL },
+	{ "metrics_public = true;\nmetrics = \"0.0.0.0:9464\";", true, NULL },
+	{ "metrics_public = 1;", false, "metrics_public: must be true or false" },
+	{ "metrics = \"127.0.0.1:65536\";", false, "is not an IPv4" },
+	{ "metrics = \"127.0.0.1:\";", false, "is not an IPv4" },
+	{ "metrics = \"127.0.0.1:80x\";", false, "is not an IPv4" },
 };
 
 static void test_config(void)

@@ -43,6 +43,13 @@ void ctl_config_defaults(struct ctl_config *c)
 	snprintf(c->ledger_dir, sizeof(c->ledger_dir), "/var/lib/riskgate/ledger");
 	snprintf(c->socket_path, sizeof(c->socket_path), "/run/riskgate/ctl.sock");
 	snprintf(c->admin_group, sizeof(c->admin_group), "riskgate-admin");
+	snprintf(c->lookup_group, sizeof(c->lookup_group), "riskgate-lookup");
+	c->clients_max = 256;
+	c->clients_admin_reserved = 16;
+	c->clients_per_uid = 32;
+	c->client_idle_sec = 60;
+	c->lookup_rate_per_min = 60;
+	c->lookup_burst = 10;
 	snprintf(c->segment_path, sizeof(c->segment_path), "%s", RG_SEG_DEFAULT_PATH);
 	c->segment_lcores = 1;
 	snprintf(c->table_path, sizeof(c->table_path), "%s/riskgate.table", RG_TABLE_DEFAULT_DIR);
@@ -198,6 +205,20 @@ static int apply_setting(struct cf *f, config_setting_t *s, struct ctl_config *c
 		return get_str(f, s, c->socket_group, sizeof(c->socket_group));
 	if (strcmp(n, "admin_group") == 0)
 		return get_str(f, s, c->admin_group, sizeof(c->admin_group));
+	if (strcmp(n, "lookup_group") == 0)
+		return get_str(f, s, c->lookup_group, sizeof(c->lookup_group));
+	if (strcmp(n, "clients_max") == 0)
+		return get_unsigned(f, s, 16, CTL_CLIENTS_MAX, &c->clients_max);
+	if (strcmp(n, "clients_admin_reserved") == 0)
+		return get_unsigned(f, s, 0, CTL_CLIENTS_MAX - 1, &c->clients_admin_reserved);
+	if (strcmp(n, "clients_per_uid") == 0)
+		return get_unsigned(f, s, 1, CTL_CLIENTS_MAX, &c->clients_per_uid);
+	if (strcmp(n, "client_idle_sec") == 0)
+		return get_unsigned(f, s, 0, 86400, &c->client_idle_sec);
+	if (strcmp(n, "lookup_rate_per_min") == 0)
+		return get_unsigned(f, s, 0, 6000000, &c->lookup_rate_per_min);
+	if (strcmp(n, "lookup_burst") == 0)
+		return get_unsigned(f, s, 1, 10000, &c->lookup_burst);
 	if (strcmp(n, "metrics_public") == 0)
 		return get_bool(f, s, &c->metrics_public);
 	if (strcmp(n, "segment") == 0)
@@ -320,6 +341,13 @@ int ctl_config_check(const struct ctl_config *c, const char **key, char *err, si
 		snprintf(err, cap, "metrics: %s is not a loopback address: serving the metrics "
 			 "beyond this host needs metrics_public = true (--metrics-public)",
 			 c->metrics_listen);
+		return -EINVAL;
+	}
+	if (c->clients_admin_reserved >= c->clients_max) {
+		if (key)
+			*key = "clients_admin_reserved";
+		snprintf(err, cap, "clients_admin_reserved: %u of clients_max %u leaves no slot "
+			 "for other peers", c->clients_admin_reserved, c->clients_max);
 		return -EINVAL;
 	}
 	return 0;

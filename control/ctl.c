@@ -5,7 +5,10 @@
  * "result", one object per line) for scripts.
  *
  * Exit status: 0 ok, 1 the command failed (the daemon said why), 2 usage,
- * 3 cannot connect to the daemon (or it closed the connection).
+ * 3 cannot connect to the daemon, or it closed the connection: the reason
+ * it left (too_many_clients, idle_timeout, line_too_long) is shown when it
+ * left one.  SIGPIPE is ignored: a closed connection is an error to
+ * report, not a way to die.
  *
  * `import` asks for progress lines and shows them on stderr: one line
  * rewritten in place on a terminal, otherwise a line per 10% of the file.
@@ -13,6 +16,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,6 +40,7 @@ static const char usage_text[] =
 	"  exempt CLASS on|off             MTI class (0..9) not screened\n"
 	"  table                           size, load, generation, ledger position, staleness\n"
 	"  lookup KIND VALUE               masked echo, fingerprint prefix, lists, contributors\n"
+	"                                  (admin or lookup group; rate-limited; a hit is an event)\n"
 	"  add LIST KIND VALUE [--severity low|medium|high] [--expiry E] [--reason R]\n"
 	"  revoke LIST KIND VALUE [--reason R]\n"
 	"  import FILE [--strict] [--no-progress]  CSV or JSONL list file; progress on stderr\n"
@@ -224,29 +229,84 @@ struct conn {
 	int fd;
 	char *buf;
 	size_t have;
+	int send_err; /* errno of a request that could not be sent, 0 if none */
 };
 
-/* Send cmd(args) and read its reply; returns the reply object or NULL. */
-static json_t *roundtrip(struct conn *c, const char *cmd, json_t *args)
+/* Send a request line whole; false with c->send_err set when the daemon
+ * closed the connection (or it broke) first. */
+static bool send_line(struct conn *c, const char *line, size_t len)
 {
-	size_t len;
-	char *line = ctl_request_line(cmd, args, &len), *reply;
+	for (size_t off = 0; off < len;) {
+		ssize_t n = send(c->fd, line + off, len - off, MSG_NOSIGNAL);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			c->send_err = errno;
+			return false;
+		}
+		off += (size_t)n;
+	}
+	return true;
+}
+
+/* The next line from the daemon as JSON; NULL at the end of the
+ * connection (or for a line that is not JSON). */
+static json_t *next_reply(struct conn *c)
+{
+	char *line = read_line(c->fd, c->buf, &c->have);
 	json_t *r;
 
 	if (line == NULL)
 		return NULL;
-	if (write(c->fd, line, len) != (ssize_t)len) {
-		free(line);
-		return NULL;
-	}
+	r = json_loads(line, 0, NULL);
 	free(line);
-	reply = read_line(c->fd, c->buf, &c->have);
-	if (reply == NULL)
-		return NULL;
-	r = json_loads(reply, 0, NULL);
-	free(reply);
 	return r;
 }
+
+/* Send cmd(args) and read its reply; returns the reply object or NULL.
+ * When the request could not be sent, what the daemon left before it
+ * closed (a reason line) is still read. */
+static json_t *roundtrip(struct conn *c, const char *cmd, json_t *args)
+{
+	size_t len;
+	char *line = ctl_request_line(cmd, args, &len);
+
+	if (line == NULL)
+		return NULL;
+	send_line(c, line, len);
+	free(line);
+	return next_reply(c);
+}
+
+/* Whether r is a line after which the daemon closes the connection
+ * (control/protocol.h, "Closing"). */
+static bool closing_line(const json_t *r)
+{
+	const char *code = json_string_value(json_object_get(json_object_get(r, "error"), "code"));
+
+	return code != NULL && (!strcmp(code, "too_many_clients") || !strcmp(code, "idle_timeout"));
+}
+
+/* The daemon closed the connection: say so, with the reason it left in r
+ * (may be NULL); the exit status. */
+static int closed(const struct conn *c, const char *sock, const json_t *r)
+{
+	const json_t *e = json_object_get(r, "error");
+
+	if (e != NULL)
+		fprintf(stderr, "riskgate-ctl: %s: the daemon closed the connection: %s: %s\n", sock,
+			json_string_value(json_object_get(e, "code")) ?: "failed",
+			json_string_value(json_object_get(e, "message")) ?: "");
+	else if (c->send_err != 0)
+		fprintf(stderr, "riskgate-ctl: %s: the daemon closed the connection before the "
+			"request was sent (%s)\n", sock, strerror(c->send_err));
+	else
+		fprintf(stderr, "riskgate-ctl: %s: the daemon closed the connection before "
+			"replying\n", sock);
+	return 3;
+}
+
 
 /* Print a reply; returns the exit status. */
 static int show(json_t *r, bool as_json)
@@ -426,8 +486,16 @@ static void print_hits(json_t *res, bool as_json)
 	size_t i;
 
 	json_array_foreach(hits, i, h) {
-		char *s = json_dumps(h, JSON_COMPACT);
+		char *s = json_dumps(h, JSON_COMPACT), by[128];
+		const char *flow = json_string_value(json_object_get(h, "flow")) ?: "";
 
+		/* a lookup that hit has no flow: who looked it up instead */
+		if (!strcmp(json_string_value(json_object_get(h, "source")) ?: "", "lookup")) {
+			snprintf(by, sizeof(by), "lookup by %s (uid %lld)",
+				 json_string_value(json_object_get(h, "user")) ?: "?",
+				 (long long)json_integer_value(json_object_get(h, "uid")));
+			flow = by;
+		}
 		if (as_json || json_object_get(h, "alarm")) {
 			printf("%s\n", s ? s : "{}");
 		} else {
@@ -439,8 +507,7 @@ static void print_hits(json_t *res, bool as_json)
 			       json_string_value(json_object_get(h, "stan")) ?: "",
 			       json_string_value(json_object_get(h, "mti")) ?: "",
 			       json_string_value(json_object_get(h, "action")) ?: "",
-			       json_string_value(json_object_get(h, "contributor")) ?: "",
-			       json_string_value(json_object_get(h, "flow")) ?: "");
+			       json_string_value(json_object_get(h, "contributor")) ?: "", flow);
 		}
 		free(s);
 	}
@@ -492,36 +559,22 @@ static void progress_show(struct progress_ui *ui, const json_t *p)
 	fflush(stderr);
 }
 
-/* Send the import request, show its progress lines, print the reply;
- * returns the exit status. */
+/* Send the import request (args stolen), show its progress lines, print
+ * the reply; returns the exit status. */
 static int run_import(struct conn *c, json_t *args, bool as_json, const char *sock)
 {
 	struct progress_ui ui = { .tty = isatty(STDERR_FILENO) != 0, .decile = -1 };
 	size_t len;
-	char *line = ctl_request_line("import", args, &len), *reply;
+	char *line = ctl_request_line("import", args, &len);
 	int rc;
 
 	if (line == NULL)
 		return 1;
-	if (write(c->fd, line, len) != (ssize_t)len) {
-		free(line);
-		fprintf(stderr, "riskgate-ctl: %s: %s\n", sock, strerror(errno));
-		return 3;
-	}
+	send_line(c, line, len);
 	free(line);
 	for (;;) {
-		json_t *r, *p;
+		json_t *r = next_reply(c), *p = json_object_get(r, "progress");
 
-		reply = read_line(c->fd, c->buf, &c->have);
-		if (reply == NULL) {
-			if (ui.shown)
-				fputc('\n', stderr);
-			fprintf(stderr, "riskgate-ctl: %s: the daemon closed the connection\n", sock);
-			return 3;
-		}
-		r = json_loads(reply, 0, NULL);
-		free(reply);
-		p = json_object_get(r, "progress");
 		if (json_is_object(p)) {
 			progress_show(&ui, p);
 			json_decref(r);
@@ -529,11 +582,10 @@ static int run_import(struct conn *c, json_t *args, bool as_json, const char *so
 		}
 		if (ui.shown)
 			fputc('\n', stderr);
-		if (r == NULL) {
-			fprintf(stderr, "riskgate-ctl: %s: a reply that is not JSON\n", sock);
-			return 1;
-		}
-		rc = show(r, as_json);
+		if (r == NULL || c->send_err != 0 || closing_line(r))
+			rc = closed(c, sock, r);
+		else
+			rc = show(r, as_json);
 		json_decref(r);
 		return rc;
 	}
@@ -556,6 +608,7 @@ int main(int argc, char **argv)
 
 	if (sock == NULL)
 		sock = CTL_DEFAULT_SOCKET;
+	signal(SIGPIPE, SIG_IGN);
 	/* options before the command only: the command's own start with -- too */
 	while ((o = getopt_long(argc, argv, "+", opts, NULL)) != -1) {
 		switch (o) {
@@ -569,24 +622,26 @@ int main(int argc, char **argv)
 		usage();
 	args = build(argc - optind, argv + optind, &cmd, &follow, &watch, &progress);
 	c.buf = malloc(CTL_LINE_MAX * 4);
-	if (c.buf == NULL)
+	if (c.buf == NULL) {
+		json_decref(args);
 		return 1;
+	}
 	c.fd = sock_connect(sock);
 	if (c.fd < 0) {
 		fprintf(stderr, "riskgate-ctl: cannot connect to %s: %s\n", sock, strerror(-c.fd));
-		return 3;
+		rc = 3;
+		goto out_free;
 	}
 	if (!strcmp(cmd, "import")) {
-		rc = run_import(&c, args, as_json, sock);
-		close(c.fd);
-		free(c.buf);
-		return rc;
+		rc = run_import(&c, json_incref(args), as_json, sock);
+		goto out_close;
 	}
 	for (;;) {
 		r = roundtrip(&c, cmd, json_incref(args));
-		if (r == NULL) {
-			fprintf(stderr, "riskgate-ctl: %s: the daemon closed the connection\n", sock);
-			return 3;
+		if (r == NULL || c.send_err != 0 || closing_line(r)) {
+			rc = closed(&c, sock, r);
+			json_decref(r);
+			break;
 		}
 		if (!strcmp(cmd, "hits") && json_is_true(json_object_get(r, "ok"))) {
 			print_hits(json_object_get(r, "result"), as_json);
@@ -632,9 +687,13 @@ int main(int argc, char **argv)
 			free(line);
 			fflush(stdout);
 		}
+		/* a follower is ended by its own side: the daemon stopped */
+		rc = closed(&c, sock, NULL);
 	}
-	json_decref(args);
+out_close:
 	close(c.fd);
+out_free:
+	json_decref(args);
 	free(c.buf);
 	return rc;
 }

@@ -28,6 +28,7 @@
 #include "ledger/ledger.h"
 
 #define CTL_PATH_MAX 256
+#define CTL_CLIENTS_MAX 1024 /* bound of the clients_max setting */
 #define CTL_ERR_MAX 512
 #define CTL_VERSION "0.1.0"
 
@@ -51,6 +52,14 @@ struct ctl_config {
 	char socket_path[CTL_PATH_MAX];
 	char socket_group[64];   /* "" = the daemon's group */
 	char admin_group[64];    /* default "riskgate-admin" */
+	char lookup_group[64];   /* may also `lookup`; default "riskgate-lookup", "" = none */
+	unsigned clients_max;    /* control connections at once, 16..CTL_CLIENTS_MAX */
+	unsigned clients_admin_reserved; /* of those, kept for root and the admin group */
+	unsigned clients_per_uid; /* connections of one uid at once (root excepted) */
+	unsigned client_idle_sec; /* close a peer outside the admin group after this
+				   * long without a request; 0 = never */
+	unsigned lookup_rate_per_min; /* lookups per uid per minute (root excepted); 0 = no bound */
+	unsigned lookup_burst;	  /* lookups a uid may make at once, 1..10000 */
 	char segment_path[CTL_PATH_MAX];
 	unsigned segment_lcores; /* lcore slots when riskgated creates the segment */
 	char table_path[CTL_PATH_MAX];
@@ -87,7 +96,7 @@ int ctl_config_load(const char *path, struct ctl_config *c, char *err, size_t ca
 int ctl_config_parse(const char *text, const char *name, struct ctl_config *c, char *err,
 		     size_t cap);
 /* The rules between settings (a metrics address beyond the loopback
- * without metrics_public), for a configuration put together
+ * without metrics_public, client slots), for a configuration put together
  * from a file and the command line.  0, or -EINVAL with *key (may be NULL)
  * naming the setting at fault and err "setting: problem". */
 int ctl_config_check(const struct ctl_config *c, const char **key, char *err, size_t cap);
@@ -168,6 +177,7 @@ struct ctl_events;
 
 struct ctl_events_stats {
 	uint64_t nb_events;       /* events drained */
+	uint64_t nb_lookup_events; /* events of lookups that hit (source "lookup") */
 	uint64_t nb_lines;        /* JSON lines written (one per list) */
 	uint64_t nb_write_errors; /* lines lost to a failing file system */
 	uint64_t nb_rotations;
@@ -178,12 +188,22 @@ struct ctl_events_stats {
 struct ctl_events *ctl_events_open(const char *path, uint64_t max_bytes, unsigned keep,
 				   unsigned kept_lines, char *err, size_t cap);
 void ctl_events_close(struct ctl_events *ev);
+/* Where an event comes from when not from the dataplane: a `lookup` over
+ * the control socket that hit, by uid (user).  The strings are borrowed. */
+struct ctl_event_src {
+	const char *name; /* "lookup" */
+	unsigned uid;
+	const char *user;
+};
+
 /* Render one event into JSON lines (one per list bit), write them and keep
- * them for `hits`; cons names the contributor.  sink (may be NULL) is told
- * of each line. */
+ * them for `hits`; src is NULL for a dataplane event; cons names the
+ * contributor.  sink (may be NULL) is told of each line, and so is the
+ * tap (hit receipts), whatever the source. */
 typedef void (*ctl_events_sink)(void *arg, const char *line, size_t len);
 void ctl_events_put(struct ctl_events *ev, const struct rg_event *e,
-		    const struct ledger_consortium *cons, ctl_events_sink sink, void *arg);
+		    const struct ctl_event_src *src, const struct ledger_consortium *cons,
+		    ctl_events_sink sink, void *arg);
 /* Write an event of the daemon itself (staleness alarm): {"ts", "alarm", ...}. */
 void ctl_events_alarm(struct ctl_events *ev, const char *alarm, bool raised, const char *detail,
 		      ctl_events_sink sink, void *arg);
@@ -202,9 +222,10 @@ json_t *ctl_events_recent(const struct ctl_events *ev, unsigned n, size_t max_by
 void ctl_events_stats(const struct ctl_events *ev, struct ctl_events_stats *st);
 /* Hits per contributing member index (array of LEDGER_MEMBERS_MAX). */
 const uint64_t *ctl_events_by_member(const struct ctl_events *ev);
-/* Render one event's line for list bit (used by tests); returns length. */
-int ctl_event_format(const struct rg_event *e, unsigned list, const struct ledger_consortium *cons,
-		     char *out, size_t cap);
+/* Render one event's line for list bit (src as for ctl_events_put; used
+ * by tests); returns length. */
+int ctl_event_format(const struct rg_event *e, const struct ctl_event_src *src, unsigned list,
+		     const struct ledger_consortium *cons, char *out, size_t cap);
 
 /* ---- the daemon (control/daemon.c, control/server.c) ---- */
 

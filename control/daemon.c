@@ -57,6 +57,14 @@ uint64_t ctl_now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
+uint64_t ctl_mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
 void ctl_daemon_made(struct ctl_daemon *d, const char *path, bool dir)
 {
 	struct ctl_made *m = d->made;
@@ -254,7 +262,8 @@ static void drain_events(struct ctl_daemon *d)
 		struct rg_event_ring *r = rg_segment_ring(d->seg, i);
 
 		for (unsigned n = 0; n < CTL_DRAIN_BUDGET && rg_event_ring_pop(r, &e); n++) {
-			ctl_events_put(d->ev, &e, ledger_consortium(d->l), ctl_server_follow_line, d);
+			ctl_events_put(d->ev, &e, NULL, ledger_consortium(d->l), ctl_server_follow_line,
+				       d);
 			any = true;
 		}
 	}
@@ -331,6 +340,7 @@ static void every_second(struct ctl_daemon *d)
 	}
 	staleness_check(d, now);
 	rates_update(d, now);
+	ctl_server_idle(d);
 	ctl_sync_reclaim(d->sync);
 	ctl_metrics_run(d);
 }
@@ -411,7 +421,7 @@ json_t *ctl_daemon_apply_config(struct ctl_daemon *d, const struct ctl_config *n
 	}
 	d->policy = n->policy;
 	ctl_log_set_level(n->log_level);
-	ctl_server_admin_group(d);
+	ctl_peers_groups(d);
 	segment_check(d);
 	return restart;
 }
@@ -535,6 +545,7 @@ out_close_ledger:
 	ledger_close(d->l);
 out_free:
 	made_remove(d->made);
+	ctl_peers_close(d);
 	free(d->made);
 	free(d);
 	return NULL;
@@ -629,5 +640,6 @@ void ctl_daemon_close(struct ctl_daemon *d)
 	rg_segment_close(d->seg);
 	ctl_sync_close(d->sync);
 	ledger_close(d->l);
+	ctl_peers_close(d);
 	free(d);
 }

@@ -12,7 +12,6 @@
 #include "control/ctl.h"
 #include "control/receipts.h"
 
-#define CTL_CLIENTS_MAX 256
 #define CTL_OUT_MAX (4u << 20)     /* reply bytes queued per client before it is dropped */
 #define CTL_OUT_PAUSE (256u << 10) /* stop reading a client's requests above this */
 #define CTL_FOLLOW_MAX (1u << 20)  /* event bytes queued per follower before lines drop */
@@ -24,12 +23,30 @@
 struct MHD_Daemon;
 struct ctl_import_job;
 
+/* What a peer may run (control/protocol.h, "Rights"); each right holds
+ * the ones below it. */
+enum ctl_right {
+	CTL_RIGHT_READ = 0,
+	CTL_RIGHT_LOOKUP = 1,
+	CTL_RIGHT_ADMIN = 2,
+};
+
+enum ctl_refusal {
+	CTL_ADMITTED = 0,
+	CTL_REFUSED_FULL,    /* no slot left for this peer */
+	CTL_REFUSED_PER_UID, /* its uid holds clients_per_uid connections */
+};
+
 struct ctl_client {
 	int fd;
-	pid_t pid;
+	/* credentials the kernel fixed at connect (control/peers.c) */
+	pid_t pid;	/* for logs only, never for rights */
 	uid_t uid;
 	gid_t gid;
-	bool admin;
+	gid_t *groups;	/* supplementary groups (SO_PEERGROUPS), owned */
+	unsigned nb_groups;
+	char user[33];	/* name of uid, looked up when first needed ("" until then) */
+	uint64_t active_ns; /* CLOCK_MONOTONIC of the connect or of the last request */
 	bool follow;	/* hits --follow: event lines are pushed */
 	bool closing;	/* close once the output is flushed */
 	bool paused;	/* EPOLLIN off until the output drains */
@@ -64,8 +81,10 @@ struct ctl_daemon {
 	struct rg_segment *seg;
 	dev_t seg_dev;
 	ino_t seg_ino;
-	gid_t admin_gid;
-	bool admin_gid_ok;
+	gid_t admin_gid, lookup_gid;
+	bool admin_gid_ok, lookup_gid_ok;
+	struct ctl_lookup_bucket *buckets; /* lookup token buckets by uid (peers.c) */
+	unsigned nb_buckets, cap_buckets;
 	struct ctl_made *made;	/* what this start created, NULL once started (daemon.c) */
 	bool stale;
 	bool stop;
@@ -79,8 +98,11 @@ struct ctl_daemon {
 	struct ctl_rates prev, rate; /* per-second counters: previous snapshot, rates */
 	/* counters */
 	uint64_t nb_requests, nb_request_errors, nb_denied, nb_clients_refused;
+	uint64_t nb_refused_full, nb_refused_per_uid, nb_closed_idle;
 	uint64_t nb_clients_dropped, nb_follow_dropped, nb_policy_writes;
 	uint64_t nb_seg_attaches, nb_sync_errors;
+	uint64_t nb_lookups, nb_lookup_hits, nb_lookups_denied, nb_lookups_limited;
+	uint64_t refusal_log_ns, nb_refusals_quiet; /* refusals logged once a second */
 };
 
 /* server.c */
@@ -89,8 +111,9 @@ void ctl_server_close(struct ctl_daemon *d);
 void ctl_server_accept(struct ctl_daemon *d);
 void ctl_server_event(struct ctl_daemon *d, struct ctl_client *c, uint32_t events);
 void ctl_server_follow_line(void *arg, const char *line, size_t len);
-/* Resolve the admin group name (start and reload). */
-void ctl_server_admin_group(struct ctl_daemon *d);
+/* Once a second: close the peers outside the admin group that sent no
+ * request for client_idle_sec (followers and deferred replies excepted). */
+void ctl_server_idle(struct ctl_daemon *d);
 /* Loop hook: one bounded step of the running import (at most
  * CTL_IMPORT_STEP_LINES lines and one block), its progress line, and its
  * reply when it ends.  Call once per loop turn while d->import is set. */
@@ -99,12 +122,31 @@ void ctl_server_import_step(struct ctl_daemon *d);
  * tests); the reply is appended to c's output.  */
 void ctl_server_request(struct ctl_daemon *d, struct ctl_client *c, const char *line, size_t len);
 
+/* peers.c */
+/* The credentials fd's peer had at connect into c (pid, uid, gid,
+ * groups).  0 or -errno. */
+int ctl_peer_read(int fd, struct ctl_client *c);
+enum ctl_right ctl_peer_right(const struct ctl_daemon *d, const struct ctl_client *c);
+/* Resolve the admin and lookup group names (start and reload). */
+void ctl_peers_groups(struct ctl_daemon *d);
+/* Whether c, not yet counted in d->nb_clients, may take a slot; why says
+ * why not. */
+enum ctl_refusal ctl_peer_admit(const struct ctl_daemon *d, const struct ctl_client *c,
+				char *why, size_t cap);
+/* c's user name (c->user, looked up once). */
+const char *ctl_peer_user(struct ctl_client *c);
+/* A token of uid's lookup bucket: true, or false with *wait_s until the
+ * next one. */
+bool ctl_lookup_take(struct ctl_daemon *d, uid_t uid, double *wait_s);
+void ctl_peers_close(struct ctl_daemon *d);
+
 /* daemon.c */
 /* The policy in force: configured, with the staleness fallback applied. */
 void ctl_daemon_effective_policy(const struct ctl_daemon *d, struct rg_seg_policy *p);
 /* Write the effective policy into the segment now (if attached). */
 void ctl_daemon_push_policy(struct ctl_daemon *d);
 uint64_t ctl_now_ns(void);
+uint64_t ctl_mono_ns(void);
 uint64_t ctl_ledger_pos(struct ctl_daemon *d);
 /* During start-up: path was created by this start (a directory if dir),
  * to be removed should the start fail.  No-op once started. */

@@ -1,6 +1,9 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * Hit events as JSON lines (DESIGN §12 shape), one line per (event, list):
+ * Hit events as JSON lines (DESIGN §12 shape), one line per (event, list),
+ * from the dataplane's rings ("source": "dataplane") or from a `lookup`
+ * over the control socket that hit ("source": "lookup", with the uid and
+ * user, no flow or message fields):
  * to a file rotated by size (FILE -> FILE.1 -> ... FILE.keep), or to
  * stdout ("-").  A failing write (full file system) loses the line, counts
  * it and never stops the daemon; the ledger is not involved.  The last
@@ -213,10 +216,10 @@ static void addr_text(const uint8_t *a, unsigned family, uint16_t port, char *ou
 	}
 }
 
-int ctl_event_format(const struct rg_event *e, unsigned list, const struct ledger_consortium *cons,
-		     char *out, size_t cap)
+int ctl_event_format(const struct rg_event *e, const struct ctl_event_src *src, unsigned list,
+		     const struct ledger_consortium *cons, char *out, size_t cap)
 {
-	char ts[48], date[32], mti[5], fp[2 * RG_EVENT_FP_PREFIX + 1], src[64], dst[64];
+	char ts[48], date[32], mti[5], fp[2 * RG_EVENT_FP_PREFIX + 1], from[64], to[64];
 	char masked[2 * RG_EVENT_MASKED_MAX + 8], stan[40], rrn[72], lname[40], contrib[80];
 	char cstr[RG_EVENT_MASKED_MAX];
 	time_t sec = (time_t)(e->time_ns / 1000000000ull);
@@ -231,8 +234,8 @@ int ctl_event_format(const struct rg_event *e, unsigned list, const struct ledge
 	rg_iso_mti_text(e->mti, mti);
 	for (unsigned i = 0; i < RG_EVENT_FP_PREFIX; i++)
 		snprintf(fp + 2 * i, 3, "%02x", e->fp[i]);
-	addr_text(e->saddr, e->family, e->sport, src, sizeof(src));
-	addr_text(e->daddr, e->family, e->dport, dst, sizeof(dst));
+	addr_text(e->saddr, e->family, e->sport, from, sizeof(from));
+	addr_text(e->daddr, e->family, e->dport, to, sizeof(to));
 	/* the record comes from shared memory: terminate before use */
 	memcpy(cstr, e->masked, sizeof(cstr));
 	cstr[sizeof(cstr) - 1] = '\0';
@@ -255,28 +258,49 @@ int ctl_event_format(const struct rg_event *e, unsigned list, const struct ledge
 		json_str(contrib, sizeof(contrib), cons->members[e->contributor].name);
 	else
 		snprintf(contrib, sizeof(contrib), "\"member_%u\"", e->contributor);
+	if (src != NULL) {
+		char name[40], user[80];
+
+		json_str(name, sizeof(name), src->name);
+		json_str(user, sizeof(user), src->user ? src->user : "");
+		n = snprintf(out, cap,
+			     "{\"ts\": \"%s\", \"source\": %s, \"uid\": %u, \"user\": %s, "
+			     "\"list\": \"%s\", \"kind\": \"%s\", \"masked\": %s, \"fp\": \"%s\", "
+			     "\"action\": \"%s\", \"contributor\": %s, \"contributor_index\": %u, "
+			     "\"ledger_pos\": %llu}",
+			     ts, name, src->uid, user, ln, kind ? kind : "UNKNOWN", masked, fp,
+			     rg_action_name(e->action), contrib, e->contributor,
+			     (unsigned long long)e->ledger_pos);
+		return n >= (int)cap ? (int)cap - 1 : n;
+	}
 	n = snprintf(out, cap,
-		     "{\"ts\": \"%s\", \"list\": \"%s\", \"kind\": \"%s\", \"masked\": %s, "
+		     "{\"ts\": \"%s\", \"source\": \"dataplane\", \"list\": \"%s\", "
+		     "\"kind\": \"%s\", \"masked\": %s, "
 		     "\"fp\": \"%s\", \"mti\": \"%s\", \"stan\": %s, \"rrn\": %s, "
 		     "\"flow\": \"%s>%s\", \"dir\": \"%s\", \"action\": \"%s\", "
 		     "\"contributor\": %s, \"contributor_index\": %u, \"ledger_pos\": %llu, "
 		     "\"lcore\": %u, \"de\": %u}",
-		     ts, ln, kind ? kind : "UNKNOWN", masked, fp, mti, stan, rrn, src, dst,
+		     ts, ln, kind ? kind : "UNKNOWN", masked, fp, mti, stan, rrn, from, to,
 		     rg_event_dir_name(e->dir), rg_action_name(e->action), contrib, e->contributor,
 		     (unsigned long long)e->ledger_pos, e->lcore, e->de);
 	return n >= (int)cap ? (int)cap - 1 : n;
 }
 
 void ctl_events_put(struct ctl_events *ev, const struct rg_event *e,
-		    const struct ledger_consortium *cons, ctl_events_sink sink, void *arg)
+		    const struct ctl_event_src *src, const struct ledger_consortium *cons,
+		    ctl_events_sink sink, void *arg)
 {
 	char line[EV_LINE_MAX];
 
-	ev->st.nb_events++;
+	if (src != NULL)
+		ev->st.nb_lookup_events++;
+	else
+		ev->st.nb_events++;
 	if (e->contributor < LEDGER_MEMBERS_MAX)
 		ev->by_member[e->contributor]++;
 	for (uint16_t l = e->lists; l; l &= (uint16_t)(l - 1)) {
-		int n = ctl_event_format(e, (unsigned)__builtin_ctz(l), cons, line, sizeof(line));
+		int n = ctl_event_format(e, src, (unsigned)__builtin_ctz(l), cons, line,
+					 sizeof(line));
 
 		if (n <= 0)
 			continue;

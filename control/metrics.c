@@ -171,6 +171,32 @@ char *ctl_metrics_text(struct ctl_daemon *d, size_t *len)
 	       (double)d->nb_denied);
 	metric(&b, "riskgate_control_clients", "gauge", "connected control clients",
 	       (double)d->nb_clients);
+	mput(&b, "# HELP riskgate_control_clients_refused_total connections turned away at accept\n"
+		 "# TYPE riskgate_control_clients_refused_total counter\n"
+		 "riskgate_control_clients_refused_total{reason=\"full\"} %llu\n"
+		 "riskgate_control_clients_refused_total{reason=\"per_uid\"} %llu\n"
+		 "riskgate_control_clients_refused_total{reason=\"error\"} %llu\n",
+	     (unsigned long long)d->nb_refused_full, (unsigned long long)d->nb_refused_per_uid,
+	     (unsigned long long)(d->nb_clients_refused - d->nb_refused_full -
+				  d->nb_refused_per_uid));
+	mput(&b, "# HELP riskgate_control_clients_closed_total connections the daemon closed\n"
+		 "# TYPE riskgate_control_clients_closed_total counter\n"
+		 "riskgate_control_clients_closed_total{reason=\"idle\"} %llu\n"
+		 "riskgate_control_clients_closed_total{reason=\"slow_reader\"} %llu\n",
+	     (unsigned long long)d->nb_closed_idle, (unsigned long long)d->nb_clients_dropped);
+	mput(&b, "# HELP riskgate_lookups_total lookups answered over the control socket\n"
+		 "# TYPE riskgate_lookups_total counter\n"
+		 "riskgate_lookups_total{result=\"hit\"} %llu\n"
+		 "riskgate_lookups_total{result=\"miss\"} %llu\n",
+	     (unsigned long long)d->nb_lookup_hits,
+	     (unsigned long long)(d->nb_lookups - d->nb_lookup_hits));
+	mput(&b, "# HELP riskgate_lookups_refused_total lookups refused\n"
+		 "# TYPE riskgate_lookups_refused_total counter\n"
+		 "riskgate_lookups_refused_total{reason=\"denied\"} %llu\n"
+		 "riskgate_lookups_refused_total{reason=\"rate\"} %llu\n",
+	     (unsigned long long)d->nb_lookups_denied, (unsigned long long)d->nb_lookups_limited);
+	metric(&b, "riskgate_lookup_events_total", "counter",
+	       "events of lookups that hit (source lookup)", (double)es.nb_lookup_events);
 	metric(&b, "riskgate_metrics_public", "gauge",
 	       "this endpoint is served beyond the loopback (metrics_public)",
 	       d->mhd != NULL && ctl_metrics_beyond_host(d));

@@ -21,6 +21,9 @@ static const char *const ctl_err_codes[CTL_ERR_MAX] = {
 	[CTL_ERR_FAILED] = "failed",
 	[CTL_ERR_BUSY] = "busy",
 	[CTL_ERR_LINE_TOO_LONG] = "line_too_long",
+	[CTL_ERR_RATE_LIMITED] = "rate_limited",
+	[CTL_ERR_TOO_MANY_CLIENTS] = "too_many_clients",
+	[CTL_ERR_IDLE_TIMEOUT] = "idle_timeout",
 };
 
 const char *ctl_err_code(enum ctl_err e)

@@ -24,7 +24,15 @@
  *             {"v": 1, "ok": false, "id": ANY,
  *              "error": {"code": CODE, "message": TEXT}}
  *     codes  bad_json, bad_request, bad_version, unknown_command,
- *            bad_args, permission_denied, failed, busy, line_too_long
+ *            bad_args, permission_denied, failed, busy, line_too_long,
+ *            rate_limited, too_many_clients, idle_timeout
+ *
+ *   Closing: the daemon closes a connection on its own only after one
+ *   error line without "id": "too_many_clients" right after connect (no
+ *   slot for this peer: the slots left are kept for the admin group, or
+ *   the peer's uid holds its share already), "idle_timeout" when a peer
+ *   outside the admin group sent no request for the idle time (a "hits"
+ *   follower is never idle), "line_too_long" as above.
  *
  *   Streams: "hits" with {"follow": true} answers once, then sends one
  *   line per hit event ({"event": {...}}) until the client closes.  A
@@ -45,10 +53,14 @@
  *   sent.  Until the reply is sent, the connection's further requests
  *   wait (replies stay in request order); other connections are served.
  *
- *   Rights: the peer's credentials (SO_PEERCRED) decide: root and members
- *   of the admin group (default "riskgate-admin") may run every command;
- *   other peers that can open the socket get the read-only ones.  The
- *   command table in control/server.c marks each command admin or not.
+ *   Rights: the peer's credentials as the kernel fixed them at connect
+ *   (SO_PEERCRED uid and gid, SO_PEERGROUPS) decide: root and members of
+ *   the admin group (default "riskgate-admin") may run every command;
+ *   members of the lookup group (default "riskgate-lookup") may also run
+ *   "lookup"; other peers that can open the socket get the read-only
+ *   ones.  The command table in control/server.c gives each command its
+ *   right (read, lookup, admin).  Lookups are limited per uid by a token
+ *   bucket (root excepted); one over the limit gets "rate_limited".
  */
 #ifndef CTL_PROTOCOL_H
 #define CTL_PROTOCOL_H
@@ -73,6 +85,9 @@ enum ctl_err {
 	CTL_ERR_FAILED,
 	CTL_ERR_BUSY,
 	CTL_ERR_LINE_TOO_LONG,
+	CTL_ERR_RATE_LIMITED,
+	CTL_ERR_TOO_MANY_CLIENTS,
+	CTL_ERR_IDLE_TIMEOUT,
 	CTL_ERR_MAX
 };
 

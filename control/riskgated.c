@@ -5,7 +5,7 @@
  *   riskgated --config FILE
  *   riskgated --ledger DIR [--socket PATH] [--segment PATH] [--table PATH]
  *             [--events PATH] [--metrics ADDR:PORT [--metrics-public]]
- *             [--admin-group G] [--socket-group G]
+ *             [--admin-group G] [--lookup-group G] [--socket-group G]
  *
  * Exit status: 0 after SIGTERM/SIGINT, 1 on a start-up failure (what it
  * created is removed again), 2 on a usage or configuration error.
@@ -25,7 +25,7 @@ static void usage(void)
 		"usage: riskgated --config FILE\n"
 		"       riskgated --ledger DIR [--socket PATH] [--segment PATH] [--table PATH]\n"
 		"                 [--events PATH|-] [--metrics ADDR:PORT|\"\"] [--metrics-public]\n"
-		"                 [--admin-group G] [--socket-group G]\n");
+		"                 [--admin-group G] [--lookup-group G] [--socket-group G]\n");
 	exit(2);
 }
 
@@ -50,6 +50,7 @@ int main(int argc, char **argv)
 		{ "metrics", required_argument, NULL, 'm' },
 		{ "metrics-public", no_argument, NULL, 'P' },
 		{ "admin-group", required_argument, NULL, 'a' },
+		{ "lookup-group", required_argument, NULL, 'L' },
 		{ "socket-group", required_argument, NULL, 'G' },
 		{ "version", no_argument, NULL, 'V' },
 		{ "help", no_argument, NULL, 'h' },
@@ -61,6 +62,7 @@ int main(int argc, char **argv)
 	char err[CTL_ERR_MAX];
 	struct {
 		const char *ledger, *socket, *segment, *table, *events, *metrics, *admin, *sgroup;
+		const char *lgroup;
 		bool metrics_public;
 	} ov = { 0 };
 	int o, rc;
@@ -76,6 +78,7 @@ int main(int argc, char **argv)
 		case 'm': ov.metrics = optarg; break;
 		case 'P': ov.metrics_public = true; break;
 		case 'a': ov.admin = optarg; break;
+		case 'L': ov.lgroup = optarg; break;
 		case 'G': ov.sgroup = optarg; break;
 		case 'V': printf("riskgated %s\n", CTL_VERSION); return 0;
 		default: usage();
@@ -100,6 +103,7 @@ int main(int argc, char **argv)
 	if (ov.metrics) set(cfg.metrics_listen, sizeof(cfg.metrics_listen), ov.metrics);
 	if (ov.admin) set(cfg.admin_group, sizeof(cfg.admin_group), ov.admin);
 	if (ov.sgroup) set(cfg.socket_group, sizeof(cfg.socket_group), ov.sgroup);
+	if (ov.lgroup) set(cfg.lookup_group, sizeof(cfg.lookup_group), ov.lgroup);
 	if (ov.metrics_public) cfg.metrics_public = true;
 	if (ctl_config_check(&cfg, NULL, err, sizeof(err)) != 0) {
 		fprintf(stderr, "riskgated: %s\n", err);

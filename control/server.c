@@ -2,12 +2,16 @@
 /*
  * The control socket (protocol: control/protocol.h): a Unix stream socket,
  * mode 0660, non-blocking clients with bounded input and output buffers,
- * and the command table { name, handler, help, admin }.  Rights come from
- * SO_PEERCRED at accept: root and the admin group may run everything,
- * other peers the read-only commands.
+ * and the command table { name, handler, help, right }.  Rights and slots
+ * come from the credentials the kernel fixed at connect (control/peers.c):
+ * root and the admin group may run everything, the lookup group also
+ * `lookup`, other peers the read-only commands.
  *
  * Raw identifiers reach `add`, `revoke` and `lookup` over the socket; they
  * are normalised, fingerprinted and wiped, and only ever echoed masked.
+ * A lookup that hits is an event of the same pipeline as the dataplane's
+ * hits (file, `hits`, followers, receipts), with source "lookup" and the
+ * peer's uid.
  *
  * `import` is the one command whose reply comes later: it starts a job
  * (one at a time) that the loop steps (ctl_server_import_step), each step
@@ -44,7 +48,13 @@ struct ctl_cmd {
 	const char *name;
 	ctl_cmd_fn fn;
 	const char *help;
-	bool admin;
+	enum ctl_right right; /* the least right that may run it */
+};
+
+static const char *const ctl_right_names[] = {
+	[CTL_RIGHT_READ] = "read",
+	[CTL_RIGHT_LOOKUP] = "lookup",
+	[CTL_RIGHT_ADMIN] = "admin",
 };
 
 /* ---- helpers ---- */
@@ -411,6 +421,15 @@ static int cmd_stats(struct ctl_daemon *d, struct ctl_client *c, json_t *args, j
 		(json_int_t)d->nb_denied, "clients_refused", (json_int_t)d->nb_clients_refused,
 		"clients_dropped", (json_int_t)d->nb_clients_dropped, "stale", d->stale,
 		"segment_attached", d->seg != NULL);
+	json_object_update_new(json_object_get(*result, "control"), json_pack(
+		"{s:i, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "clients", (int)d->nb_clients,
+		"clients_refused_full", (json_int_t)d->nb_refused_full, "clients_refused_per_uid",
+		(json_int_t)d->nb_refused_per_uid, "clients_closed_idle",
+		(json_int_t)d->nb_closed_idle, "lookups", (json_int_t)d->nb_lookups, "lookup_hits",
+		(json_int_t)d->nb_lookup_hits, "lookups_denied", (json_int_t)d->nb_lookups_denied,
+		"lookups_rate_limited", (json_int_t)d->nb_lookups_limited));
+	json_object_set_new(json_object_get(*result, "events"), "lookup_events",
+			    json_integer((json_int_t)es.nb_lookup_events));
 	return 0;
 }
 
@@ -538,6 +557,34 @@ static int cmd_table(struct ctl_daemon *d, struct ctl_client *c, json_t *args, j
 	return 0;
 }
 
+/* A lookup that hit, as an event of the dataplane's pipeline: the event
+ * file, `hits`, followers and hit receipts (control/events.c). */
+static void lookup_event(struct ctl_daemon *d, struct ctl_client *c, unsigned kind,
+			 const struct rg_fp *fp, const char *masked, struct rg_table_val v)
+{
+	struct ctl_event_src src = { .name = "lookup", .uid = (unsigned)c->uid };
+	struct rg_seg_policy eff;
+	struct rg_event e;
+
+	memset(&e, 0, sizeof(e));
+	ctl_daemon_effective_policy(d, &eff);
+	e.time_ns = ctl_now_ns();
+	e.ledger_pos = rg_table_ledger_pos(ctl_sync_table(d->sync), NULL);
+	e.kind = RG_EVENT_HIT;
+	e.ident_kind = (uint8_t)kind;
+	e.lists = v.lists;
+	e.contributor = v.contributor;
+	e.action_hint = v.action;
+	for (unsigned l = 0; l < RG_LIST_MAX; l++)
+		if (v.lists >> l & 1 && eff.list_action[l] > e.action)
+			e.action = eff.list_action[l];
+	memcpy(e.fp, fp->b, RG_EVENT_FP_PREFIX);
+	snprintf(e.masked, sizeof(e.masked), "%s", masked);
+	src.user = ctl_peer_user(c);
+	ctl_events_put(d->ev, &e, &src, ledger_consortium(d->l), ctl_server_follow_line, d);
+	ctl_events_flush(d->ev);
+}
+
 static int cmd_lookup(struct ctl_daemon *d, struct ctl_client *c, json_t *args, json_t **result,
 		      char *why, size_t cap)
 {
@@ -545,20 +592,32 @@ static int cmd_lookup(struct ctl_daemon *d, struct ctl_client *c, json_t *args, 
 	struct ctl_sync_rec recs[64];
 	char masked[RG_EVENT_MASKED_MAX], fph[2 * RG_FP_BYTES + 1], nb[32];
 	struct rg_table_val v = { 0 };
-	json_t *lists = json_array(), *contrib = json_array();
+	json_t *lists, *contrib;
 	struct rg_fp fp;
 	unsigned kind, n;
 	bool in_table;
+	double wait_s;
 	int rc;
 
-	(void)c;
-	rc = args_fp(d, args, &kind, &fp, masked, sizeof(masked), why, cap);
-	if (rc != 0) {
-		json_decref(lists);
-		json_decref(contrib);
-		return rc;
+	/* a token first: a malformed value costs one too */
+	if (!ctl_lookup_take(d, c->uid, &wait_s)) {
+		d->nb_lookups_limited++;
+		snprintf(why, cap, "lookups are limited to %u a minute per uid, %u at once "
+			 "(lookup_rate_per_min, lookup_burst): the next in %.1f s",
+			 d->cfg.lookup_rate_per_min, d->cfg.lookup_burst, wait_s);
+		return CTL_ERR_RATE_LIMITED;
 	}
+	rc = args_fp(d, args, &kind, &fp, masked, sizeof(masked), why, cap);
+	if (rc != 0)
+		return rc;
+	d->nb_lookups++;
+	lists = json_array();
+	contrib = json_array();
 	in_table = rg_table_lookup(ctl_sync_table(d->sync), &fp, &v) == 0;
+	if (in_table && v.lists != 0) {
+		d->nb_lookup_hits++;
+		lookup_event(d, c, kind, &fp, masked, v);
+	}
 	for (unsigned l = 0; l < RG_LIST_MAX; l++)
 		if (v.lists >> l & 1)
 			json_array_append_new(lists, json_string(list_name(cs, l, nb, sizeof(nb))));
@@ -1021,28 +1080,28 @@ static int cmd_help(struct ctl_daemon *d, struct ctl_client *c, json_t *args, js
 		    char *why, size_t cap);
 
 static const struct ctl_cmd ctl_cmds[] = {
-	{ "version", cmd_version, "daemon and protocol versions", false },
-	{ "help", cmd_help, "the commands and whether they need the admin group", false },
-	{ "status", cmd_status, "daemon, ledger, table and segment in one object", false },
-	{ "stats", cmd_stats, "dataplane counters (total, per lcore, rates), events, hits by member", false },
-	{ "lists", cmd_lists, "lists of the consortium with their actions and hits", false },
-	{ "policy-show", cmd_policy_show, "the policy in force", false },
-	{ "policy-set", cmd_policy_set, "{list, action}: set a list's action (off|monitor|decline)", true },
-	{ "fail-mode", cmd_fail_mode, "{mode}: open|closed", true },
-	{ "exempt", cmd_exempt, "{class, state}: MTI class 0..9 exempt from screening on|off", true },
-	{ "table", cmd_table, "table size, load, generation, ledger position, staleness", false },
-	{ "lookup", cmd_lookup, "{kind, value}: masked echo, fingerprint prefix, lists, contributors", false },
-	{ "add", cmd_add, "{list, kind, value[, severity, expiry, reason]}: signed ADD", true },
-	{ "revoke", cmd_revoke, "{list, kind, value[, reason]}: signed REVOKE of the own entry", true },
-	{ "import", cmd_import, "{path[, strict, progress]}: import a CSV or JSONL list file, as a job", true },
-	{ "pull", cmd_pull, "{path}: take in another member's bundle", true },
-	{ "hits", cmd_hits, "{n, follow}: recent hit events; follow streams new ones", false },
-	{ "flows", cmd_flows, "{top}: busiest flows by messages, all lcores, as of their last sweep", false },
-	{ "ledger-head", cmd_ledger_head, "every member's log head and checkpoint", false },
-	{ "ledger-verify", cmd_ledger_verify, "full audit of the ledger", true },
-	{ "reload", cmd_reload, "re-read the configuration file (validated first)", true },
-	{ "receipts", cmd_receipts, "hit receipts: policy, counters, receipts by contributing member and list", false },
-	{ "receipt-open", cmd_receipt_open, "{n | pos}: a kept receipt's salt and detail, its commitment checked", false },
+	{ "version", cmd_version, "daemon and protocol versions", CTL_RIGHT_READ },
+	{ "help", cmd_help, "the commands and the right each needs (read, lookup, admin)", CTL_RIGHT_READ },
+	{ "status", cmd_status, "daemon, ledger, table and segment in one object", CTL_RIGHT_READ },
+	{ "stats", cmd_stats, "dataplane counters (total, per lcore, rates), events, hits by member", CTL_RIGHT_READ },
+	{ "lists", cmd_lists, "lists of the consortium with their actions and hits", CTL_RIGHT_READ },
+	{ "policy-show", cmd_policy_show, "the policy in force", CTL_RIGHT_READ },
+	{ "policy-set", cmd_policy_set, "{list, action}: set a list's action (off|monitor|decline)", CTL_RIGHT_ADMIN },
+	{ "fail-mode", cmd_fail_mode, "{mode}: open|closed", CTL_RIGHT_ADMIN },
+	{ "exempt", cmd_exempt, "{class, state}: MTI class 0..9 exempt from screening on|off", CTL_RIGHT_ADMIN },
+	{ "table", cmd_table, "table size, load, generation, ledger position, staleness", CTL_RIGHT_READ },
+	{ "lookup", cmd_lookup, "{kind, value}: masked echo, fingerprint prefix, lists, contributors; rate-limited, a hit is an event", CTL_RIGHT_LOOKUP },
+	{ "add", cmd_add, "{list, kind, value[, severity, expiry, reason]}: signed ADD", CTL_RIGHT_ADMIN },
+	{ "revoke", cmd_revoke, "{list, kind, value[, reason]}: signed REVOKE of the own entry", CTL_RIGHT_ADMIN },
+	{ "import", cmd_import, "{path[, strict, progress]}: import a CSV or JSONL list file, as a job", CTL_RIGHT_ADMIN },
+	{ "pull", cmd_pull, "{path}: take in another member's bundle", CTL_RIGHT_ADMIN },
+	{ "hits", cmd_hits, "{n, follow}: recent hit events; follow streams new ones", CTL_RIGHT_READ },
+	{ "flows", cmd_flows, "{top}: busiest flows by messages, all lcores, as of their last sweep", CTL_RIGHT_READ },
+	{ "ledger-head", cmd_ledger_head, "every member's log head and checkpoint", CTL_RIGHT_READ },
+	{ "ledger-verify", cmd_ledger_verify, "full audit of the ledger", CTL_RIGHT_ADMIN },
+	{ "reload", cmd_reload, "re-read the configuration file (validated first)", CTL_RIGHT_ADMIN },
+	{ "receipts", cmd_receipts, "hit receipts: policy, counters, receipts by contributing member and list", CTL_RIGHT_READ },
+	{ "receipt-open", cmd_receipt_open, "{n | pos}: a kept receipt's salt and detail, its commitment checked", CTL_RIGHT_READ },
 };
 
 static int cmd_help(struct ctl_daemon *d, struct ctl_client *c, json_t *args, json_t **result,
@@ -1052,9 +1111,10 @@ static int cmd_help(struct ctl_daemon *d, struct ctl_client *c, json_t *args, js
 
 	(void)d, (void)c, (void)args, (void)why, (void)cap;
 	for (size_t i = 0; i < sizeof(ctl_cmds) / sizeof(ctl_cmds[0]); i++)
-		json_array_append_new(a, json_pack("{s:s, s:s, s:b}", "name", ctl_cmds[i].name,
+		json_array_append_new(a, json_pack("{s:s, s:s, s:b, s:s}", "name", ctl_cmds[i].name,
 						   "help", ctl_cmds[i].help, "admin",
-						   ctl_cmds[i].admin));
+						   ctl_cmds[i].right == CTL_RIGHT_ADMIN, "right",
+						   ctl_right_names[ctl_cmds[i].right]));
 	*result = json_pack("{s:o}", "commands", a);
 	return 0;
 }
@@ -1111,6 +1171,7 @@ static void client_free(struct ctl_daemon *d, struct ctl_client *c)
 	epoll_ctl(d->ep, EPOLL_CTL_DEL, c->fd, NULL);
 	close(c->fd);
 	json_decref(c->later_id);
+	free(c->groups);
 	free(c->in);
 	free(c->out);
 	free(c);
@@ -1149,46 +1210,20 @@ static bool client_flush(struct ctl_daemon *d, struct ctl_client *c)
 	return true;
 }
 
-static bool peer_in_group(pid_t pid, gid_t gid, gid_t want)
+/* Queue an error line without id, close once it is out (control/protocol.h,
+ * "Closing").  May free c. */
+static void client_close_with(struct ctl_daemon *d, struct ctl_client *c, enum ctl_err e,
+			      const char *why)
 {
-	char path[64], line[4096];
-	bool in = gid == want;
-	FILE *f;
+	char *out;
+	size_t out_len;
 
-	if (in)
-		return true;
-	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
-	f = fopen(path, "re");
-	if (f == NULL)
-		return false;
-	while (fgets(line, sizeof(line), f) != NULL) {
-		char *p, *end;
-
-		if (strncmp(line, "Groups:", 7) != 0)
-			continue;
-		for (p = line + 7;; p = end) {
-			unsigned long g = strtoul(p, &end, 10);
-
-			if (end == p)
-				break;
-			if ((gid_t)g == want)
-				in = true;
-		}
-		break;
+	if (ctl_reply_err(NULL, e, why, &out, &out_len) == 0) {
+		out_append(c, out, out_len);
+		free(out);
 	}
-	fclose(f);
-	return in;
-}
-
-void ctl_server_admin_group(struct ctl_daemon *d)
-{
-	struct group *g = d->cfg.admin_group[0] ? getgrnam(d->cfg.admin_group) : NULL;
-
-	d->admin_gid_ok = g != NULL;
-	d->admin_gid = g ? g->gr_gid : 0;
-	if (g == NULL && d->cfg.admin_group[0])
-		ctl_log(CTL_LOG_WARN, "admin group %s does not exist: only root may run admin commands",
-			d->cfg.admin_group);
+	c->closing = true;
+	client_flush(d, c);
 }
 
 void ctl_server_request(struct ctl_daemon *d, struct ctl_client *c, const char *line, size_t len)
@@ -1202,6 +1237,7 @@ void ctl_server_request(struct ctl_daemon *d, struct ctl_client *c, const char *
 	int rc;
 
 	d->nb_requests++;
+	c->active_ns = ctl_mono_ns();
 	rc = ctl_request_parse(line, len, &req, why, sizeof(why));
 	if (rc == 0) {
 		for (size_t i = 0; i < sizeof(ctl_cmds) / sizeof(ctl_cmds[0]); i++)
@@ -1210,12 +1246,17 @@ void ctl_server_request(struct ctl_daemon *d, struct ctl_client *c, const char *
 		if (cmd == NULL) {
 			snprintf(why, sizeof(why), "unknown command '%s' (try help)", req.cmd);
 			rc = CTL_ERR_UNKNOWN_COMMAND;
-		} else if (cmd->admin && !c->admin) {
-			snprintf(why, sizeof(why), "%s needs root or the %s group", cmd->name,
-				 d->cfg.admin_group);
+		} else if (ctl_peer_right(d, c) < cmd->right) {
+			if (cmd->right == CTL_RIGHT_LOOKUP)
+				snprintf(why, sizeof(why), "%s needs root, the %s group or the %s "
+					 "group", cmd->name, d->cfg.admin_group, d->cfg.lookup_group);
+			else
+				snprintf(why, sizeof(why), "%s needs root or the %s group", cmd->name,
+					 d->cfg.admin_group);
 			d->nb_denied++;
-			ctl_log(CTL_LOG_WARN, "control: uid %u refused %s (not admin)",
-				(unsigned)c->uid, cmd->name);
+			d->nb_lookups_denied += cmd->right == CTL_RIGHT_LOOKUP;
+			ctl_log(CTL_LOG_WARN, "control: uid %u refused %s (no %s right)",
+				(unsigned)c->uid, cmd->name, ctl_right_names[cmd->right]);
 			rc = CTL_ERR_PERMISSION_DENIED;
 		} else {
 			rc = cmd->fn(d, c, req.args, &result, why, sizeof(why));
@@ -1311,20 +1352,12 @@ static void client_read(struct ctl_daemon *d, struct ctl_client *c)
 		c->in_len += (size_t)n;
 		client_lines(d, c);
 		if (c->in_len == CTL_LINE_MAX && !c->waiting) {
-			char *out;
-			size_t out_len;
-
 			ctl_log(CTL_LOG_REMOTE, "control: uid %u sent a line over %d bytes, closing",
 				(unsigned)c->uid, CTL_LINE_MAX);
 			d->nb_request_errors++;
-			if (ctl_reply_err(NULL, CTL_ERR_LINE_TOO_LONG, "request line too long", &out,
-					  &out_len) == 0) {
-				out_append(c, out, out_len);
-				free(out);
-			}
 			c->in_len = 0;
-			c->closing = true;
-			break;
+			client_close_with(d, c, CTL_ERR_LINE_TOO_LONG, "request line too long");
+			return;
 		}
 	}
 	client_flush(d, c);
@@ -1478,41 +1511,85 @@ void ctl_server_import_step(struct ctl_daemon *d)
 	import_finish(d, rc, why);
 }
 
+/* One error line, then the connection is closed (control/protocol.h,
+ * "Closing"); a peer that sent a request meanwhile reads it as the reply. */
+static void send_closing_line(int fd, enum ctl_err e, const char *why)
+{
+	char *out;
+	size_t out_len;
+
+	if (ctl_reply_err(NULL, e, why, &out, &out_len) != 0)
+		return;
+	/* a fresh socket's buffer takes one line: a short write loses only the line */
+	if (send(fd, out, out_len, MSG_NOSIGNAL | MSG_DONTWAIT) < 0)
+		ctl_log(CTL_LOG_DEBUG, "control: closing line: %s", strerror(errno));
+	free(out);
+}
+
+/* A connection turned away: counted, told why, logged at most once a
+ * second so that a flood of them cannot flood the log. */
+static void refuse(struct ctl_daemon *d, int fd, const struct ctl_client *c,
+		   enum ctl_refusal r, const char *why)
+{
+	uint64_t now = ctl_mono_ns();
+
+	d->nb_clients_refused++;
+	d->nb_refused_full += r == CTL_REFUSED_FULL;
+	d->nb_refused_per_uid += r == CTL_REFUSED_PER_UID;
+	send_closing_line(fd, CTL_ERR_TOO_MANY_CLIENTS, why);
+	close(fd);
+	if (now - d->refusal_log_ns < 1000000000ull) {
+		d->nb_refusals_quiet++;
+		return;
+	}
+	ctl_log(CTL_LOG_WARN, "control: connection of uid %u (pid %d) refused: %s; %llu more "
+		"refused since the last such line", (unsigned)c->uid, (int)c->pid, why,
+		(unsigned long long)d->nb_refusals_quiet);
+	d->refusal_log_ns = now;
+	d->nb_refusals_quiet = 0;
+}
+
 void ctl_server_accept(struct ctl_daemon *d)
 {
 	for (int i = 0; i < 64; i++) {
-		struct ucred cr;
-		socklen_t crlen = sizeof(cr);
 		struct ctl_client *c;
 		struct epoll_event e;
+		enum ctl_refusal r;
+		char why[CTL_ERR_MAX];
 		int fd = accept4(d->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 
 		if (fd < 0)
 			return;
-		if (d->nb_clients >= CTL_CLIENTS_MAX ||
-		    getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &crlen) < 0) {
-			d->nb_clients_refused++;
+		c = calloc(1, sizeof(*c));
+		if (c == NULL || ctl_peer_read(fd, c) != 0) {
+			if (c != NULL)
+				free(c->groups);
+			free(c);
 			close(fd);
+			d->nb_clients_refused++;
 			continue;
 		}
-		c = calloc(1, sizeof(*c));
-		if (c != NULL)
-			c->in = malloc(CTL_LINE_MAX);
-		if (c == NULL || c->in == NULL) {
+		r = ctl_peer_admit(d, c, why, sizeof(why));
+		if (r != CTL_ADMITTED) {
+			refuse(d, fd, c, r, why);
+			free(c->groups);
+			free(c);
+			continue;
+		}
+		c->in = malloc(CTL_LINE_MAX);
+		if (c->in == NULL) {
+			free(c->groups);
 			free(c);
 			close(fd);
 			d->nb_clients_refused++;
 			continue;
 		}
 		c->fd = fd;
-		c->pid = cr.pid;
-		c->uid = cr.uid;
-		c->gid = cr.gid;
-		c->admin = cr.uid == 0 ||
-			   (d->admin_gid_ok && peer_in_group(cr.pid, cr.gid, d->admin_gid));
+		c->active_ns = ctl_mono_ns();
 		e.events = EPOLLIN;
 		e.data.ptr = c;
 		if (epoll_ctl(d->ep, EPOLL_CTL_ADD, fd, &e) < 0) {
+			free(c->groups);
 			free(c->in);
 			free(c);
 			close(fd);
@@ -1524,6 +1601,27 @@ void ctl_server_accept(struct ctl_daemon *d)
 	}
 }
 
+void ctl_server_idle(struct ctl_daemon *d)
+{
+	uint64_t now = ctl_mono_ns(), idle_ns = (uint64_t)d->cfg.client_idle_sec * 1000000000ull;
+	char why[128];
+
+	if (idle_ns == 0)
+		return;
+	snprintf(why, sizeof(why), "closed after %u s without a request (client_idle_sec)",
+		 d->cfg.client_idle_sec);
+	for (struct ctl_client *c = d->clients, *next; c != NULL; c = next) {
+		next = c->next;
+		if (c->follow || c->waiting || c->closing || now - c->active_ns < idle_ns ||
+		    ctl_peer_right(d, c) == CTL_RIGHT_ADMIN)
+			continue;
+		d->nb_closed_idle++;
+		ctl_log(CTL_LOG_DEBUG, "control: uid %u (pid %d) idle, closing", (unsigned)c->uid,
+			(int)c->pid);
+		client_close_with(d, c, CTL_ERR_IDLE_TIMEOUT, why);
+	}
+}
+
 int ctl_server_open(struct ctl_daemon *d, char *err, size_t cap)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
@@ -1531,7 +1629,7 @@ int ctl_server_open(struct ctl_daemon *d, char *err, size_t cap)
 	char why[CTL_ERR_MAX];
 	int fd, rc;
 
-	ctl_server_admin_group(d);
+	ctl_peers_groups(d);
 	if (strlen(d->cfg.socket_path) >= sizeof(sa.sun_path)) {
 		snprintf(err, cap, "socket %s: path too long", d->cfg.socket_path);
 		return -ENAMETOOLONG;

@@ -40,7 +40,6 @@ import os
 import random
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -48,7 +47,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from ctl_util import Ctl, remove_work, start_daemon  # noqa: E402
+from ctl_util import Conn, Ctl, remove_work, start_daemon  # noqa: E402
 from dp_util import check, result, stop, wait_for  # noqa: E402
 from isogen_iso8583 import luhn_complete  # noqa: E402
 from ledger_util import Ledger  # noqa: E402
@@ -82,35 +81,6 @@ def write_csv(path, tag, n, bad_line=0):
                 r = ("txn_fraud", "PAN", "4111111111111112", "high", "", "")
             f.write(",".join(r) + "\n")
     return path
-
-
-class Conn:
-    """One raw protocol connection."""
-
-    def __init__(self, sock, timeout=60):
-        self.s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.s.settimeout(timeout)
-        self.s.connect(sock)
-        self.buf = b""
-
-    def send(self, *objs):
-        self.s.sendall(b"".join(json.dumps(o).encode() + b"\n" for o in objs))
-
-    def line(self):
-        while b"\n" not in self.buf:
-            x = self.s.recv(65536)
-            if not x:
-                return None
-            self.buf += x
-        ln, self.buf = self.buf.split(b"\n", 1)
-        return json.loads(ln)
-
-    def close(self):
-        try:
-            self.s.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
-        self.s.close()
 
 
 class Poller(threading.Thread):

@@ -1,25 +1,38 @@
 # SPDX-License-Identifier: BSD-3-Clause
 """Helpers shared by the control plane's integration tests: riskgate-ctl
-as a client, riskgated started and awaited, the programs a live test needs
-built, and what stays of a run (riskgated's log on failure)."""
+as a client, a raw protocol connection, riskgated started and awaited (also
+on a ledger and configuration of its own), peers run as another user
+(nobody, groups made for the test), the programs a live test needs built,
+and what stays of a run (riskgated's log on failure)."""
+import grp
 import json
 import os
 import shutil
 import socket
 import subprocess
 import sys
+import tempfile
+import urllib.request
 
-from dp_util import failures, hugetlb_dir, skip, wait_for
+from dp_util import failures, hugetlb_dir, skip, stop, wait_for
+from ledger_util import Ledger
+
+# A peer of the control socket run as another user (ctl_peer.py).
+PEER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "ctl_peer.py")
+NOBODY = 65534
 
 
 class Ctl:
     def __init__(self, path, sock):
         self.path, self.sock = path, sock
 
-    def run(self, *args, user=None, timeout=30):
+    def run(self, *args, user=None, groups=(), timeout=30):
+        """riskgate-ctl --json ARGS, as uid user (primary group of the same
+        number) with the supplementary groups given: (exit status, the last
+        JSON line of stdout or None, stderr)."""
         cmd = [self.path, "--socket", self.sock, "--json"] + list(args)
         if user is not None:
-            cmd = ["setpriv", f"--reuid={user}", f"--regid={user}", "--clear-groups"] + cmd
+            cmd = ["setpriv", f"--reuid={user}", f"--regid={user}", groups_arg(groups)] + cmd
         p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
         out = None
         for line in p.stdout.splitlines():
@@ -50,6 +63,78 @@ class Ctl:
             raise RuntimeError(f"riskgated did not {what}")
 
 
+def groups_arg(groups):
+    """setpriv's option for exactly these supplementary groups."""
+    return "--groups=" + ",".join(str(g) for g in groups) if groups else "--clear-groups"
+
+
+class Conn:
+    """One raw protocol connection."""
+
+    def __init__(self, sock, timeout=60):
+        self.s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.s.settimeout(timeout)
+        self.s.connect(sock)
+        self.buf = b""
+
+    def send(self, *objs):
+        self.s.sendall(b"".join(json.dumps(o).encode() + b"\n" for o in objs))
+
+    def send_raw(self, data):
+        self.s.sendall(data)
+
+    def line(self):
+        """The next line as JSON; None once the daemon closed the connection."""
+        while b"\n" not in self.buf:
+            try:
+                x = self.s.recv(65536)
+            except ConnectionResetError:
+                x = b""
+            if not x:
+                return None
+            self.buf += x
+        ln, self.buf = self.buf.split(b"\n", 1)
+        return json.loads(ln)
+
+    def close(self):
+        try:
+            self.s.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        self.s.close()
+
+
+def metrics(port):
+    """The samples of riskgated's /metrics on 127.0.0.1:port, by name with
+    labels, values as text."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as r:
+        return dict(l.rsplit(" ", 1) for l in r.read().decode().splitlines()
+                    if l and not l.startswith("#"))
+
+
+class TempGroup:
+    """A system group made for the test (groupadd) and removed after it."""
+
+    def __init__(self, tag):
+        self.name = f"rgt{tag}{os.getpid()}"[:32]
+        subprocess.run(["groupadd", self.name], check=True, capture_output=True)
+        self.gid = grp.getgrnam(self.name).gr_gid
+
+    def remove(self):
+        subprocess.run(["groupdel", self.name], capture_output=True)
+
+
+def peer(*args, groups=(), setgid=False):
+    """ctl_peer.py ARGS as nobody (primary group nogroup, exactly the
+    supplementary groups given; with setgid, allowed to change them), with
+    pipes for stdin and stdout."""
+    cmd = ["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", groups_arg(groups)]
+    if setgid:
+        cmd += ["--inh-caps=+setgid", "--ambient-caps=+setgid"]
+    return subprocess.Popen(cmd + ["/usr/bin/python3", PEER] + [str(a) for a in args],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+
+
 def free_port():
     """A TCP port on 127.0.0.1 that nothing listens on now."""
     s = socket.socket()
@@ -57,6 +142,70 @@ def free_port():
     port = s.getsockname()[1]
     s.close()
     return port
+
+
+def config_text(settings):
+    """libconfig text of settings: strings quoted, booleans as true/false."""
+    out = []
+    for k, v in settings.items():
+        if isinstance(v, bool):
+            out.append(f"{k} = {'true' if v else 'false'};")
+        elif isinstance(v, int):
+            out.append(f"{k} = {v};")
+        else:
+            out.append(f'{k} = "{v}";')
+    return "\n".join(out) + "\n"
+
+
+class Daemon:
+    """riskgated on a one-member ledger (bank-a) of its own in a new
+    temporary directory, mode 0755 so that other users reach the socket
+    (group nogroup, so nobody may open it); table, segment and events in
+    that directory, metrics off, staleness off, unless settings say
+    otherwise.  The groups given (TempGroup) are removed with it.  Needs
+    root (setpriv, groupadd) and the programs of build."""
+
+    def __init__(self, build, tag, groups=(), **settings):
+        self.groups = list(groups)
+        self.riskgated = os.path.join(build, "control", "riskgated")
+        self.ctl = Ctl(os.path.join(build, "control", "riskgate-ctl"), None)
+        self.work = tempfile.mkdtemp(prefix=f"rg-{tag}-")
+        os.chmod(self.work, 0o755)
+        self.ldir = os.path.join(self.work, "ledger")
+        self.ctl.sock = self.sock = os.path.join(self.work, "ctl.sock")
+        self.events = os.path.join(self.work, "hits.jsonl")
+        self.cfg = os.path.join(self.work, "riskgated.cfg")
+        self.log = open(os.path.join(self.work, "riskgated.log"), "a")
+        self.proc = None
+        Ledger(os.path.join(build, "ledger", "riskgate-ledger")).run(
+            self.ldir, "init", "--member", "bank-a")
+        self.configure(**settings)
+
+    def configure(self, **settings):
+        """Write the configuration file: the defaults above, then settings."""
+        base = {"ledger": self.ldir, "socket": self.sock, "socket_group": "nogroup",
+                "segment": os.path.join(self.work, "riskgate.seg"),
+                "table": os.path.join(self.work, "riskgate.table"), "table_capacity": 65536,
+                "events": self.events, "metrics": "", "stale_after_sec": 0}
+        base.update(settings)
+        with open(self.cfg, "w") as f:
+            f.write(config_text(base))
+
+    def start(self):
+        self.proc = start_daemon(self.riskgated, self.cfg, self.log)
+        self.ctl.wait_ready(20)
+
+    def log_text(self):
+        self.log.flush()
+        with open(self.log.name) as f:
+            return f.read()
+
+    def close(self):
+        if self.proc is not None:
+            stop(self.proc, timeout=30)
+        remove_work(self.work, self.log)
+        for g in self.groups:
+            g.remove()
 
 
 def start_daemon(riskgated, cfg, log):

@@ -8,11 +8,12 @@
  *             {"v": 1, "ok": false, "id": ANY,
  *              "error": {"code": CODE, "message": TEXT}}
  *     codes  bad_json, bad_request, bad_version, unknown_command,
- *            bad_args, permission_denied, failed, busy, line_too_long
+ *            bad_args, permission_denied, failed, busy, line_too_long,
+ *            rate_limited, too_many_clients, idle_timeout
  *
  * Each case below is one request line and the code the parser must give.
- * Also: the ledger -> table mirror (control/sync.c) against a table built
- * by the ledger library for the same state, and the event line shape.
+ * Also: the settings between them (metrics beyond the loopback, client
+ * slots), and the event line shapes (dataplane, lookup).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -136,6 +137,9 @@ static void test_replies(void)
 	}
 	CHECK(strcmp(ctl_err_code(CTL_ERR_LINE_TOO_LONG), "line_too_long") == 0, "code names");
 	CHECK(strcmp(ctl_err_code(CTL_ERR_PERMISSION_DENIED), "permission_denied") == 0, "code names");
+	CHECK(strcmp(ctl_err_code(CTL_ERR_RATE_LIMITED), "rate_limited") == 0 &&
+	      strcmp(ctl_err_code(CTL_ERR_TOO_MANY_CLIENTS), "too_many_clients") == 0 &&
+	      strcmp(ctl_err_code(CTL_ERR_IDLE_TIMEOUT), "idle_timeout") == 0, "code names");
 	out = ctl_request_line("status", NULL, &len);
 	{
 		struct ctl_request r;
@@ -183,6 +187,17 @@ static const struct cfg_case cfg_cases[] = {
 	{ "metrics = \"127.0.0.1:65536\";", false, "is not an IPv4" },
 	{ "metrics = \"127.0.0.1:\";", false, "is not an IPv4" },
 	{ "metrics = \"127.0.0.1:80x\";", false, "is not an IPv4" },
+	{ "clients_max = 16;\nclients_admin_reserved = 15;", true, NULL },
+	{ "clients_max = 16;\n\nclients_admin_reserved = 16;", false,
+	  "cfg:3: clients_admin_reserved: 16 of clients_max 16 leaves no slot" },
+	{ "clients_max = 15;", false, "clients_max: 15 is out of range 16..1024" },
+	{ "clients_max = 1025;", false, "out of range" },
+	{ "clients_per_uid = 0;", false, "clients_per_uid: 0 is out of range 1..1024" },
+	{ "client_idle_sec = 0;\nclient_idle_sec = 86400;", false, "duplicate setting" },
+	{ "client_idle_sec = 86401;", false, "out of range" },
+	{ "lookup_group = \"\";\nlookup_rate_per_min = 0;\nlookup_burst = 1;", true, NULL },
+	{ "lookup_burst = 0;", false, "lookup_burst: 0 is out of range 1..10000" },
+	{ "lookup_rate_per_min = \"fast\";", false, "must be an integer" },
 };
 
 static void test_config(void)
@@ -237,10 +252,11 @@ static void test_event_format(void)
 	strcpy(e.stan, "000123");
 	strcpy(e.rrn, "630609041198");
 	strcpy(e.masked, "476173******0119");
-	CHECK(ctl_event_format(&e, 0, NULL, line, sizeof(line)) > 0, "format");
+	CHECK(ctl_event_format(&e, NULL, 0, NULL, line, sizeof(line)) > 0, "format");
 	o = json_loads(line, 0, NULL);
 	CHECK(o != NULL, "event line is JSON: %s", line);
-	CHECK(o && !strcmp(json_string_value(json_object_get(o, "list")), "txn_fraud") &&
+	CHECK(o && !strcmp(json_string_value(json_object_get(o, "source")), "dataplane") &&
+	      !strcmp(json_string_value(json_object_get(o, "list")), "txn_fraud") &&
 	      !strcmp(json_string_value(json_object_get(o, "kind")), "PAN") &&
 	      !strcmp(json_string_value(json_object_get(o, "masked")), "476173******0119") &&
 	      !strcmp(json_string_value(json_object_get(o, "fp")), "0102030405060708") &&
@@ -252,10 +268,27 @@ static void test_event_format(void)
 	      !strcmp(json_string_value(json_object_get(o, "ts")), "2023-11-14T22:13:20.123456789Z"),
 	      "event shape: %s", line);
 	json_decref(o);
+	/* a lookup that hit: who, no flow or message fields */
+	{
+		struct ctl_event_src src = { .name = "lookup", .uid = 65534, .user = "no\"body" };
+
+		CHECK(ctl_event_format(&e, &src, 0, NULL, line, sizeof(line)) > 0, "format");
+		o = json_loads(line, 0, NULL);
+		CHECK(o && !strcmp(json_string_value(json_object_get(o, "source")), "lookup") &&
+		      json_integer_value(json_object_get(o, "uid")) == 65534 &&
+		      !strcmp(json_string_value(json_object_get(o, "user")), "no\"body") &&
+		      !strcmp(json_string_value(json_object_get(o, "masked")), "476173******0119") &&
+		      !strcmp(json_string_value(json_object_get(o, "fp")), "0102030405060708") &&
+		      !strcmp(json_string_value(json_object_get(o, "list")), "txn_fraud") &&
+		      json_integer_value(json_object_get(o, "ledger_pos")) == 42 &&
+		      json_object_get(o, "flow") == NULL && json_object_get(o, "stan") == NULL,
+		      "lookup event shape: %s", line);
+		json_decref(o);
+	}
 	/* an unterminated masked field from shared memory stays inside its bounds */
 	memset(e.masked, 'A', sizeof(e.masked));
 	memset(e.stan, '"', sizeof(e.stan));
-	CHECK(ctl_event_format(&e, 0, NULL, line, sizeof(line)) > 0, "format");
+	CHECK(ctl_event_format(&e, NULL, 0, NULL, line, sizeof(line)) > 0, "format");
 	o = json_loads(line, 0, NULL);
 	CHECK(o != NULL, "hostile record still gives JSON: %s", line);
 	json_decref(o);
@@ -284,9 +317,9 @@ static void test_events_recent_bound(void)
 	strcpy(e.masked, "476173******0119");
 	for (unsigned i = 0; i < 1000; i++) {
 		e.ledger_pos = i;
-		ctl_events_put(ev, &e, NULL, NULL, NULL);
+		ctl_events_put(ev, &e, NULL, NULL, NULL, NULL);
 	}
-	one = (size_t)ctl_event_format(&e, 0, NULL, line, sizeof(line)) + 1;
+	one = (size_t)ctl_event_format(&e, NULL, 0, NULL, line, sizeof(line)) + 1;
 	a = ctl_events_recent(ev, 1000, 0, &trunc);
 	CHECK(json_array_size(a) == 1000 && !trunc, "unbounded: %zu", json_array_size(a));
 	json_decref(a);

@@ -3,7 +3,9 @@
  * The riskgated configuration file (docs/operations.md): libconfig, every
  * setting validated, unknown settings refused, errors as "FILE:LINE:
  * setting: problem".  A file that fails leaves the running configuration
- * as it was (reload parses into a copy).
+ * as it was (reload parses into a copy).  Error texts quote the file's
+ * names and values: they are masked (rg_mask_text) before anyone sees
+ * them, as a value may be a PAN put in the wrong place.
  */
 #include <errno.h>
 #include <libconfig.h>
@@ -12,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/ident.h"
 #include "control/ctl.h"
 
 struct cf {
@@ -88,6 +91,25 @@ static int get_str(struct cf *f, config_setting_t *s, char *out, size_t cap)
 	return 0;
 }
 
+/* A bound of a range for an error text: a long one grouped by thousands
+ * ("4,294,967,296"), so that the masking of the text leaves it whole. */
+static const char *bound_text(uint64_t v, char out[32])
+{
+	char plain[24];
+	size_t n, o = 0;
+
+	n = (size_t)snprintf(plain, sizeof(plain), "%llu", (unsigned long long)v);
+	if (n < RG_MASK_RUN_MIN)
+		return memcpy(out, plain, n + 1);
+	for (size_t i = 0; i < n; i++) {
+		if (i > 0 && (n - i) % 3 == 0)
+			out[o++] = ',';
+		out[o++] = plain[i];
+	}
+	out[o] = '\0';
+	return out;
+}
+
 static int get_uint(struct cf *f, config_setting_t *s, uint64_t lo, uint64_t hi, uint64_t *out)
 {
 	long long v;
@@ -98,8 +120,9 @@ static int get_uint(struct cf *f, config_setting_t *s, uint64_t lo, uint64_t hi,
 	}
 	v = config_setting_get_int64(s);
 	if (v < (long long)lo || (uint64_t)v > hi) {
-		cf_error(f, s, "%lld is out of range %llu..%llu", v, (unsigned long long)lo,
-			 (unsigned long long)hi);
+		char a[32], b[32];
+
+		cf_error(f, s, "%lld is out of range %s..%s", v, bound_text(lo, a), bound_text(hi, b));
 		return -EINVAL;
 	}
 	*out = (uint64_t)v;
@@ -298,6 +321,7 @@ int ctl_config_parse(const char *text, const char *name, struct ctl_config *c, c
 		snprintf(err, cap, "%s:%d: syntax error: %s", name, config_error_line(&cfg),
 			 config_error_text(&cfg) ? config_error_text(&cfg) : "?");
 		config_destroy(&cfg);
+		rg_mask_text(err);
 		return -EINVAL;
 	}
 	root = config_root_setting(&cfg);
@@ -321,6 +345,8 @@ int ctl_config_parse(const char *text, const char *name, struct ctl_config *c, c
 	config_destroy(&cfg);
 	if (rc == 0)
 		*c = n;
+	else
+		rg_mask_text(err);
 	return rc;
 }
 

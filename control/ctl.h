@@ -90,7 +90,7 @@ const char *ctl_receipts_mode_name(unsigned mode);
 
 void ctl_config_defaults(struct ctl_config *c);
 /* Parse FILE over the defaults in *c.  0 or -errno with err "FILE:LINE:
- * setting: problem".  c is untouched on error. */
+ * setting: problem" (masked: rg_mask_text).  c is untouched on error. */
 int ctl_config_load(const char *path, struct ctl_config *c, char *err, size_t cap);
 /* Same from text (tests and the fuzz target); name is used in messages. */
 int ctl_config_parse(const char *text, const char *name, struct ctl_config *c, char *err,

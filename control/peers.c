@@ -27,6 +27,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "common/ident.h"
 #include "control/daemon.h"
 
 #define CTL_PEER_GROUPS_FIRST 64    /* groups asked for before the kernel says how many */
@@ -89,12 +90,16 @@ enum ctl_right ctl_peer_right(const struct ctl_daemon *d, const struct ctl_clien
 static void resolve_group(const char *what, const char *name, gid_t *gid, bool *ok)
 {
 	struct group *g = name[0] ? getgrnam(name) : NULL;
+	char shown[64];
 
 	*ok = g != NULL;
 	*gid = g ? g->gr_gid : 0;
 	if (g != NULL || !name[0])
 		return;
-	ctl_log(CTL_LOG_WARN, "%s group %s does not exist: %s", what, name,
+	/* a setting's value, quoted: masked like every config error */
+	snprintf(shown, sizeof(shown), "%s", name);
+	rg_mask_text(shown);
+	ctl_log(CTL_LOG_WARN, "%s group %s does not exist: %s", what, shown,
 		strcmp(what, "admin") == 0 ? "only root may run admin commands"
 					   : "only root and the admin group may look up");
 }

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/ident.h"
 #include "control/protocol.h"
 
 static const char *const ctl_err_codes[CTL_ERR_MAX] = {
@@ -60,7 +61,9 @@ int ctl_request_parse(const char *line, size_t len, struct ctl_request *req, cha
 	/* jansson bounds its own nesting depth (2048 by default) */
 	root = json_loadb(line, len, JSON_REJECT_DUPLICATES, &jerr);
 	if (root == NULL) {
+		/* jansson quotes the input near the error: a PAN may be in it */
 		snprintf(why, cap, "not JSON: %s at column %d", jerr.text, jerr.column);
+		rg_mask_text(why);
 		return CTL_ERR_BAD_JSON;
 	}
 	if (!json_is_object(root)) {

@@ -26,6 +26,8 @@
  *     codes  bad_json, bad_request, bad_version, unknown_command,
  *            bad_args, permission_denied, failed, busy, line_too_long,
  *            rate_limited, too_many_clients, idle_timeout
+ *     A message never holds a raw PAN or account number: every digit run
+ *     that could be one is masked (rg_mask_text), quoted input included.
  *
  *   Closing: the daemon closes a connection on its own only after one
  *   error line without "id": "too_many_clients" right after connect (no
@@ -102,7 +104,7 @@ struct ctl_request {
 /*
  * Parse one request line (without its newline; need not be NUL-terminated).
  * Returns 0 with *req filled (release with ctl_request_free), or the enum
- * ctl_err with why (static or formatted into why[cap]) set; req->id is
+ * ctl_err with why (static or formatted into why[cap], masked) set; req->id is
  * still set when the line was an object with an id, so the error reply can
  * echo it.  Any thread.
  */

@@ -8,7 +8,8 @@
  *             [--admin-group G] [--lookup-group G] [--socket-group G]
  *
  * Exit status: 0 after SIGTERM/SIGINT, 1 on a start-up failure (what it
- * created is removed again), 2 on a usage or configuration error.
+ * created is removed again), 2 on a usage or configuration error.  Error
+ * texts are masked (rg_mask_text): a misplaced PAN never reaches stderr.
  */
 #include <getopt.h>
 #include <stdio.h>
@@ -17,6 +18,7 @@
 
 #include <sodium.h>
 
+#include "common/ident.h"
 #include "control/ctl.h"
 
 static void usage(void)
@@ -32,7 +34,8 @@ static void usage(void)
 static void set(char *dst, size_t cap, const char *v)
 {
 	if (strlen(v) >= cap) {
-		fprintf(stderr, "riskgated: '%s' is too long\n", v);
+		fprintf(stderr, "riskgated: an argument of %zu bytes is too long (at most %zu)\n",
+			strlen(v), cap - 1);
 		exit(2);
 	}
 	snprintf(dst, cap, "%s", v);
@@ -92,7 +95,7 @@ int main(int argc, char **argv)
 	}
 	ctl_config_defaults(&cfg);
 	if (config != NULL && ctl_config_load(config, &cfg, err, sizeof(err)) != 0) {
-		fprintf(stderr, "riskgated: %s\n", err);
+		fprintf(stderr, "riskgated: %s\n", err); /* masked by the parser */
 		return 2;
 	}
 	if (ov.ledger) set(cfg.ledger_dir, sizeof(cfg.ledger_dir), ov.ledger);
@@ -106,11 +109,14 @@ int main(int argc, char **argv)
 	if (ov.lgroup) set(cfg.lookup_group, sizeof(cfg.lookup_group), ov.lgroup);
 	if (ov.metrics_public) cfg.metrics_public = true;
 	if (ctl_config_check(&cfg, NULL, err, sizeof(err)) != 0) {
+		rg_mask_text(err);
 		fprintf(stderr, "riskgated: %s\n", err);
 		return 2;
 	}
 	d = ctl_daemon_open(&cfg, config, err, sizeof(err));
 	if (d == NULL) {
+		/* it may quote a setting's value, and the setting may hold a PAN */
+		rg_mask_text(err);
 		fprintf(stderr, "riskgated: %s\n", err);
 		return 1;
 	}

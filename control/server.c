@@ -9,9 +9,10 @@
  *
  * Raw identifiers reach `add`, `revoke` and `lookup` over the socket; they
  * are normalised, fingerprinted and wiped, and only ever echoed masked.
- * A lookup that hits is an event of the same pipeline as the dataplane's
- * hits (file, `hits`, followers, receipts), with source "lookup" and the
- * peer's uid.
+ * Every error text is masked (rg_mask_text) before it is sent or logged:
+ * a handler may quote what the peer sent.  A lookup that hits is an event
+ * of the same pipeline as the dataplane's hits (file, `hits`, followers,
+ * receipts), with source "lookup" and the peer's uid.
  *
  * `import` is the one command whose reply comes later: it starts a job
  * (one at a time) that the loop steps (ctl_server_import_step), each step
@@ -220,9 +221,14 @@ static void import_on_bad(void *arg, uint64_t line, const char *why)
 {
 	struct ctl_import_job *j = arg;
 
-	if (json_array_size(j->bad) < CTL_IMPORT_BAD_KEPT)
+	if (json_array_size(j->bad) < CTL_IMPORT_BAD_KEPT) {
+		char m[CTL_ERR_MAX];
+
+		snprintf(m, sizeof(m), "%s", why);
+		rg_mask_text(m);
 		json_array_append_new(j->bad, json_pack("{s:I, s:s}", "line", (json_int_t)line,
-							"why", why));
+							"why", m));
+	}
 }
 
 /* Each appended block reaches the table before the next step. */
@@ -348,6 +354,7 @@ static json_t *warnings_json(const struct ctl_daemon *d)
 	if (d->cfg.admin_group[0] && !d->admin_gid_ok) {
 		snprintf(w, sizeof(w), "admin group %.64s does not exist: only root may run admin "
 			 "commands", d->cfg.admin_group);
+		rg_mask_text(w);
 		json_array_append_new(a, json_string(w));
 	}
 	return a;
@@ -1272,6 +1279,8 @@ void ctl_server_request(struct ctl_daemon *d, struct ctl_client *c, const char *
 		ctl_log(CTL_LOG_REMOTE, "control: uid %u sent a bad request: %s", (unsigned)c->uid,
 			why);
 	}
+	/* handlers quote what the peer sent: never a raw PAN back or to a log */
+	rg_mask_text(why);
 	if (rc == 0)
 		rc = ctl_reply_ok(req.id, result, &out, &out_len) == 0 ? 0 : CTL_ERR_FAILED;
 	else
@@ -1457,6 +1466,8 @@ static void import_finish(struct ctl_daemon *d, int rc, const char *msg)
 				 "before; importing the file again reports them as already listed)",
 				 (unsigned long long)j->st.nb_imported,
 				 (unsigned long long)j->st.nb_blocks);
+		rg_mask_text(why);
+		rg_mask_text(tail);
 		ctl_log(CTL_LOG_ERR, "import %s: %s%s, by uid %u", j->path, why, tail,
 			(unsigned)j->uid);
 		d->nb_request_errors++;

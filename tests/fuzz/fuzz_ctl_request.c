@@ -5,12 +5,14 @@
  * must return 0 or an error code, and on success hand back an object of
  * args and a command name within bounds; the reply built from it must be
  * one newline-terminated line that parses back as JSON.  The same bytes
- * also go to the configuration parser, which must not crash.
+ * also go to the configuration parser, which must not crash.  Neither
+ * error text may hold a digit run that could be a PAN (rg_mask_text).
  */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/ident.h"
 #include "control/ctl.h"
 #include "control/protocol.h"
 #include "lsan_libconfig.h"
@@ -33,7 +35,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			abort();
 		if (ctl_reply_ok(req.id, json_copy(req.args), &out, &out_len) != 0)
 			abort();
-	} else if (ctl_reply_err(req.id, (enum ctl_err)rc, why, &out, &out_len) != 0) {
+	} else if (rg_digit_run_max(why, strlen(why)) >= RG_MASK_RUN_MIN ||
+		   ctl_reply_err(req.id, (enum ctl_err)rc, why, &out, &out_len) != 0) {
 		abort();
 	}
 	if (out_len == 0 || out[out_len - 1] != '\n' || memchr(out, '\n', out_len - 1) != NULL)
@@ -54,7 +57,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	memcpy(text, data, size);
 	text[size] = '\0';
 	ctl_config_defaults(&cfg);
-	ctl_config_parse(text, "fuzz", &cfg, err, sizeof(err));
+	if (ctl_config_parse(text, "fuzz", &cfg, err, sizeof(err)) != 0 &&
+	    rg_digit_run_max(err, strlen(err)) >= RG_MASK_RUN_MIN)
+		abort();
 	free(text);
 	return 0;
 }

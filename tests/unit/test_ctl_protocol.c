@@ -10,15 +10,20 @@
  *     codes  bad_json, bad_request, bad_version, unknown_command,
  *            bad_args, permission_denied, failed, busy, line_too_long,
  *            rate_limited, too_many_clients, idle_timeout
+ *     A message never holds a raw PAN or account number: every digit run
+ *     that could be one is masked (rg_mask_text), quoted input included.
  *
  * Each case below is one request line and the code the parser must give.
- * Also: the settings between them (metrics beyond the loopback, client
- * slots), and the event line shapes (dataplane, lookup).
+ * Also: error texts of the parser and of the configuration masked (a
+ * named regression: the parser quoted an unterminated PAN), the settings
+ * between them (metrics beyond the loopback, client slots), and the event
+ * line shapes (dataplane, lookup).
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/ident.h"
 #include "control/ctl.h"
 #include "control/protocol.h"
 
@@ -167,7 +172,8 @@ static const struct cfg_case cfg_cases[] = {
 	{ "lists = { nope = \"monitor\"; };", false, "unknown list" },
 	{ "lists = { txn_fraud = \"block\"; };", false, "action must be" },
 	{ "\n\nbogus = 1;", false, "cfg:3: bogus: unknown setting" },
-	{ "table_capacity = 10;", false, "out of range" },
+	{ "table_capacity = 10;", false, "10 is out of range 1024..4,294,967,296" },
+	{ "table_capacity = 4532015112830366L;", false, "453201******0366 is out of range" },
 	{ "segment_lcores = 65;", false, "out of range" },
 	{ "stale_after_sec = \"x\";", false, "must be an integer" },
 	{ "metrics = \"localhost\";", false, "ADDR:PORT" },
@@ -198,6 +204,11 @@ static const struct cfg_case cfg_cases[] = {
 	{ "lookup_group = \"\";\nlookup_rate_per_min = 0;\nlookup_burst = 1;", true, NULL },
 	{ "lookup_burst = 0;", false, "lookup_burst: 0 is out of range 1..10000" },
 	{ "lookup_rate_per_min = \"fast\";", false, "must be an integer" },
+	/* a PAN in the wrong place is masked in the error, as every error text */
+	{ "x4532015112830366 = 1;", false, "cfg:1: x453201******0366: unknown setting" },
+	{ "metrics = \"4532015112830366:1\";", false, "\"453201******0366:1\" is not an IPv4" },
+	{ "lists = { list_4532015112830366 = \"off\"; };", false,
+	  "list_453201******0366: unknown list" },
 };
 
 static void test_config(void)
@@ -214,6 +225,8 @@ static void test_config(void)
 		if (!cfg_cases[i].ok) {
 			CHECK(strstr(err, cfg_cases[i].err_has) != NULL, "config case %zu: '%s'", i, err);
 			CHECK(c.stale_after_sec == 77, "config case %zu: changed on error", i);
+			CHECK(rg_digit_run_max(err, strlen(err)) < RG_MASK_RUN_MIN,
+			      "config case %zu: a digit run in '%s'", i, err);
 		}
 	}
 	{
@@ -226,6 +239,48 @@ static void test_config(void)
 				       sizeof(err)) == 0 &&
 		      c.policy.list_action[RG_LIST_TXN_FRAUD] == RG_ACTION_DECLINE &&
 		      c.policy.list_action[RG_LIST_TELECOM_FRAUD] == RG_ACTION_MONITOR, "lists");
+	}
+}
+
+/*
+ * Regression: the parser answered and logged
+ *   not JSON: premature end of input near '"4532015112830366}}'
+ * for an unterminated value.  Every error text of the parser is masked;
+ * each case is a line and a text its error must hold.
+ */
+struct mask_case {
+	const char *line;
+	int want;
+	const char *why_has;
+};
+
+static const struct mask_case mask_cases[] = {
+	{ "{\"v\":1,\"cmd\":\"lookup\",\"args\":{\"kind\":\"PAN\",\"value\":\"4532015112830366}}",
+	  CTL_ERR_BAD_JSON, "near '\"453201******0366}}'" },
+	{ "{\"v\":1,\"cmd\":\"lookup\",\"args\":{\"kind\":\"PAN\",\"value\":\"4532015112830366\\q\"}}",
+	  CTL_ERR_BAD_JSON, "invalid escape near '\"453201******0366\\q" },
+	{ "[\"DE12345678901234", CTL_ERR_BAD_JSON, "near '\"DE123456****1234'" },
+	{ "{\"v\":1,\"cmd\":\"lookup\",\"args\":{\"kind\":\"4532015112830366\",\"value\":1",
+	  CTL_ERR_BAD_JSON, "not JSON" },
+	{ "{\"v\":1,\"cmd\":\"lookup4532015112830366\"}", CTL_ERR_BAD_REQUEST, "command name" },
+	{ "{\"v\":4532015112830366,\"cmd\":\"lookup\"}", CTL_ERR_BAD_VERSION, "version 1 only" },
+	{ "4532015112830366", CTL_ERR_BAD_JSON, "not JSON" },
+};
+
+static void test_error_masking(void)
+{
+	for (size_t i = 0; i < sizeof(mask_cases) / sizeof(mask_cases[0]); i++) {
+		const struct mask_case *m = &mask_cases[i];
+		struct ctl_request r;
+		char why[256] = "";
+		int rc = ctl_request_parse(m->line, strlen(m->line), &r, why, sizeof(why));
+
+		CHECK(rc == m->want, "mask case %zu: code %d, want %d (%s)", i, rc, m->want, why);
+		CHECK(strstr(why, m->why_has) != NULL, "mask case %zu: '%s' lacks '%s'", i, why,
+		      m->why_has);
+		CHECK(rg_digit_run_max(why, strlen(why)) < RG_MASK_RUN_MIN,
+		      "mask case %zu: a digit run in '%s'", i, why);
+		ctl_request_free(&r);
 	}
 }
 
@@ -350,6 +405,7 @@ static void test_events_recent_bound(void)
 int main(void)
 {
 	test_requests();
+	test_error_masking();
 	test_line_bounds();
 	test_replies();
 	test_config();

@@ -613,7 +613,7 @@ int ctl_daemon_run(struct ctl_daemon *d)
 			}
 		}
 		if (d->import != NULL)
-			ctl_server_import_step(d);
+			ctl_import_step(d);
 	}
 	return 0;
 }

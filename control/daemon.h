@@ -114,13 +114,43 @@ void ctl_server_follow_line(void *arg, const char *line, size_t len);
 /* Once a second: close the peers outside the admin group that sent no
  * request for client_idle_sec (followers and deferred replies excepted). */
 void ctl_server_idle(struct ctl_daemon *d);
-/* Loop hook: one bounded step of the running import (at most
- * CTL_IMPORT_STEP_LINES lines and one block), its progress line, and its
- * reply when it ends.  Call once per loop turn while d->import is set. */
-void ctl_server_import_step(struct ctl_daemon *d);
 /* Handle one request line as peer c would (c may be a stack client for
  * tests); the reply is appended to c's output.  */
 void ctl_server_request(struct ctl_daemon *d, struct ctl_client *c, const char *line, size_t len);
+/* The table brought to the ledger by a full pass (after a pull, or an
+ * import block that missed it).  0, or CTL_ERR_FAILED with why set. */
+int ctl_server_resync(struct ctl_daemon *d, char *why, size_t cap);
+/* Queue n bytes of output for c.  0 or -ENOMEM. */
+int ctl_client_append(struct ctl_client *c, const char *s, size_t n);
+/* Write what is queued; false when the client is gone (freed). */
+bool ctl_client_flush(struct ctl_daemon *d, struct ctl_client *c);
+/* The deferred reply (out may be NULL): queued, then the requests c sent
+ * meanwhile are run.  May free c. */
+void ctl_client_reply_later(struct ctl_daemon *d, struct ctl_client *c, const char *out,
+			    size_t out_len);
+
+/* A command handler: 0 with *result set, an enum ctl_err with why set, or
+ * CTL_REPLY_LATER: the reply comes later, the request's id is kept in the
+ * client, which reads no more requests until ctl_client_reply_later. */
+typedef int (*ctl_cmd_fn)(struct ctl_daemon *d, struct ctl_client *c, json_t *args,
+			  json_t **result, char *why, size_t cap);
+#define CTL_REPLY_LATER (-1)
+
+/* import.c */
+/* The `import` command: starts the job, CTL_REPLY_LATER. */
+int ctl_cmd_import(struct ctl_daemon *d, struct ctl_client *c, json_t *args, json_t **result,
+		   char *why, size_t cap);
+/* Loop hook: one bounded step of the running import (at most
+ * CTL_IMPORT_STEP_LINES lines and one block), its progress line, and its
+ * reply when it ends.  Call once per loop turn while d->import is set. */
+void ctl_import_step(struct ctl_daemon *d);
+/* The `status` view of the running import, or null. */
+json_t *ctl_import_status_json(struct ctl_daemon *d);
+/* c is going: the running import forgets its requester (it goes on). */
+void ctl_import_client_gone(struct ctl_daemon *d, struct ctl_client *c);
+/* riskgated stops: the running import ends after its step, its
+ * requester gets an error reply. */
+void ctl_import_stop(struct ctl_daemon *d);
 
 /* peers.c */
 /* The credentials fd's peer had at connect into c (pid, uid, gid,

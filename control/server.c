@@ -533,10 +533,14 @@ static int cmd_lookup(struct ctl_daemon *d, struct ctl_client *c, json_t *args, 
 static int entry_args(struct ctl_daemon *d, json_t *args, int *l, struct ledger_entry **e,
 		      unsigned *kind, char *masked, size_t masked_cap, char *why, size_t cap)
 {
-	const char *list = arg_str(args, "list");
+	const char *list = arg_str(args, "list"), *reason = arg_str(args, "reason");
 	int rc;
 
 	*e = NULL;
+	if (reason != NULL && ledger_reason_check(reason, strlen(reason)) != NULL) {
+		snprintf(why, cap, "%s", ledger_reason_check(reason, strlen(reason)));
+		return CTL_ERR_BAD_ARGS;
+	}
 	*l = list ? ledger_list_find(ledger_consortium(d->l), list) : -1;
 	if (*l < 0) {
 		snprintf(why, cap, "unknown list '%.40s'", list ? list : "");

@@ -55,12 +55,6 @@ unsigned ledger_severity_action(unsigned sev)
 	return sev <= LEDGER_SEV_HIGH ? sev : 0;
 }
 
-static bool reason_char_ok(char ch)
-{
-	return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
-	       ch == '_' || ch == '-' || ch == '.';
-}
-
 static bool is_zero(const void *p, size_t n)
 {
 	const uint8_t *b = p;
@@ -74,6 +68,8 @@ static bool is_zero(const void *p, size_t n)
 /* Field rules per op, shared by encode and decode.  NULL when e is valid. */
 static const char *entry_check(const struct ledger_entry *e)
 {
+	const char *w;
+
 	if (e->op == 0 || e->op >= LEDGER_OP_MAX)
 		return "unknown op";
 	if (e->list >= LEDGER_LISTS_MAX)
@@ -82,11 +78,9 @@ static const char *entry_check(const struct ledger_entry *e)
 		return "severity out of range";
 	if (e->action > 15)
 		return "action hint out of range";
-	if (e->reason_len > LEDGER_REASON_MAX)
-		return "reason too long";
-	for (unsigned i = 0; i < e->reason_len; i++)
-		if (!reason_char_ok(e->reason[i]))
-			return "reason holds a character outside [A-Za-z0-9_.-]";
+	w = ledger_reason_check(e->reason, e->reason_len);
+	if (w != NULL)
+		return w;
 	if (e->payload_len > LEDGER_PAYLOAD_MAX)
 		return "payload too long";
 	switch (e->op) {

@@ -4,8 +4,10 @@
  * each line is parsed, its value normalised for its kind and fingerprinted
  * with the consortium key, and only the fingerprint goes into the entry.
  * Raw values never reach the ledger, and an error message shows at most
- * the masked form of a value (first 6 and last 4 of anything that looks
- * like a card number).
+ * the masked form of any field (ledger_mask_value: first 6 and last 4 of
+ * anything that looks like a card number, every run of 8 or more digits
+ * masked), jansson's error text included.  A reason goes through
+ * ledger_reason_check, as on every path to an entry.
  *
  * CSV: RFC 4180 fields (quoted fields with "" for a quote), LF or CRLF line
  * ends, an optional UTF-8 byte order mark; a record is one physical line.
@@ -42,25 +44,6 @@
 #include "ledger/store.h"
 
 #define CSV_FIELDS_MAX 32
-
-/* Masked copy of a raw value for messages: anything with 12 or more
- * digits is treated as a possible PAN. */
-static void mask_value(unsigned kind, const char *v, size_t len, char *out, size_t cap)
-{
-	unsigned digits = 0;
-
-	for (size_t i = 0; i < len; i++)
-		digits += isdigit((unsigned char)v[i]) != 0;
-	if (len > 64)
-		len = 64;
-	if (digits >= 12)
-		kind = RG_KIND_PAN;
-	if (rg_ident_mask(kind, v, len, out, cap) < 0)
-		snprintf(out, cap, "(%zu bytes)", len);
-	for (char *p = out; *p != '\0'; p++)
-		if (!isprint((unsigned char)*p))
-			*p = '?';
-}
 
 int ledger_parse_time(const char *s, size_t len, uint64_t *out_s)
 {
@@ -221,6 +204,7 @@ static int fill_row(const struct ledger_consortium *c, const char *list, size_t 
 		    struct ledger_import_row *row, char *why, size_t cap)
 {
 	char name[LEDGER_NAME_MAX + 1], masked[80];
+	const char *w;
 	int n;
 
 	memset(row, 0, sizeof(*row));
@@ -236,7 +220,7 @@ static int fill_row(const struct ledger_consortium *c, const char *list, size_t 
 	name[list_len] = '\0';
 	row->list = ledger_list_find(c, name);
 	if (row->list < 0) {
-		mask_value(RG_KIND_NONE, list, list_len, masked, sizeof(masked));
+		ledger_mask_value(RG_KIND_NONE, list, list_len, masked, sizeof(masked));
 		ledger_err(why, cap, "unknown list '%s'", masked);
 		return -EINVAL;
 	}
@@ -248,20 +232,20 @@ static int fill_row(const struct ledger_consortium *c, const char *list, size_t 
 	name[kind_len] = '\0';
 	row->kind = rg_kind_from_name(name);
 	if (row->kind == RG_KIND_NONE) {
-		mask_value(RG_KIND_NONE, kind, kind_len, masked, sizeof(masked));
+		ledger_mask_value(RG_KIND_NONE, kind, kind_len, masked, sizeof(masked));
 		ledger_err(why, cap, "unknown kind '%s'", masked);
 		return -EINVAL;
 	}
 	n = value_len <= 256 ? rg_ident_normalise(row->kind, value, value_len, row->value) : -EINVAL;
 	if (n < 0) {
-		mask_value(row->kind, value, value_len, masked, sizeof(masked));
+		ledger_mask_value(row->kind, value, value_len, masked, sizeof(masked));
 		ledger_err(why, cap, "value '%s' is not a valid %s", masked, rg_kind_name(row->kind));
 		return -EINVAL;
 	}
 	row->value_len = (unsigned)n;
 	if (row->kind == RG_KIND_PAN && c->lists[row->list].luhn &&
 	    !rg_luhn_ok(row->value, row->value_len)) {
-		mask_value(RG_KIND_PAN, row->value, row->value_len, masked, sizeof(masked));
+		ledger_mask_value(RG_KIND_PAN, row->value, row->value_len, masked, sizeof(masked));
 		ledger_err(why, cap, "PAN %s fails the Luhn check that list %s requires", masked,
 			   c->lists[row->list].name);
 		return -EINVAL;
@@ -271,24 +255,24 @@ static int fill_row(const struct ledger_consortium *c, const char *list, size_t 
 	if (sev_len == 0) {
 		row->severity = LEDGER_SEV_MEDIUM;
 	} else {
-		if (sev_len > 8) {
-			ledger_err(why, cap, "unknown severity (want high, medium or low)");
-			return -EINVAL;
+		row->severity = -EINVAL;
+		if (sev_len <= 8) {
+			memcpy(name, sev, sev_len);
+			name[sev_len] = '\0';
+			row->severity = ledger_severity_from_name(name);
 		}
-		memcpy(name, sev, sev_len);
-		name[sev_len] = '\0';
-		row->severity = ledger_severity_from_name(name);
 		if (row->severity < 0) {
-			mask_value(RG_KIND_NONE, sev, sev_len, masked, sizeof(masked));
+			ledger_mask_value(RG_KIND_NONE, sev, sev_len, masked, sizeof(masked));
 			ledger_err(why, cap, "unknown severity '%s' (want high, medium or low)",
 				   masked);
 			return -EINVAL;
 		}
 	}
 	if (ledger_parse_time(exp, exp_len, &row->expiry_s) != 0) {
+		ledger_mask_value(RG_KIND_NONE, exp, exp_len, masked, sizeof(masked));
 		ledger_err(why, cap,
-			   "bad expiry (want empty, YYYY-MM-DD, YYYY-MM-DDTHH:MM:SSZ or unix "
-			   "seconds)");
+			   "bad expiry '%s' (want empty, YYYY-MM-DD, YYYY-MM-DDTHH:MM:SSZ or unix "
+			   "seconds)", masked);
 		return -EINVAL;
 	}
 	if (row->expiry_s != 0 && row->expiry_s <= now_s) {
@@ -297,17 +281,10 @@ static int fill_row(const struct ledger_consortium *c, const char *list, size_t 
 	}
 	while (reason_len > 0 && reason[reason_len - 1] == ' ')
 		reason_len--;
-	if (reason_len > LEDGER_REASON_MAX) {
-		ledger_err(why, cap, "reason longer than %d characters", LEDGER_REASON_MAX);
+	w = ledger_reason_check(reason, reason_len);
+	if (w != NULL) {
+		ledger_err(why, cap, "%s", w);
 		return -EINVAL;
-	}
-	for (size_t i = 0; i < reason_len; i++) {
-		char ch = reason[i];
-
-		if (!(isalnum((unsigned char)ch) || ch == '_' || ch == '-' || ch == '.')) {
-			ledger_err(why, cap, "reason holds a character outside [A-Za-z0-9_.-]");
-			return -EINVAL;
-		}
 	}
 	memcpy(row->reason, reason, reason_len);
 	row->reason_len = (unsigned)reason_len;
@@ -364,13 +341,12 @@ int ledger_jsonl_line(const struct ledger_consortium *c, const char *line, size_
 		return 1;
 	o = json_loadb(line, len, JSON_REJECT_DUPLICATES, &jerr);
 	if (o == NULL || !json_is_object(o)) {
-		/* jansson quotes the input "near '...'": a raw PAN must not follow */
-		char *near = o == NULL ? strstr(jerr.text, " near") : NULL;
+		/* jansson quotes the input "near '...'" */
+		char text[JSON_ERROR_TEXT_LENGTH];
 
-		if (near != NULL)
-			*near = '\0';
+		ledger_mask_copy(jerr.text, strlen(jerr.text), text, sizeof(text));
 		ledger_err(why, cap, "not a JSON object (column %d: %s)", jerr.column,
-			   o == NULL ? jerr.text : "wrong type");
+			   o == NULL ? text : "wrong type");
 		json_decref(o);
 		return -EINVAL;
 	}

@@ -79,6 +79,36 @@ struct ledger_entry {
 	uint8_t payload[LEDGER_PAYLOAD_MAX];
 };
 
+/* ---- text bound for the ledger (docs/ledger.md, "Text in the ledger") ---- */
+
+/*
+ * Whether reason[0..len) may be an entry's reason: NULL, or why not.  At
+ * most LEDGER_REASON_MAX characters of [A-Za-z0-9_.-] and no run of
+ * RG_MASK_RUN_MIN or more digits (common/ident.h: rg_digit_run_max), which
+ * could be a card or account number.  Every path to an entry applies it:
+ * the entry encoder and decoder (so pulled entries too), import, add,
+ * revoke, riskgated.  The answer is a static string that quotes nothing of
+ * the text, the same on every path.  Any thread.
+ */
+const char *ledger_reason_check(const char *reason, size_t len);
+/* The same for a member, list or consortium name (NUL-terminated): 1 to
+ * LEDGER_NAME_MAX of [A-Za-z0-9_.-], no such digit run.  NULL or why not
+ * (static, quotes nothing). */
+const char *ledger_name_check(const char *name);
+
+/*
+ * For messages that quote untrusted input (an import field, an argument,
+ * a parser's error text): a copy of in[0..len) into out (NUL-terminated,
+ * at most cap - 1 bytes), bytes outside printable ASCII as '?', every
+ * digit run masked by rg_mask_text.  ledger_mask_value is the same for a
+ * value that should be an identifier of kind: PAN and ACCOUNT values, and
+ * anything holding 12 or more digits, get rg_ident_mask's whole-value rule
+ * first (first 6 and last 4 only), so digits that separators split into
+ * short runs do not show either.  Any thread.
+ */
+void ledger_mask_copy(const char *in, size_t len, char *out, size_t cap);
+void ledger_mask_value(unsigned kind, const char *in, size_t len, char *out, size_t cap);
+
 const char *ledger_op_name(unsigned op);
 int ledger_op_from_name(const char *name); /* op or -EINVAL */
 const char *ledger_severity_name(unsigned sev);

@@ -100,8 +100,17 @@ static struct ledger *open_or_die(struct cli *c, unsigned flags)
 	return l;
 }
 
+/* An argument or other untrusted text as a message may quote it: into buf,
+ * masked (ledger_mask_copy). */
+static const char *masked(const char *s, char *buf, size_t cap)
+{
+	ledger_mask_copy(s, strlen(s), buf, cap);
+	return buf;
+}
+
 static int member_arg(struct ledger *l, const char *name)
 {
+	char mb[80];
 	int m;
 
 	if (name == NULL) {
@@ -112,7 +121,7 @@ static int member_arg(struct ledger *l, const char *name)
 	}
 	m = ledger_member_find_name(ledger_consortium(l), name);
 	if (m < 0)
-		fprintf(stderr, "riskgate-ledger: unknown member '%s'\n", name);
+		fprintf(stderr, "riskgate-ledger: unknown member '%s'\n", masked(name, mb, sizeof(mb)));
 	return m;
 }
 
@@ -460,28 +469,25 @@ static int fp_args(struct ledger *l, const char *list, const char *kind, const c
 		   struct ledger_entry *e)
 {
 	const struct ledger_consortium *cs = ledger_consortium(l);
-	char norm[RG_IDENT_MAX_LEN];
+	char norm[RG_IDENT_MAX_LEN], mb[80];
 	int li, n;
 
 	li = ledger_list_find(cs, list);
 	if (li < 0) {
-		fprintf(stderr, "riskgate-ledger: unknown list '%s'\n", list);
+		fprintf(stderr, "riskgate-ledger: unknown list '%s'\n", masked(list, mb, sizeof(mb)));
 		return -1;
 	}
 	e->list = (uint8_t)li;
 	e->kind = (uint8_t)rg_kind_from_name(kind);
 	if (e->kind == RG_KIND_NONE) {
-		fprintf(stderr, "riskgate-ledger: unknown kind '%s'\n", kind);
+		fprintf(stderr, "riskgate-ledger: unknown kind '%s'\n", masked(kind, mb, sizeof(mb)));
 		return -1;
 	}
 	n = rg_ident_normalise(e->kind, value, strlen(value), norm);
 	if (n < 0) {
-		char masked[80];
-
-		if (rg_ident_mask(RG_KIND_PAN, value, strnlen(value, 64), masked, sizeof(masked)) < 0)
-			snprintf(masked, sizeof(masked), "(value)");
-		fprintf(stderr, "riskgate-ledger: '%s' is not a valid %s\n",
-			e->kind == RG_KIND_PAN ? masked : value, kind);
+		ledger_mask_value(e->kind, value, strlen(value), mb, sizeof(mb));
+		fprintf(stderr, "riskgate-ledger: '%s' is not a valid %s\n", mb,
+			rg_kind_name(e->kind));
 		return -1;
 	}
 	if (e->kind == RG_KIND_PAN && cs->lists[li].luhn && !rg_luhn_ok(norm, (size_t)n)) {
@@ -495,12 +501,13 @@ static int fp_args(struct ledger *l, const char *list, const char *kind, const c
 	return 0;
 }
 
-static int set_reason(struct ledger_entry *e, const char *reason)
+static int set_reason(struct ledger_entry *e, const char *reason, const char *what)
 {
 	size_t n = reason ? strlen(reason) : 0;
+	const char *why = ledger_reason_check(reason ? reason : "", n);
 
-	if (n > LEDGER_REASON_MAX) {
-		fprintf(stderr, "riskgate-ledger: reason longer than %d\n", LEDGER_REASON_MAX);
+	if (why != NULL) {
+		fprintf(stderr, "riskgate-ledger: %s refused: %s\n", what, why);
 		return -1;
 	}
 	memcpy(e->reason, reason ? reason : "", n);
@@ -519,6 +526,7 @@ static int cmd_add(struct cli *c, int argc, char **argv)
 	const char *sev = "medium", *exp = "", *reason = NULL;
 	struct ledger_entry *e = calloc(1, sizeof(*e));
 	struct ledger *l;
+	char mb[80];
 	int o, s, rc = 1;
 
 	if (e == NULL)
@@ -538,16 +546,16 @@ static int cmd_add(struct cli *c, int argc, char **argv)
 	e->time_ms = ledger_now_ms();
 	s = ledger_severity_from_name(sev);
 	if (s < 0) {
-		fprintf(stderr, "riskgate-ledger: unknown severity '%s'\n", sev);
+		fprintf(stderr, "riskgate-ledger: unknown severity '%s'\n", masked(sev, mb, sizeof(mb)));
 		goto out;
 	}
 	e->severity = (uint8_t)s;
 	e->action = (uint8_t)ledger_severity_action((unsigned)s);
 	if (ledger_parse_time(exp, strlen(exp), &e->expiry_s) != 0) {
-		fprintf(stderr, "riskgate-ledger: bad --expiry '%s'\n", exp);
+		fprintf(stderr, "riskgate-ledger: bad --expiry '%s'\n", masked(exp, mb, sizeof(mb)));
 		goto out;
 	}
-	if (set_reason(e, reason) != 0 ||
+	if (set_reason(e, reason, "add") != 0 ||
 	    fp_args(l, argv[optind], argv[optind + 1], argv[optind + 2], e) != 0)
 		goto out;
 	if (ledger_state_get(l, &e->fp, e->list, (unsigned)ledger_self(l), NULL, NULL) == 0) {
@@ -596,7 +604,7 @@ static int cmd_revoke(struct cli *c, int argc, char **argv)
 	/* --member names whose entry is meant; anyone but the contributor is
 	 * refused by the ledger with the reason. */
 	m = owner != NULL ? member_arg(l, owner) : ledger_self(l);
-	if (m < 0 || set_reason(e, reason) != 0)
+	if (m < 0 || set_reason(e, reason, "revoke") != 0)
 		goto out;
 	if (optind == argc - 1) {
 		const char *why;
@@ -1004,6 +1012,11 @@ static int change_load(const char *path, struct ledger_membership_change *mc)
 	    strlen(name) > LEDGER_NAME_MAX || seq < 1 || seq > UINT32_MAX ||
 	    ledger_unhex(pk, strlen(pk), mc->pk, 32) != 0) {
 		fprintf(stderr, "riskgate-ledger: %s: not a membership change file\n", path);
+		json_decref(o);
+		return -1;
+	}
+	if (ledger_name_check(name) != NULL) {
+		fprintf(stderr, "riskgate-ledger: %s: member %s\n", path, ledger_name_check(name));
 		json_decref(o);
 		return -1;
 	}
@@ -1506,7 +1519,10 @@ static int cmd_verify_proof(struct cli *c, int argc, char **argv)
 	o = strcmp(argv[optind], "-") == 0 ? json_loadf(stdin, 0, &jerr)
 					   : json_load_file(argv[optind], 0, &jerr);
 	if (o == NULL) {
-		fprintf(stderr, "riskgate-ledger: %s: %s\n", argv[optind], jerr.text);
+		char text[JSON_ERROR_TEXT_LENGTH];
+
+		fprintf(stderr, "riskgate-ledger: %s: %s\n", argv[optind],
+			masked(jerr.text, text, sizeof(text)));
 		return 1;
 	}
 	type = json_string_value(json_object_get(o, "type"));

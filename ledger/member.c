@@ -59,18 +59,7 @@ int ledger_list_find(const struct ledger_consortium *c, const char *name)
 
 static bool name_ok(const char *s)
 {
-	size_t n = strlen(s);
-
-	if (n == 0 || n > LEDGER_NAME_MAX)
-		return false;
-	for (size_t i = 0; i < n; i++) {
-		char ch = s[i];
-
-		if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
-		      (ch >= '0' && ch <= '9') || ch == '_' || ch == '-' || ch == '.'))
-			return false;
-	}
-	return true;
+	return ledger_name_check(s) == NULL;
 }
 
 /* Read a small file whole, NUL-terminated, into buf. */
@@ -176,9 +165,11 @@ int ledger_identity_generate(const char *dir, const char *name, char *err, size_
 	uint8_t pk[LEDGER_PK_BYTES], *sk;
 	int rc;
 
-	if (!name_ok(name)) {
-		ledger_err(err, cap, "member name '%s': want 1..%d of [A-Za-z0-9_.-]", name,
-			   LEDGER_NAME_MAX);
+	if (ledger_name_check(name) != NULL) {
+		char masked[LEDGER_NAME_MAX + 8];
+
+		ledger_mask_copy(name, strlen(name), masked, sizeof(masked));
+		ledger_err(err, cap, "member '%s': %s", masked, ledger_name_check(name));
 		return -EINVAL;
 	}
 	sk = sodium_malloc(LEDGER_SK_BYTES);
@@ -279,8 +270,12 @@ int ledger_pub_load(const char *dir, struct ledger_member *m, char *err, size_t 
 	if (strncmp(text, "riskgate-member-pub 1\n", 22) != 0 ||
 	    line_value(text, "name", m->name, sizeof(m->name)) != 0 ||
 	    line_value(text, "public", hex, sizeof(hex)) != 0 ||
-	    ledger_unhex(hex, strlen(hex), m->pk, LEDGER_PK_BYTES) != 0 || !name_ok(m->name)) {
+	    ledger_unhex(hex, strlen(hex), m->pk, LEDGER_PK_BYTES) != 0) {
 		ledger_err(err, cap, "%s: not a riskgate member public key file", path);
+		return -EINVAL;
+	}
+	if (!name_ok(m->name)) {
+		ledger_err(err, cap, "%s: member %s", path, ledger_name_check(m->name));
 		return -EINVAL;
 	}
 	ledger_member_id(m->pk, m->id);
@@ -299,7 +294,11 @@ int ledger_genesis_parse(const char *text, size_t len, struct ledger_consortium 
 	memset(c, 0, sizeof(*c));
 	root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
 	if (root == NULL) {
-		ledger_err(err, cap, "genesis: line %d: %s", jerr.line, jerr.text);
+		char masked[JSON_ERROR_TEXT_LENGTH];
+
+		/* jansson quotes the input "near '...'" */
+		ledger_mask_copy(jerr.text, strlen(jerr.text), masked, sizeof(masked));
+		ledger_err(err, cap, "genesis: line %d: %s", jerr.line, masked);
 		return -EINVAL;
 	}
 	v = json_object_get(root, "format");
@@ -311,7 +310,9 @@ int ledger_genesis_parse(const char *text, size_t len, struct ledger_consortium 
 	}
 	v = json_object_get(root, "consortium");
 	if (!json_is_string(v) || !name_ok(json_string_value(v))) {
-		ledger_err(err, cap, "genesis: bad or missing \"consortium\" name");
+		ledger_err(err, cap, "genesis: bad or missing \"consortium\" name%s%s",
+			   json_is_string(v) ? ": " : "",
+			   json_is_string(v) ? ledger_name_check(json_string_value(v)) : "");
 		goto out_decref;
 	}
 	snprintf(c->name, sizeof(c->name), "%s", json_string_value(v));
@@ -326,9 +327,13 @@ int ledger_genesis_parse(const char *text, size_t len, struct ledger_consortium 
 		json_t *bit = json_object_get(v, "bit"), *name = json_object_get(v, "name");
 		json_int_t b;
 
-		if (!json_is_integer(bit) || !json_is_string(name) ||
-		    !name_ok(json_string_value(name))) {
+		if (!json_is_integer(bit) || !json_is_string(name)) {
 			ledger_err(err, cap, "genesis: list %zu: want {\"bit\": N, \"name\": S}", i);
+			goto out_decref;
+		}
+		if (!name_ok(json_string_value(name))) {
+			ledger_err(err, cap, "genesis: list %zu: %s", i,
+				   ledger_name_check(json_string_value(name)));
 			goto out_decref;
 		}
 		b = json_integer_value(bit);
@@ -353,8 +358,12 @@ int ledger_genesis_parse(const char *text, size_t len, struct ledger_consortium 
 		struct ledger_member *m = &c->members[c->nb_members];
 		uint8_t want[LEDGER_ID_BYTES];
 
-		if (!json_is_string(name) || !name_ok(json_string_value(name)) ||
-		    !json_is_string(pk) ||
+		if (json_is_string(name) && !name_ok(json_string_value(name))) {
+			ledger_err(err, cap, "genesis: member %zu: %s", i,
+				   ledger_name_check(json_string_value(name)));
+			goto out_decref;
+		}
+		if (!json_is_string(name) || !json_is_string(pk) ||
 		    ledger_unhex(json_string_value(pk), strlen(json_string_value(pk)), m->pk,
 				 LEDGER_PK_BYTES) != 0 ||
 		    !json_is_string(id) ||
@@ -411,9 +420,22 @@ int ledger_genesis_load(const char *path, struct ledger_consortium *c, char *err
 int ledger_genesis_write(const char *path, const char *consortium,
 			 const struct ledger_member *members, unsigned n, char *err, size_t cap)
 {
-	json_t *root = json_object(), *lists = json_array(), *mem = json_array();
+	json_t *root, *lists, *mem;
 	char *text;
 	int rc;
+
+	if (!name_ok(consortium)) {
+		ledger_err(err, cap, "consortium %s", ledger_name_check(consortium));
+		return -EINVAL;
+	}
+	for (unsigned i = 0; i < n; i++)
+		if (!name_ok(members[i].name)) {
+			ledger_err(err, cap, "member %u: %s", i, ledger_name_check(members[i].name));
+			return -EINVAL;
+		}
+	root = json_object();
+	lists = json_array();
+	mem = json_array();
 
 	/* PAN lists check Luhn: txn_fraud and high_risk_account */
 	for (unsigned i = 0; i < RG_LIST_NB_STD; i++)

@@ -483,8 +483,11 @@ struct ledger *ledger_open(const char *dir, unsigned flags, char *err, size_t ca
 		ledger_member_id(l->ident->pk, id);
 		l->self = ledger_member_find(&l->cons, id);
 		if (l->self < 0) {
+			char name[LEDGER_NAME_MAX + 8];
+
+			ledger_mask_copy(l->ident->name, strlen(l->ident->name), name, sizeof(name));
 			ledger_err(err, cap, "%s: member '%s' is not in the consortium's membership",
-				   dir, l->ident->name);
+				   dir, name);
 			rc = -EPERM;
 			goto out_db;
 		}

@@ -7,9 +7,10 @@
  * standard header is used so the lines still get parsed).  Invariants,
  * checked with abort(): a parsed row has a known list and kind and a
  * normalised value that normalises to itself; an error message never holds
- * a run of 12 or more digits (raw PANs are masked).
+ * a run of digits that could be a PAN or an account (rg_digit_run_max below
+ * RG_MASK_RUN_MIN: every such run is masked); a parsed row's reason obeys
+ * ledger_reason_check.
  */
-#include <ctype.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,13 +30,9 @@ static const char genesis[] =
 
 static void check_why(const char *why)
 {
-	unsigned run = 0;
-
-	for (const char *p = why; *p != '\0'; p++) {
-		run = isdigit((unsigned char)*p) ? run + 1 : 0;
-		if (run >= 12)
-			abort();
-	}
+	/* every run that could be a PAN or an account is masked */
+	if (rg_digit_run_max(why, strlen(why)) >= RG_MASK_RUN_MIN)
+		abort();
 }
 
 static void check_row(const struct ledger_consortium *c, const struct ledger_import_row *row)
@@ -47,7 +44,8 @@ static void check_row(const struct ledger_consortium *c, const struct ledger_imp
 		abort();
 	if (row->kind == RG_KIND_NONE || row->kind >= RG_KIND_MAX)
 		abort();
-	if (row->severity < 0 || row->severity > LEDGER_SEV_HIGH || row->reason_len > 32)
+	if (row->severity < 0 || row->severity > LEDGER_SEV_HIGH || row->reason_len > 32 ||
+	    ledger_reason_check(row->reason, row->reason_len) != NULL)
 		abort();
 	n = rg_ident_normalise(row->kind, row->value, row->value_len, again);
 	if (n != (int)row->value_len || memcmp(again, row->value, row->value_len) != 0)

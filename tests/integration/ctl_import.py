@@ -34,7 +34,6 @@ caller's own group, so no root is needed), then:
   9. SIGTERM mid-import: the client gets an error reply, riskgated exits 0,
      the ledger verifies with whole blocks only.
 """
-import grp
 import json
 import os
 import random
@@ -47,7 +46,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from ctl_util import Conn, Ctl, remove_work, start_daemon  # noqa: E402
+from ctl_util import Conn, Ctl, own_config, remove_work, start_daemon  # noqa: E402
 from dp_util import check, result, stop, wait_for  # noqa: E402
 from isogen_iso8583 import luhn_complete  # noqa: E402
 from ledger_util import Ledger  # noqa: E402
@@ -163,12 +162,7 @@ def main():
     try:
         led.run(ldir, "init", "--member", "bank-a")
         cfg = os.path.join(work, "riskgated.cfg")
-        with open(cfg, "w") as f:
-            f.write(f'ledger = "{ldir}";\nsocket = "{sock}";\nsocket_group = "";\n'
-                    f'admin_group = "{grp.getgrgid(os.getgid()).gr_name}";\n'
-                    f'segment = "{seg}";\ntable = "{table}";\ntable_capacity = 65536;\n'
-                    f'events = "{os.path.join(work, "hits.jsonl")}";\nmetrics = "";\n'
-                    'stale_after_sec = 0;\n')
+        own_config(cfg, work, ldir, sock)
         procs["d"] = start_daemon(riskgated, cfg, dlog)
         ctl = Ctl(ctl_bin, sock)
         ctl.wait_ready(20)

@@ -208,6 +208,21 @@ class Daemon:
             g.remove()
 
 
+def own_config(path, work, ldir, sock, table_capacity=65536):
+    """riskgated's config at path for a daemon run as the caller: ledger
+    ldir, socket sock, segment, table and events in work, the caller's own
+    group as admin group (no root needed), no metrics, no staleness alarm."""
+    admin = grp.getgrgid(os.getgid()).gr_name
+    with open(path, "w") as f:
+        f.write(f'ledger = "{ldir}";\nsocket = "{sock}";\nsocket_group = "";\n'
+                f'admin_group = "{admin}";\n'
+                f'segment = "{os.path.join(work, "riskgate.seg")}";\n'
+                f'table = "{os.path.join(work, "riskgate.table")}";\n'
+                f'table_capacity = {table_capacity};\n'
+                f'events = "{os.path.join(work, "hits.jsonl")}";\nmetrics = "";\n'
+                'stale_after_sec = 0;\n')
+
+
 def start_daemon(riskgated, cfg, log):
     return subprocess.Popen([riskgated, "--config", cfg], stdout=log, stderr=log)
 

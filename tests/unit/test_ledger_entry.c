@@ -9,7 +9,9 @@
  *     flipped bit breaks the signature;
  *   - membership changes need a strict majority of distinct members;
  *   - CSV fields (quotes, CRLF), JSONL, expiry forms, and that no error
- *     message ever holds a raw PAN.
+ *     message ever holds a raw PAN;
+ *   - text bound for the ledger: no reason or name with a digit run that
+ *     could be a card or account number, on any path; masked quotes.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -373,6 +375,165 @@ static void test_csv(void)
 	}
 }
 
+/*
+ * Text bound for the ledger (issue: raw PANs reached the signed ledger
+ * through an entry's reason): reasons and names holding a run of 8 or more
+ * digits are refused by the shared check, by the encoder, by the decoder
+ * (so a peer's entry too) and by import, always with the same text, which
+ * quotes nothing of the reason; messages quoting untrusted input mask it.
+ */
+static void test_text_rules(void)
+{
+	static const char run_why[] = "reason holds a run of 8 or more digits, which could be a "
+				      "card or account number: use a code, not the number";
+	static const struct {
+		const char *text;
+		bool ok;
+	} reasons[] = {
+		{ "", true },
+		{ "sim_swap", true },
+		{ "ring-2026-05-01", true },	   /* an ISO date is not a run */
+		{ "case.1234567", true },	   /* 7 digits */
+		{ "4111111111111111", false },
+		{ "x12345678", false },		   /* 8 digits */
+		{ "4111-1111-1111-1111", false },  /* groups joined by '-' */
+		{ "1234-5678", false },
+		{ "abcdefghijklmnopqrstuvwxyzABCDEF", true },  /* 32 characters... */
+		{ "abcdefghijklmnopqrstuvwxyzABCDEFG", false }, /* ...and 33 */
+		{ "bad reason", false },
+	};
+	struct ledger_entry *e = mk(LEDGER_OP_ADD), d;
+	uint8_t a[LEDGER_ENTRY_MAX], raw[LEDGER_ENTRY_MAX];
+	const char *why;
+	int n;
+
+	for (size_t i = 0; i < sizeof(reasons) / sizeof(reasons[0]); i++) {
+		const char *t = reasons[i].text;
+		size_t len = strlen(t);
+
+		why = ledger_reason_check(t, len);
+		CHECK((why == NULL) == reasons[i].ok, "reason '%s': %s", t, why ? why : "accepted");
+		if (len > LEDGER_REASON_MAX)
+			continue;
+		e = mk(LEDGER_OP_ADD);
+		memcpy(e->reason, t, len);
+		e->reason_len = (uint8_t)len;
+		n = ledger_entry_encode(e, a);
+		CHECK((n > 0) == reasons[i].ok, "encode with reason '%s': %d", t, n);
+		/* the same bytes as the encoder would write, built by hand */
+		e = mk(LEDGER_OP_ADD);
+		e->reason_len = 0;
+		n = ledger_entry_encode(e, raw);
+		memmove(raw + 59 + len, raw + 59, (size_t)n - 59);
+		memcpy(raw + 59, t, len);
+		raw[58] = (uint8_t)len;
+		why = NULL;
+		CHECK_EQ(ledger_entry_decode(raw, (size_t)n + len, &d, &why) == 0, reasons[i].ok,
+			 "decode with reason '%s': %s", t, why ? why : "accepted");
+		if (!reasons[i].ok && rg_digit_run_max(t, len) >= RG_MASK_RUN_MIN)
+			CHECK(why != NULL && strcmp(why, run_why) == 0, "decode why '%s'",
+			      why ? why : "");
+	}
+	why = ledger_reason_check("4111111111111111", 16);
+	CHECK(why != NULL && strcmp(why, run_why) == 0, "the one refusal text: %s",
+	      why ? why : "accepted");
+
+	/* names: members, lists, the consortium; membership changes */
+	CHECK(ledger_name_check("bank-a") == NULL && ledger_name_check("bank-2026-05-01") == NULL,
+	      "plain names");
+	CHECK(ledger_name_check("4111111111111111") != NULL && ledger_name_check("m12345678") != NULL,
+	      "names with a digit run");
+	why = ledger_name_check("m12345678");
+	CHECK(why != NULL && strstr(why, "run of 8 or more digits") != NULL,
+	      "name refusal says why: %s", why ? why : "accepted");
+	{
+		static struct ledger_consortium c;
+		static const char *const bad[] = {
+			"{\"format\": \"riskgate-genesis\", \"version\": 1, \"consortium\": "
+			"\"c12345678\", \"lists\": [{\"bit\": 0, \"name\": \"l\"}], \"members\": []}",
+			"{\"format\": \"riskgate-genesis\", \"version\": 1, \"consortium\": \"c\", "
+			"\"lists\": [{\"bit\": 0, \"name\": \"4111111111111111\"}], \"members\": []}",
+			"{\"format\": \"riskgate-genesis\", \"version\": 1, \"consortium\": \"c\", "
+			"\"lists\": [{\"bit\": 0, \"name\": \"l\"}], \"members\": [{\"name\": "
+			"\"4111111111111111\", \"id\": \"00\", \"public_key\": \"00\"}]}",
+		};
+		char err[256];
+		uint8_t pk[32] = { 1 }, sk[64];
+
+		for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+			err[0] = '\0';
+			CHECK_EQ(ledger_genesis_parse(bad[i], strlen(bad[i]), &c, err, sizeof(err)),
+				 -EINVAL, "genesis %zu with a digit-run name accepted", i);
+			CHECK(strstr(err, "run of 8 or more digits") != NULL &&
+			      strstr(err, "11111111") == NULL && strstr(err, "12345678") == NULL,
+			      "genesis %zu: %s", i, err);
+		}
+		crypto_sign_keypair(pk, sk);
+		{
+			struct ledger_membership_change mc = { .action = 1, .seq = 1 };
+			uint8_t buf[2048];
+
+			snprintf(mc.name, sizeof(mc.name), "4111111111111111");
+			memcpy(mc.pk, pk, 32);
+			CHECK_EQ(ledger_membership_encode(&mc, buf, sizeof(buf)), -EINVAL,
+				 "membership change naming a digit run encoded");
+			snprintf(mc.name, sizeof(mc.name), "m1");
+			n = ledger_membership_encode(&mc, buf, sizeof(buf));
+			CHECK(n > 0, "membership change encodes");
+			memmove(buf + 6 + 16, buf + 6 + 2, (size_t)n - 8);
+			memcpy(buf + 6, "4111111111111111", 16);
+			buf[5] = 16;
+			CHECK_EQ(ledger_membership_decode(buf, (size_t)n + 14, &mc), -EBADMSG,
+				 "membership change naming a digit run decoded");
+		}
+	}
+
+	/* import: the same refusal, whatever the column; raw digits never shown */
+	{
+		static struct ledger_consortium c;
+		static const char *const lines[] = {
+			"txn_fraud,PAN,4761739001010119,high,,4111111111111111",
+			"txn_fraud,PAN,4761739001010119,high,,case-12345678",
+		};
+		struct ledger_csv_cols cols;
+		struct ledger_import_row row;
+		uint8_t sks[1][64];
+		char w[256];
+		const char *hdr = "list,kind,value,severity,expiry,reason";
+
+		make_consortium(&c, 1, sks);
+		ledger_csv_header(hdr, strlen(hdr), &cols, w, sizeof(w));
+		for (size_t i = 0; i < sizeof(lines) / sizeof(lines[0]); i++) {
+			w[0] = '\0';
+			CHECK_EQ(ledger_csv_line(&c, &cols, lines[i], strlen(lines[i]), 1700000000,
+						 &row, w, sizeof(w)),
+				 -EINVAL, "import line %zu with a digit-run reason accepted", i);
+			CHECK(strcmp(w, run_why) == 0, "import line %zu: '%s'", i, w);
+		}
+		static const char jl[] = "{\"list\": \"txn_fraud\", \"kind\": \"PAN\", \"value\": "
+					 "\"4761739001010119\", \"reason\": \"4111111111111111\"}";
+		w[0] = '\0';
+		CHECK_EQ(ledger_jsonl_line(&c, jl, sizeof(jl) - 1, 1700000000, &row, w, sizeof(w)),
+			 -EINVAL, "jsonl with a digit-run reason accepted");
+		CHECK(strcmp(w, run_why) == 0, "jsonl: '%s'", w);
+	}
+
+	/* masked copies for messages */
+	{
+		char out[80];
+
+		ledger_mask_copy("near '4111111111111111'", 23, out, sizeof(out));
+		CHECK(strcmp(out, "near '411111******1111'") == 0, "mask copy: %s", out);
+		ledger_mask_copy("id 12345678\x01", 12, out, sizeof(out));
+		CHECK(strcmp(out, "id ****5678?") == 0, "mask copy short run: %s", out);
+		ledger_mask_value(RG_KIND_NONE, "4111  1111 1111 1111", 20, out, sizeof(out));
+		CHECK(rg_digit_run_max(out, strlen(out)) < RG_MASK_RUN_MIN &&
+		      strstr(out, "1111 1111") == NULL, "mask value split PAN: %s", out);
+		ledger_mask_value(RG_KIND_MERCHANT, "shop 12345678", 13, out, sizeof(out));
+		CHECK(strcmp(out, "shop ****5678") == 0, "mask value merchant: %s", out);
+	}
+}
+
 int main(void)
 {
 	if (sodium_init() < 0)
@@ -382,5 +543,6 @@ int main(void)
 	test_blocks();
 	test_genesis_and_membership();
 	test_csv();
+	test_text_rules();
 	return CHECK_DONE();
 }

@@ -6,7 +6,8 @@
  *   - rights: only the contributor revokes, no double revoke, undefined
  *     list bits refused, each with its reason;
  *   - blocks taken from others: non-member, bad signature, broken chain,
- *     missing blocks, forks (evidence kept), rights inside a signed block;
+ *     missing blocks, forks (evidence kept), rights inside a signed block,
+ *     an entry whose reason holds a card number;
  *   - bundles: write, pull, pull again (all held);
  *   - expiry: the table leaves out what has expired at build time;
  *   - membership: a change needs a majority of co-signatures;
@@ -264,6 +265,27 @@ static void test_all(void)
 		CHECK_EQ(ledger_apply_block(r, &b0, ptrs, lens, err, sizeof(err)), -EPERM,
 			 "changed entry accepted");
 		ebuf[0][30] ^= 1;
+		/* a's signed block whose ADD carries a card number as its reason
+		 * (the bytes an encoder without the digit-run rule wrote): refused
+		 * whole, and the refusal does not quote the reason */
+		{
+			struct ledger_entry *pe = add_entry(a, 0, "4761739001010119", 0);
+			struct ledger_head rh;
+
+			memcpy(pe->reason, "abcdefghijklmnop", 16);
+			pe->reason_len = 16;
+			lens[2] = (uint16_t)enc(pe, ebuf[2]);
+			memcpy(ebuf[2] + 59, "5500000000000004", 16);
+			make_block0(&b0, cs, cs->members[0].id, ida->sk, ebuf + 2, ptrs, lens + 2, 1);
+			err[0] = '\0';
+			CHECK_EQ(ledger_apply_block(r, &b0, ptrs, lens + 2, err, sizeof(err)), -EPERM,
+				 "a peer's entry with a card number as reason accepted");
+			CHECK(strstr(err, "position 0") != NULL &&
+			      strstr(err, "run of 8 or more digits") != NULL &&
+			      strstr(err, "00000000") == NULL && strstr(err, "5500") == NULL,
+			      "peer reason refusal: %s", err);
+			CHECK(ledger_head_get(r, 0, &rh) == 0 && rh.size == 0, "nothing of it kept");
+		}
 		/* a REVOKE of b's entry inside a block a signed */
 		memcpy(rev.ref_member, cs->members[1].id, 8);
 		lens[1] = (uint16_t)enc(&rev, ebuf[1]);

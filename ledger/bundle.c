@@ -13,7 +13,9 @@
  * The parser checks the whole framing and the end hash before it hands
  * any record to the caller, so a truncated or damaged file is refused
  * whole; signatures, membership and chain are checked by the taker
- * (ledger_apply_block), exactly as for sync.
+ * (ledger_txn_block, as ledger_apply_block), exactly as for sync.  A pull
+ * stages every block and checkpoint of the bundle in one transaction and
+ * writes all of it or nothing.
  */
 #define OPENSSL_SUPPRESS_DEPRECATED
 #include <errno.h>
@@ -297,17 +299,28 @@ int ledger_bundle_write(struct ledger *l, const char *path, const unsigned *memb
 }
 
 struct pull_ctx {
-	struct ledger *l;
+	struct ledger_txn *t;
 	struct ledger_pull_stats *st;
+	struct ledger_checkpoint *cps; /* judged once every block is staged */
+	size_t nb_cps, cap_cps;
 	char *err;
 	size_t cap;
 };
+
+/* One more refusal with evidence into the stats. */
+static void pull_bad(struct ledger_pull_stats *st, unsigned member, bool block, uint64_t at,
+		     unsigned problem)
+{
+	st->nb_evidence++;
+	if (st->nb_bad < LEDGER_PULL_BAD_MAX)
+		st->bad[st->nb_bad++] = (struct ledger_pull_bad){ member, block, at, problem };
+}
 
 static int pull_block(void *arg, const struct ledger_block *b, const uint8_t *const *entries,
 		      const uint16_t *lens)
 {
 	struct pull_ctx *p = arg;
-	int rc = ledger_apply_block(p->l, b, entries, lens, p->err, p->cap);
+	int rc = ledger_txn_block(p->t, b, entries, lens, p->err, p->cap);
 
 	if (rc == 1) {
 		p->st->nb_blocks_held++;
@@ -316,6 +329,9 @@ static int pull_block(void *arg, const struct ledger_block *b, const uint8_t *co
 	if (rc == 0) {
 		p->st->nb_blocks_new++;
 		p->st->nb_entries_new += b->nb_entries;
+	} else if (rc == -EEXIST) {
+		pull_bad(p->st, (unsigned)ledger_member_find(ledger_txn_cons(p->t), b->member), true,
+			 b->height, LEDGER_EVIDENCE_FORK);
 	}
 	return rc;
 }
@@ -323,17 +339,68 @@ static int pull_block(void *arg, const struct ledger_block *b, const uint8_t *co
 static int pull_checkpoint(void *arg, const struct ledger_checkpoint *c)
 {
 	struct pull_ctx *p = arg;
-	int rc = ledger_store_checkpoint(p->l, c, p->err, p->cap);
 
-	if (rc == 0)
-		p->st->nb_checkpoints_new++;
-	return rc == 1 || rc == -EAGAIN ? 0 : rc;
+	if (p->nb_cps == p->cap_cps) {
+		size_t n = p->cap_cps ? 2 * p->cap_cps : 64;
+		struct ledger_checkpoint *np = realloc(p->cps, n * sizeof(*np));
+
+		if (np == NULL) {
+			ledger_err(p->err, p->cap, "out of memory");
+			return -ENOMEM;
+		}
+		p->cps = np;
+		p->cap_cps = n;
+	}
+	p->cps[p->nb_cps++] = *c;
+	return 0;
+}
+
+/* The bundle's checkpoints against the logs as its blocks leave them: 0,
+ * -EEXIST when some were provably bad (each kept and named; the first
+ * one's message in err), or the first other refusal. */
+static int pull_judge(struct ledger *l, struct pull_ctx *p)
+{
+	char why[LEDGER_ERR_MAX];
+	int rc = 0;
+
+	for (size_t i = 0; i < p->nb_cps; i++) {
+		const struct ledger_checkpoint *c = &p->cps[i];
+		unsigned problem;
+		int r = ledger_txn_checkpoint(p->t, c, &problem, why, sizeof(why));
+
+		if (r == 1) {
+			p->st->nb_checkpoints_held++;
+			continue;
+		}
+		if (r == 0) {
+			p->st->nb_checkpoints_new++;
+			continue;
+		}
+		if (r == -EAGAIN) {
+			/* the bundle brings the member's log only this far */
+			problem = LEDGER_EVIDENCE_BEYOND;
+			ledger_keep_bad_checkpoint(l, c, problem, NULL);
+			snprintf(why + strlen(why), sizeof(why) - strlen(why),
+				 " and the bundle's blocks (evidence kept)");
+			r = -EEXIST;
+		}
+		if (r != -EEXIST) {
+			ledger_err(p->err, p->cap, "%s", why);
+			return r;
+		}
+		pull_bad(p->st, (unsigned)ledger_member_find(ledger_txn_cons(p->t), c->member),
+			 false, c->size, problem);
+		if (rc == 0)
+			ledger_err(p->err, p->cap, "%s", why);
+		rc = -EEXIST;
+	}
+	return rc;
 }
 
 int ledger_pull(struct ledger *l, const char *path, struct ledger_pull_stats *st, char *err,
 		size_t cap)
 {
-	struct pull_ctx p = { l, st, err, cap };
+	struct pull_ctx p = { .st = st, .err = err, .cap = cap };
 	struct ledger_bundle_cb cb = { pull_block, pull_checkpoint, &p };
 	uint8_t cons[LEDGER_HASH_BYTES];
 	struct stat sb;
@@ -368,9 +435,28 @@ int ledger_pull(struct ledger *l, const char *path, struct ledger_pull_stats *st
 		rc = -EPERM;
 		goto out;
 	}
+	p.t = ledger_txn_begin(l, true);
+	if (p.t == NULL) {
+		ledger_err(err, cap, "out of memory");
+		rc = -ENOMEM;
+		goto out;
+	}
+	/* blocks staged in bundle order, then the checkpoints judged against
+	 * the logs they leave, then everything in one write or nothing */
 	rc = ledger_bundle_parse(map, (size_t)sb.st_size, cons, &cb, why, sizeof(why));
 	if (rc == -EBADMSG && why[0] != '\0')
 		ledger_err(err, cap, "%s: %s", path, why);
+	if (rc == 0)
+		rc = pull_judge(l, &p);
+	if (rc == 0)
+		rc = ledger_txn_commit(p.t, err, cap);
+	ledger_txn_free(p.t);
+	free(p.cps);
+	if (rc != 0) {
+		st->nb_blocks_new = 0;
+		st->nb_entries_new = 0;
+		st->nb_checkpoints_new = 0;
+	}
 out:
 	munmap(map, (size_t)sb.st_size);
 	return rc;

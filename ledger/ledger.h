@@ -348,10 +348,38 @@ int ledger_append(struct ledger *l, const uint8_t *const *entries, const uint16_
 int ledger_apply_block(struct ledger *l, const struct ledger_block *b,
 		       const uint8_t *const *entries, const uint16_t *lens, char *err, size_t cap);
 /* Store a checkpoint of another member (signature and root checked).
- * 0, 1 already held, -EPERM refused, -EEXIST fork (evidence kept), -EAGAIN
- * (not a size we hold). */
+ * 0, 1 already held (or size 0 with the empty tree's root), -EPERM
+ * refused, -EEXIST provably bad (a fork, a root that is not the log's at
+ * that size, size 0 with another root: evidence kept), -EAGAIN (beyond
+ * the entries held). */
 int ledger_store_checkpoint(struct ledger *l, const struct ledger_checkpoint *c, char *err,
 			    size_t cap);
+
+/* What evidence records (docs/ledger.md, "Evidence"). */
+enum ledger_evidence_problem {
+	LEDGER_EVIDENCE_FORK = 1,	/* two different signed blocks or heads at one height or size */
+	LEDGER_EVIDENCE_EMPTY_ROOT = 2, /* a head of size 0 whose root is not the empty tree's */
+	LEDGER_EVIDENCE_BEYOND = 3,	/* a head beyond the log that came with it */
+	LEDGER_EVIDENCE_ROOT = 4,	/* a head whose root is not the log's at that size */
+	LEDGER_EVIDENCE_MAX
+};
+/* "fork", "empty_root", "beyond", "root"; NULL for another value. */
+const char *ledger_evidence_name(unsigned problem);
+
+struct ledger_evidence {
+	unsigned problem;		     /* enum ledger_evidence_problem */
+	int member;			     /* index, -1 if not a member */
+	uint8_t member_id[LEDGER_ID_BYTES];
+	uint64_t at;			     /* block height (fork of blocks) or tree size */
+	const uint8_t *data;		     /* borrowed until the callback returns */
+	size_t len;			     /* fork: the two signed objects; otherwise the
+					      * checkpoint, then the log's root at that size
+					      * when known */
+};
+typedef int (*ledger_evidence_fn)(void *arg, const struct ledger_evidence *ev);
+/* Every evidence record kept, in key order; a non-zero return of cb stops
+ * and is returned.  0, cb's return or -EIO. */
+int ledger_evidence_iterate(struct ledger *l, ledger_evidence_fn cb, void *arg);
 /* Sign and store a checkpoint of the own log at its current size if the
  * latest one is older (after a crash between block and checkpoint). */
 int ledger_checkpoint_now(struct ledger *l, char *err, size_t cap);
@@ -512,12 +540,36 @@ int ledger_bundle_parse(const uint8_t *buf, size_t len, uint8_t consortium[LEDGE
 int ledger_bundle_write(struct ledger *l, const char *path, const unsigned *members,
 			unsigned nb_members, uint64_t since, uint64_t *nb_blocks, char *err,
 			size_t cap);
+#define LEDGER_PULL_BAD_MAX 16 /* refusals with evidence named in the stats */
 struct ledger_pull_stats {
-	uint64_t nb_blocks_new;
+	uint64_t nb_blocks_new;	    /* taken in (0 unless the pull succeeded) */
 	uint64_t nb_blocks_held;
 	uint64_t nb_entries_new;
 	uint64_t nb_checkpoints_new;
+	uint64_t nb_checkpoints_held;
+	uint64_t nb_evidence;	    /* evidence records kept by this pull */
+	unsigned nb_bad;	    /* of them named in bad[] */
+	struct ledger_pull_bad {
+		unsigned member;    /* index */
+		bool block;	    /* a block (fork) rather than a checkpoint */
+		uint64_t at;	    /* height or size */
+		unsigned problem;   /* enum ledger_evidence_problem */
+	} bad[LEDGER_PULL_BAD_MAX];
 };
+/*
+ * Take in the bundle at path, all of it or nothing (docs/ledger.md,
+ * "Pull"): every block is checked as ledger_apply_block checks it, against
+ * the logs held and the bundle's blocks before it; then every checkpoint,
+ * against the logs as the bundle leaves them; only when all hold is
+ * everything written, in one synced WriteBatch.  A provably bad signed
+ * object (a fork, a checkpoint of size 0 with another root than the empty
+ * tree's, beyond the log the bundle brings, or whose root is not the log's
+ * at its size) is kept as evidence and named in st->bad; the bundle is
+ * then refused (-EEXIST), the other checkpoints still checked so every one
+ * is named.  Returns 0, -EEXIST, or -errno (-EBADMSG a damaged file,
+ * -EPERM refused, -EAGAIN blocks missing before the bundle's) with err
+ * set; *st holds the counts.
+ */
 int ledger_pull(struct ledger *l, const char *path, struct ledger_pull_stats *st, char *err,
 		size_t cap);
 

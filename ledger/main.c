@@ -6,7 +6,8 @@
  * line; messages for people go to stderr.
  *
  * Exit status: 0 success; 1 error (or verify found a fault); 2 usage;
- * 3 import skipped bad lines (the good ones are in).
+ * 3 import skipped bad lines (the good ones are in); 4 pull refused a
+ * bundle holding provably bad signed objects, kept as evidence.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -27,6 +28,7 @@
 
 #define EXIT_USAGE 2
 #define EXIT_BAD_LINES 3
+#define EXIT_EVIDENCE 4
 
 struct cli {
 	const char *dir;
@@ -1728,22 +1730,81 @@ static int cmd_bundle(struct cli *c, int argc, char **argv)
 
 static int cmd_pull(struct cli *c, int argc, char **argv)
 {
+	const struct ledger_consortium *cs;
 	struct ledger_pull_stats st;
 	char err[LEDGER_ERR_MAX] = "";
 	struct ledger *l;
+	json_t *bad;
 	int rc;
 
 	if (argc != 2)
 		die_usage("pull");
 	l = open_or_die(c, LEDGER_OPEN_NO_FP);
 	rc = ledger_pull(l, argv[1], &st, err, sizeof(err));
-	print_json(json_pack("{s:b, s:I, s:I, s:I, s:I, s:s?}", "ok", rc == 0, "blocks_new",
-			     (json_int_t)st.nb_blocks_new, "blocks_held",
+	cs = ledger_consortium(l);
+	bad = json_array();
+	for (unsigned i = 0; i < st.nb_bad; i++)
+		json_array_append_new(bad, json_pack("{s:s, s:s, s:I, s:s}", "member",
+						     cs->members[st.bad[i].member].name, "object",
+						     st.bad[i].block ? "block" : "checkpoint", "at",
+						     (json_int_t)st.bad[i].at, "problem",
+						     ledger_evidence_name(st.bad[i].problem)));
+	print_json(json_pack("{s:b, s:I, s:I, s:I, s:I, s:I, s:I, s:o, s:s?}", "ok", rc == 0,
+			     "blocks_new", (json_int_t)st.nb_blocks_new, "blocks_held",
 			     (json_int_t)st.nb_blocks_held, "entries_new",
 			     (json_int_t)st.nb_entries_new, "checkpoints_new",
-			     (json_int_t)st.nb_checkpoints_new, "error", rc ? err : NULL));
+			     (json_int_t)st.nb_checkpoints_new, "checkpoints_held",
+			     (json_int_t)st.nb_checkpoints_held, "evidence_kept",
+			     (json_int_t)st.nb_evidence, "evidence", bad, "error", rc ? err : NULL));
 	if (rc != 0)
-		fprintf(stderr, "riskgate-ledger: pull refused: %s\n", err[0] ? err : strerror(-rc));
+		fprintf(stderr, "riskgate-ledger: pull refused, nothing taken in: %s\n",
+			err[0] ? err : strerror(-rc));
+	ledger_close(l);
+	return rc == 0 ? 0 : st.nb_evidence > 0 ? EXIT_EVIDENCE : 1;
+}
+
+static int print_evidence(void *arg, const struct ledger_evidence *ev)
+{
+	struct ledger *l = arg;
+	const struct ledger_consortium *cs = ledger_consortium(l);
+	bool block = ev->problem == LEDGER_EVIDENCE_FORK && ev->len == 2 * LEDGER_BLOCK_BYTES;
+	size_t one = block ? LEDGER_BLOCK_BYTES : LEDGER_CHECKPOINT_BYTES;
+	struct ledger_checkpoint cp;
+	json_t *o, *signed_objs = json_array();
+
+	o = json_pack("{s:s, s:o, s:o, s:s, s:I}", "problem", ledger_evidence_name(ev->problem),
+		      "member", ev->member >= 0 ? json_string(cs->members[ev->member].name)
+						: json_null(),
+		      "member_id", hexj(ev->member_id, LEDGER_ID_BYTES), "object",
+		      block ? "block" : "checkpoint", "at", (json_int_t)ev->at);
+	for (size_t off = 0; off + one <= ev->len; off += one) {
+		if (!block && ledger_checkpoint_decode(ev->data + off, one, &cp) == 0)
+			json_array_append_new(signed_objs, checkpoint_json(&cp));
+		else
+			json_array_append_new(signed_objs, hexj(ev->data + off, one));
+	}
+	json_object_set_new(o, "signed", signed_objs);
+	if (ev->problem != LEDGER_EVIDENCE_FORK)
+		json_object_set_new(o, "log_root",
+				    ev->len == one + LEDGER_HASH_BYTES
+					    ? hexj(ev->data + one, LEDGER_HASH_BYTES)
+					    : json_null());
+	print_json(o);
+	return 0;
+}
+
+static int cmd_evidence(struct cli *c, int argc, char **argv)
+{
+	struct ledger *l;
+	int rc;
+
+	(void)argv;
+	if (argc != 1)
+		die_usage("evidence");
+	l = open_or_die(c, LEDGER_OPEN_NO_FP);
+	rc = ledger_evidence_iterate(l, print_evidence, l);
+	if (rc != 0)
+		fprintf(stderr, "riskgate-ledger: evidence: %s\n", strerror(-rc));
 	ledger_close(l);
 	return rc == 0 ? 0 : 1;
 }
@@ -1852,7 +1913,8 @@ static const struct command commands[] = {
 	{ "export", cmd_export, "[--member NAME | --all] [--from POS]", "entries as JSON lines" },
 	{ "bundle", cmd_bundle, "--out FILE [--since POS] [--member NAME]... [--all]",
 	  "write signed blocks and checkpoints to a file" },
-	{ "pull", cmd_pull, "FILE", "verify and take in a bundle" },
+	{ "pull", cmd_pull, "FILE", "verify and take in a bundle, all of it or nothing" },
+	{ "evidence", cmd_evidence, "", "forks and bad checkpoints kept as evidence (JSON lines)" },
 	{ "table", cmd_table, "--out FILE [--now UNIX_S]", "build the shared table file" },
 	{ "table-dump", cmd_table_dump, "FILE", "print a table file's entries (JSON lines)" },
 	{ NULL, NULL, NULL, NULL },

@@ -83,5 +83,32 @@ void ledger_flush(struct ledger *l);
 void ledger_cf_flush(struct ledger *l, unsigned cf_mask, bool wait);
 void ledger_node_key(uint8_t key[17], const uint8_t id[LEDGER_ID_BYTES], unsigned level,
 		     uint64_t index);
+/* The head of a log that holds nothing yet. */
+void ledger_head_empty(const struct ledger *l, struct ledger_head *h);
+
+/*
+ * A transaction (ledger/append.c): blocks and checkpoints checked and
+ * staged into one WriteBatch, each seeing the ones staged before it;
+ * ledger_txn_commit writes it (synced), ledger_txn_free drops what was not
+ * written.  multi: more than one block will be staged (keeps what later
+ * blocks must see).  Evidence is written at once, outside the batch.
+ */
+struct ledger_txn;
+struct ledger_txn *ledger_txn_begin(struct ledger *l, bool multi); /* NULL: no memory */
+void ledger_txn_free(struct ledger_txn *t);
+int ledger_txn_commit(struct ledger_txn *t, char *err, size_t cap);
+const struct ledger_consortium *ledger_txn_cons(const struct ledger_txn *t);
+int ledger_txn_head(struct ledger_txn *t, unsigned m, struct ledger_head *h);
+/* ledger_apply_block's checks and returns, staged. */
+int ledger_txn_block(struct ledger_txn *t, const struct ledger_block *b,
+		     const uint8_t *const *entries, const uint16_t *lens, char *err, size_t cap);
+/* ledger_store_checkpoint's checks and returns, staged; *problem names
+ * the evidence kept with -EEXIST (0 otherwise). */
+int ledger_txn_checkpoint(struct ledger_txn *t, const struct ledger_checkpoint *c,
+			  unsigned *problem, char *err, size_t cap);
+/* Keep c as evidence of problem (root: the log's root at its size, or
+ * NULL). */
+void ledger_keep_bad_checkpoint(struct ledger *l, const struct ledger_checkpoint *c,
+				unsigned problem, const uint8_t *root);
 
 #endif

@@ -296,10 +296,13 @@ struct ledger;
 enum ledger_open_flags {
 	LEDGER_OPEN_WRITE = 1,	 /* load member.key: may append to the own log */
 	LEDGER_OPEN_NO_FP = 2,	 /* do not load fp.key */
+	LEDGER_OPEN_READ_ONLY = 4, /* read only: writes nothing to the directory
+				    * (no WAL, no table file, no flush); not with
+				    * LEDGER_OPEN_WRITE */
 };
 
-/* Open the ledger in dir (creating the database on first use).  Returns
- * NULL with errno set and err filled. */
+/* Open the ledger in dir (creating the database on first use, unless read
+ * only).  Returns NULL with errno set and err filled. */
 struct ledger *ledger_open(const char *dir, unsigned flags, char *err, size_t cap);
 void ledger_close(struct ledger *l);
 

@@ -29,6 +29,9 @@
 #define EXIT_USAGE 2
 #define EXIT_BAD_LINES 3
 #define EXIT_EVIDENCE 4
+/* Commands that only read open the ledger read only: they leave nothing
+ * behind in the directory (docs/ledger.md, "Files"). */
+#define OPEN_READER (LEDGER_OPEN_READ_ONLY | LEDGER_OPEN_NO_FP)
 
 struct cli {
 	const char *dir;
@@ -295,7 +298,7 @@ static int cmd_genesis(struct cli *c, int argc, char **argv)
 		int rc;
 
 		/* Only a ledger whose logs are all empty may change its genesis. */
-		l = open_or_die(&sub, LEDGER_OPEN_NO_FP);
+		l = open_or_die(&sub, OPEN_READER);
 		nb_members = ledger_consortium(l)->nb_members;
 		for (unsigned m = 0; m < nb_members; m++)
 			if (ledger_head_get(l, m, &h) == 0 && h.size > 0) {
@@ -829,7 +832,7 @@ static int cmd_receipt(struct cli *c, int argc, char **argv)
 		die_usage("receipt");
 	if (!verify && !parse_u64(argv[argc - 1], &n))
 		die_usage("receipt");
-	l = open_or_die(c, 0);
+	l = open_or_die(c, LEDGER_OPEN_READ_ONLY);
 	s = receipts_or_die(l);
 	if (s == NULL)
 		goto out;
@@ -930,7 +933,7 @@ static int cmd_receipts(struct cli *c, int argc, char **argv)
 	}
 	if (optind != argc || (all && member != NULL))
 		die_usage("receipts");
-	l = open_or_die(c, LEDGER_OPEN_NO_FP);
+	l = open_or_die(c, OPEN_READER);
 	cs = ledger_consortium(l);
 	if (!all) {
 		t.want = member_arg(l, member);
@@ -1170,7 +1173,7 @@ static int cmd_head(struct cli *c, int argc, char **argv)
 	}
 	if (optind != argc)
 		die_usage("head");
-	l = open_or_die(c, LEDGER_OPEN_NO_FP);
+	l = open_or_die(c, OPEN_READER);
 	if (all) {
 		for (unsigned i = 0; i < ledger_consortium(l)->nb_members; i++)
 			print_json(head_json(l, i));
@@ -1194,7 +1197,7 @@ static int cmd_members(struct cli *c, int argc, char **argv)
 	(void)argv;
 	if (argc != 1)
 		die_usage("members");
-	l = open_or_die(c, LEDGER_OPEN_NO_FP);
+	l = open_or_die(c, OPEN_READER);
 	cs = ledger_consortium(l);
 	for (unsigned i = 0; i < cs->nb_members; i++)
 		print_json(json_pack("{s:i, s:s, s:o, s:o, s:b, s:b}", "index", (int)i, "member",
@@ -1277,7 +1280,7 @@ static int cmd_export(struct cli *c, int argc, char **argv)
 	}
 	if (optind != argc)
 		die_usage("export");
-	l = open_or_die(c, LEDGER_OPEN_NO_FP);
+	l = open_or_die(c, OPEN_READER);
 	for (unsigned m = 0; m < ledger_consortium(l)->nb_members; m++) {
 		struct ledger_head h;
 		int want = all ? (int)m : member_arg(l, member);
@@ -1318,7 +1321,7 @@ static int cmd_verify(struct cli *c, int argc, char **argv)
 	(void)argv;
 	if (argc != 1)
 		die_usage("verify");
-	l = open_or_die(c, LEDGER_OPEN_NO_FP);
+	l = open_or_die(c, OPEN_READER);
 	t0 = ledger_now_ms();
 	rc = ledger_verify(l, report, sizeof(report), &n);
 	t1 = ledger_now_ms();
@@ -1396,7 +1399,7 @@ static int cmd_proof(struct cli *c, int argc, char **argv)
 	}
 	if (consistency ? optind != argc : (optind != argc - 1 || !parse_u64(argv[optind], &pos)))
 		die_usage("proof");
-	l = open_or_die(c, LEDGER_OPEN_NO_FP);
+	l = open_or_die(c, OPEN_READER);
 	m = member_arg(l, member);
 	if (m < 0)
 		goto fail;
@@ -1688,7 +1691,7 @@ static int cmd_bundle(struct cli *c, int argc, char **argv)
 	}
 	if (out == NULL || optind != argc)
 		die_usage("bundle");
-	l = open_or_die(c, LEDGER_OPEN_NO_FP);
+	l = open_or_die(c, OPEN_READER);
 	if (all) {
 		for (unsigned i = 0; i < ledger_consortium(l)->nb_members; i++)
 			members[nb++] = i;
@@ -1801,7 +1804,7 @@ static int cmd_evidence(struct cli *c, int argc, char **argv)
 	(void)argv;
 	if (argc != 1)
 		die_usage("evidence");
-	l = open_or_die(c, LEDGER_OPEN_NO_FP);
+	l = open_or_die(c, OPEN_READER);
 	rc = ledger_evidence_iterate(l, print_evidence, l);
 	if (rc != 0)
 		fprintf(stderr, "riskgate-ledger: evidence: %s\n", strerror(-rc));
@@ -1837,7 +1840,7 @@ static int cmd_table(struct cli *c, int argc, char **argv)
 	}
 	if (out == NULL || optind != argc)
 		die_usage("table");
-	l = open_or_die(c, 0);
+	l = open_or_die(c, LEDGER_OPEN_READ_ONLY);
 	if (now_s == 0)
 		now_s = ledger_now_ms() / 1000;
 	t0 = ledger_now_ms();

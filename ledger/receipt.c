@@ -37,6 +37,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <jansson.h>
 #include <openssl/sha.h>
@@ -59,7 +60,10 @@
 #define RCPT_FLUSH_AT 16384
 
 struct ledger_receipts {
-	rocksdb_t *db;
+	rocksdb_t *db;		/* NULL: read only and no store yet (empty) */
+	int lock_fd;		/* read only: holds LOCK (-1 otherwise) */
+	bool dirty;		/* written since open: flush on close */
+	char path[PATH_MAX + 16]; /* DIR/receipts */
 	rocksdb_options_t *opts;
 	rocksdb_writeoptions_t *wsync;
 	rocksdb_writeoptions_t *wmark;	/* marks: WAL, not synced (the log has them) */
@@ -264,6 +268,11 @@ static int store_write(struct ledger_receipts *s, rocksdb_writebatch_t *wb, bool
 {
 	char *errptr = NULL;
 
+	if (s->db == NULL) {
+		ledger_err(err, cap, "receipts store opened read only");
+		return -EROFS;
+	}
+	s->dirty = true;
 	rocksdb_write(s->db, sync ? s->wsync : s->wmark, wb, &errptr);
 	return ledger_rocks_err(errptr, err, cap, "receipts store");
 }
@@ -326,10 +335,13 @@ static void count_commit(struct ledger_receipts *s, uint64_t (*pending)[LEDGER_L
 
 static int store_load(struct ledger_receipts *s, const struct ledger_consortium *cs)
 {
-	rocksdb_iterator_t *it = rocksdb_create_iterator(s->db, s->ro);
+	rocksdb_iterator_t *it;
 	uint8_t key[9];
 	int rc = 0;
 
+	if (s->db == NULL)
+		return 0;
+	it = rocksdb_create_iterator(s->db, s->ro);
 	/* the next number follows the last record */
 	key_u64(key, 'R', UINT64_MAX);
 	rocksdb_iter_seek_for_prev(it, (const char *)key, sizeof(key));
@@ -395,22 +407,38 @@ struct ledger_receipts *ledger_receipts_open(struct ledger *l, char *err, size_t
 		errno = ENOMEM;
 		return NULL;
 	}
+	s->lock_fd = -1;
 	snprintf(path, sizeof(path), "%s/receipts", l->dir);
-	/* openings are the member's own: nobody else reads the directory */
-	if (mkdir(path, 0700) != 0 && errno != EEXIST) {
-		rc = errno;
-		ledger_err(err, cap, "%s: %s", path, strerror(rc));
-		goto out_free;
-	}
+	snprintf(s->path, sizeof(s->path), "%s", path);
 	s->opts = rocksdb_options_create();
-	rocksdb_options_set_create_if_missing(s->opts, 1);
-	rocksdb_options_set_compression(s->opts, rocksdb_no_compression);
+	ledger_rocks_options(s->opts);
 	rocksdb_options_set_write_buffer_size(s->opts, 4u << 20);
-	rocksdb_options_set_wal_recovery_mode(s->opts, rocksdb_point_in_time_recovery);
-	s->db = rocksdb_open(s->opts, path, &errptr);
+	if (l->read_only) {
+		struct stat st;
+
+		/* a store never written is an empty one: nothing to open */
+		if (stat(path, &st) != 0 && errno == ENOENT)
+			goto out_ready;
+		rc = ledger_rocks_lock(path, err, cap);
+		if (rc < 0) {
+			rc = -rc;
+			goto out_opts;
+		}
+		s->lock_fd = rc;
+		s->db = rocksdb_open_for_read_only(s->opts, path, 0, &errptr);
+	} else {
+		/* openings are the member's own: nobody else reads the directory */
+		if (mkdir(path, 0700) != 0 && errno != EEXIST) {
+			rc = errno;
+			ledger_err(err, cap, "%s: %s", path, strerror(rc));
+			goto out_opts;
+		}
+		s->db = rocksdb_open(s->opts, path, &errptr);
+	}
 	rc = -ledger_rocks_err(errptr, err, cap, path);
 	if (rc != 0)
 		goto out_opts;
+out_ready:
 	s->wsync = rocksdb_writeoptions_create();
 	rocksdb_writeoptions_set_sync(s->wsync, 1);
 	s->wmark = rocksdb_writeoptions_create();
@@ -426,8 +454,9 @@ struct ledger_receipts *ledger_receipts_open(struct ledger *l, char *err, size_t
 	return s;
 
 out_opts:
+	if (s->lock_fd >= 0)
+		close(s->lock_fd);
 	rocksdb_options_destroy(s->opts);
-out_free:
 	free(s->counts);
 	free(s);
 	errno = rc;
@@ -438,8 +467,24 @@ void ledger_receipts_close(struct ledger_receipts *s)
 {
 	if (s == NULL)
 		return;
+	if (s->db != NULL && s->lock_fd < 0) {
+		/* as ledger_close: no WAL left behind, small table files merged */
+		if (s->dirty) {
+			rocksdb_flushoptions_t *fo = rocksdb_flushoptions_create();
+			char *errptr = NULL;
+
+			rocksdb_flushoptions_set_wait(fo, 1);
+			rocksdb_flush(s->db, fo, &errptr);
+			free(errptr); /* a failed flush loses nothing: the WAL has it */
+			rocksdb_flushoptions_destroy(fo);
+		}
+		ledger_rocks_drop_wals(s->db, NULL, s->path);
+		ledger_rocks_tidy(s->db, NULL, (const char *const[]){ "default" }, 1);
+	}
 	if (s->db != NULL)
 		rocksdb_close(s->db);
+	if (s->lock_fd >= 0)
+		close(s->lock_fd);
 	if (s->wsync != NULL)
 		rocksdb_writeoptions_destroy(s->wsync);
 	if (s->wmark != NULL)
@@ -482,10 +527,13 @@ static void range_put(rocksdb_writebatch_t *wb, char tag, uint64_t key_v, uint64
 static int range_find(struct ledger_receipts *s, char tag, uint64_t v, uint64_t *first,
 		      uint64_t *val_v, unsigned *n)
 {
-	rocksdb_iterator_t *it = rocksdb_create_iterator(s->db, s->ro);
+	rocksdb_iterator_t *it;
 	uint8_t key[9];
 	int rc = -ENOENT;
 
+	if (s->db == NULL)
+		return -ENOENT;
+	it = rocksdb_create_iterator(s->db, s->ro);
 	key_u64(key, tag, v);
 	rocksdb_iter_seek_for_prev(it, (const char *)key, sizeof(key));
 	if (rocksdb_iter_valid(it)) {
@@ -801,6 +849,8 @@ int ledger_receipts_recover(struct ledger *l, struct ledger_receipts *s, uint64_
 	uint8_t key[9] = { 'B' };
 	int rc = 0;
 
+	if (s->db == NULL) /* read only, no store: nothing pending */
+		goto out_counts;
 	/* the pending batches: those a crash cut, so few */
 	it = rocksdb_create_iterator(s->db, s->ro);
 	for (rocksdb_iter_seek(it, (const char *)key, 1); rocksdb_iter_valid(it);
@@ -848,6 +898,7 @@ int ledger_receipts_recover(struct ledger *l, struct ledger_receipts *s, uint64_
 	for (size_t i = 0; rc == 0 && i < nb; i++)
 		rc = recover_batch(l, s, b[i].seq, b[i].pos, b[i].n, &marked, &appended, err, cap);
 	free(b);
+out_counts:
 	if (nb_marked != NULL)
 		*nb_marked = marked;
 	if (nb_appended != NULL)
@@ -864,6 +915,8 @@ int ledger_receipt_get(struct ledger_receipts *s, uint64_t seq, struct ledger_re
 	size_t vlen;
 	int rc;
 
+	if (s->db == NULL)
+		return -ENOENT;
 	key_u64(key, 'R', seq);
 	rc = ledger_rocks_get(s->db, s->ro, NULL, key, sizeof(key), &val, &vlen);
 	if (rc != 0)

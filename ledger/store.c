@@ -17,11 +17,14 @@
  * back a prefix of whole batches, so a reopened ledger holds exactly the
  * blocks whose batches were acknowledged.
  */
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <rocksdb/c.h>
 #include <sodium.h>
@@ -51,6 +54,143 @@ int ledger_self(const struct ledger *l)
 const struct rg_fp_key *ledger_fp_key(const struct ledger *l)
 {
 	return l->fpk;
+}
+
+void ledger_rocks_options(rocksdb_options_t *o)
+{
+	rocksdb_options_set_create_if_missing(o, 1);
+	rocksdb_options_set_compression(o, rocksdb_no_compression);
+	rocksdb_options_set_wal_recovery_mode(o, rocksdb_point_in_time_recovery);
+	/* Every open starts a new info log (LOG, the old one renamed
+	 * LOG.old.<time>) and dumps the options into it; RocksDB keeps 1000 of
+	 * them.  Here: LOG and at most one old one, each at most 1 MB. */
+	rocksdb_options_set_keep_log_file_num(o, 2);
+	rocksdb_options_set_max_log_file_size(o, 1u << 20);
+}
+
+int ledger_rocks_lock(const char *dir, char *err, size_t cap)
+{
+	struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
+	char path[PATH_MAX + 8];
+	int fd, rc;
+
+	snprintf(path, sizeof(path), "%s/LOCK", dir);
+	fd = open(path, O_RDWR | O_CLOEXEC);
+	if (fd < 0) {
+		rc = -errno;
+		if (rc == -ENOENT)
+			ledger_err(err, cap, "%s: no database here yet", dir);
+		else
+			ledger_err(err, cap, "%s: %s", path, strerror(errno));
+		return rc;
+	}
+	if (fcntl(fd, F_SETLK, &fl) != 0) {
+		rc = -errno;
+		ledger_err(err, cap, "%s: the database is open in another process (%s)", path,
+			   strerror(errno));
+		close(fd);
+		return rc;
+	}
+	return fd;
+}
+
+/* Files of dir whose names end in ".log": RocksDB's WAL files. */
+static unsigned wal_files(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	unsigned n = 0;
+
+	if (d == NULL)
+		return 0;
+	while ((de = readdir(d)) != NULL) {
+		size_t len = strlen(de->d_name);
+
+		n += len > 4 && strcmp(de->d_name + len - 4, ".log") == 0;
+	}
+	closedir(d);
+	return n;
+}
+
+void ledger_rocks_drop_wals(rocksdb_t *db, rocksdb_column_family_handle_t *cf, const char *dir)
+{
+	static const char mark[] = "wal-mark";
+	rocksdb_writeoptions_t *wo;
+	rocksdb_flushoptions_t *fo;
+	char *errptr = NULL;
+
+	if (wal_files(dir) <= 1)
+		return;
+	wo = rocksdb_writeoptions_create();
+	fo = rocksdb_flushoptions_create();
+	rocksdb_flushoptions_set_wait(fo, 1);
+	if (cf != NULL)
+		rocksdb_put_cf(db, wo, cf, mark, sizeof(mark) - 1, "", 0, &errptr);
+	else
+		rocksdb_put(db, wo, mark, sizeof(mark) - 1, "", 0, &errptr);
+	if (errptr == NULL && cf != NULL)
+		rocksdb_flush_cf(db, fo, cf, &errptr);
+	else if (errptr == NULL)
+		rocksdb_flush(db, fo, &errptr);
+	free(errptr); /* the WAL files stay until the next flush: nothing is lost */
+	rocksdb_flushoptions_destroy(fo);
+	rocksdb_writeoptions_destroy(wo);
+}
+
+/* A table file this small came from the flush of a short session (one
+ * add, one pull): level compaction moves such files down whole when their
+ * keys do not overlap (appended positions, scattered fingerprints), so
+ * they never merge and every run would leave some behind.  More than
+ * TIDY_MAX_SMALL of them in one column family are compacted into one. */
+#define TIDY_SMALL_BYTES (4u << 20)
+#define TIDY_MAX_SMALL 4u
+
+static int key_cmp(const char *a, size_t alen, const char *b, size_t blen)
+{
+	int c = memcmp(a, b, alen < blen ? alen : blen);
+
+	return c != 0 ? c : (alen > blen) - (alen < blen);
+}
+
+void ledger_rocks_tidy(rocksdb_t *db, rocksdb_column_family_handle_t *const *cf,
+		       const char *const *names, unsigned n)
+{
+	const rocksdb_livefiles_t *lf = rocksdb_livefiles(db);
+	rocksdb_compactoptions_t *co;
+
+	if (lf == NULL)
+		return;
+	co = rocksdb_compactoptions_create();
+	rocksdb_compactoptions_set_bottommost_level_compaction(co, 2 /* kForce: merge them */);
+	for (unsigned c = 0; c < n; c++) {
+		const char *lo = NULL, *hi = NULL;
+		size_t lo_len = 0, hi_len = 0;
+		unsigned nb = 0;
+
+		for (int i = 0; i < rocksdb_livefiles_count(lf); i++) {
+			const char *k;
+			size_t klen;
+
+			if (strcmp(rocksdb_livefiles_column_family_name(lf, i), names[c]) != 0 ||
+			    rocksdb_livefiles_size(lf, i) >= TIDY_SMALL_BYTES)
+				continue;
+			k = rocksdb_livefiles_smallestkey(lf, i, &klen);
+			if (lo == NULL || key_cmp(k, klen, lo, lo_len) < 0)
+				lo = k, lo_len = klen;
+			k = rocksdb_livefiles_largestkey(lf, i, &klen);
+			if (hi == NULL || key_cmp(k, klen, hi, hi_len) > 0)
+				hi = k, hi_len = klen;
+			nb++;
+		}
+		if (nb <= TIDY_MAX_SMALL)
+			continue;
+		if (cf != NULL)
+			rocksdb_compact_range_cf_opt(db, cf[c], co, lo, lo_len, hi, hi_len);
+		else
+			rocksdb_compact_range_opt(db, co, lo, lo_len, hi, hi_len);
+	}
+	rocksdb_compactoptions_destroy(co);
+	rocksdb_livefiles_destroy(lf);
 }
 
 int ledger_rocks_err(char *errptr, char *err, size_t cap, const char *what)
@@ -394,6 +534,8 @@ static int check_consortium(struct ledger *l, char *err, size_t cap)
 	}
 	if (rc != 0 && rc != -ENOENT)
 		return rc;
+	if (l->read_only)
+		return 0; /* a database nothing was written to yet */
 	rocksdb_put_cf(l->db, l->wsync, l->cf[LEDGER_CF_DEFAULT], key, sizeof(key) - 1,
 		       (const char *)l->cons.id, LEDGER_HASH_BYTES, &errptr);
 	return ledger_rocks_err(errptr, err, cap, "rocksdb put");
@@ -418,7 +560,14 @@ struct ledger *ledger_open(const char *dir, unsigned flags, char *err, size_t ca
 		return NULL;
 	}
 	l->self = -1;
+	l->lock_fd = -1;
+	l->read_only = flags & LEDGER_OPEN_READ_ONLY;
 	snprintf(l->dir, sizeof(l->dir), "%s", dir);
+	if (l->read_only && (flags & LEDGER_OPEN_WRITE)) {
+		ledger_err(err, cap, "a ledger opened read only cannot be written");
+		rc = -EINVAL;
+		goto out_free;
+	}
 	if (getenv("RISKGATE_LEDGER_FAIL_WRITE") != NULL)
 		l->fail_write_at = strtoul(getenv("RISKGATE_LEDGER_FAIL_WRITE"), NULL, 10);
 	snprintf(path, sizeof(path), "%s/genesis.json", dir);
@@ -442,13 +591,11 @@ struct ledger *ledger_open(const char *dir, unsigned flags, char *err, size_t ca
 	}
 
 	l->opts = rocksdb_options_create();
-	rocksdb_options_set_create_if_missing(l->opts, 1);
+	ledger_rocks_options(l->opts);
 	rocksdb_options_set_create_missing_column_families(l->opts, 1);
 	rocksdb_options_set_write_buffer_size(l->opts, 64u << 20);
 	rocksdb_options_set_max_background_jobs(l->opts, 2);
-	rocksdb_options_set_compression(l->opts, rocksdb_no_compression);
 	rocksdb_options_set_allow_concurrent_memtable_write(l->opts, 0); /* vector memtables */
-	rocksdb_options_set_wal_recovery_mode(l->opts, rocksdb_point_in_time_recovery);
 	l->bopts = rocksdb_block_based_options_create();
 	rocksdb_block_based_options_set_filter_policy(l->bopts,
 						      rocksdb_filterpolicy_create_bloom(10));
@@ -463,8 +610,19 @@ struct ledger *ledger_open(const char *dir, unsigned flags, char *err, size_t ca
 	for (unsigned i = 0; i < LEDGER_CF_MAX; i++)
 		cf_opts[i] = i == LEDGER_CF_STATE || i == LEDGER_CF_ENTRIES ? l->vec_opts : l->opts;
 	snprintf(path, sizeof(path), "%s/db", dir);
-	l->db = rocksdb_open_column_families(l->opts, path, LEDGER_CF_MAX, cf_names, cf_opts,
-					     l->cf, &errptr);
+	if (l->read_only) {
+		/* no WAL, no flush, no new MANIFEST or OPTIONS file: a reader
+		 * leaves the directory as it found it */
+		rc = ledger_rocks_lock(path, err, cap);
+		if (rc < 0)
+			goto out_opts;
+		l->lock_fd = rc;
+		l->db = rocksdb_open_for_read_only_column_families(
+			l->opts, path, LEDGER_CF_MAX, cf_names, cf_opts, l->cf, 0, &errptr);
+	} else {
+		l->db = rocksdb_open_column_families(l->opts, path, LEDGER_CF_MAX, cf_names,
+						     cf_opts, l->cf, &errptr);
+	}
 	rc = ledger_rocks_err(errptr, err, cap, path);
 	if (rc != 0)
 		goto out_opts;
@@ -474,8 +632,9 @@ struct ledger *ledger_open(const char *dir, unsigned flags, char *err, size_t ca
 	rocksdb_readoptions_set_verify_checksums(l->ro, 1);
 
 	/* What the WAL replay put back into the memtables goes to tables now,
-	 * so point reads never sort a vector memtable (see above). */
-	l->dirty = true;
+	 * so point reads never sort a vector memtable (see above).  (A reader
+	 * keeps it in memory: after a crash its reads are slower.) */
+	l->dirty = !l->read_only;
 	ledger_flush(l);
 	rc = check_consortium(l, err, cap);
 	if (rc == 0)
@@ -514,6 +673,8 @@ out_db:
 	errno = -rc;
 	return NULL;
 out_opts:
+	if (l->lock_fd >= 0)
+		close(l->lock_fd);
 	rocksdb_options_destroy(l->vec_opts);
 	rocksdb_options_destroy(l->opts);
 	rocksdb_block_based_options_destroy(l->bopts);
@@ -555,13 +716,23 @@ void ledger_close(struct ledger *l)
 	if (l == NULL)
 		return;
 	/* Everything is durable in the WAL already; flushing the memtables
-	 * spares the next open a replay of the whole WAL. */
+	 * spares the next open a replay of the whole WAL, and makes the WAL
+	 * obsolete (deleted), so a run leaves no WAL behind. */
 	ledger_flush(l);
+	if (l->db != NULL && !l->read_only) {
+		char path[PATH_MAX + 4];
+
+		snprintf(path, sizeof(path), "%s/db", l->dir);
+		ledger_rocks_drop_wals(l->db, l->cf[LEDGER_CF_DEFAULT], path);
+		ledger_rocks_tidy(l->db, l->cf, cf_names, LEDGER_CF_MAX);
+	}
 	for (unsigned i = 0; i < LEDGER_CF_MAX; i++)
 		if (l->cf[i] != NULL)
 			rocksdb_column_family_handle_destroy(l->cf[i]);
 	if (l->db != NULL)
 		rocksdb_close(l->db);
+	if (l->lock_fd >= 0)
+		close(l->lock_fd); /* after the close: RocksDB reads nothing more */
 	if (l->wsync != NULL)
 		rocksdb_writeoptions_destroy(l->wsync);
 	if (l->ro != NULL)

@@ -45,11 +45,38 @@ struct ledger {
 	struct rg_fp_key *fpk;	       /* NULL with LEDGER_OPEN_NO_FP */
 	int self;		       /* own member index, -1 if unknown */
 	bool dirty;		       /* written since open: flush memtables on close */
+	bool read_only;		       /* LEDGER_OPEN_READ_ONLY */
+	int lock_fd;		       /* read-only: holds db/LOCK (-1 otherwise) */
 	unsigned long fail_write_at;   /* test hook: fail this block write (0 = never) */
 	unsigned long nb_writes;
 	bool head_loaded[LEDGER_MEMBERS_MAX];
 	struct ledger_head heads[LEDGER_MEMBERS_MAX];
 };
+
+/* What both RocksDB databases (the ledger's, the receipts store) set the
+ * same way (docs/ledger.md, "Files"): created if missing, no compression,
+ * WAL recovery to the last whole batch, and a bounded info log. */
+void ledger_rocks_options(rocksdb_options_t *o);
+/* RocksDB's read-only mode takes no lock: lock DIR/LOCK the way RocksDB
+ * does (fcntl, the whole file), so that one process at a time still has a
+ * directory.  The fd holding the lock, or -errno with err set. */
+int ledger_rocks_lock(const char *dir, char *err, size_t cap);
+/* A writer's close, after its flush: RocksDB keeps every WAL file newer
+ * than its last flush, and each session starts one, so sessions that wrote
+ * nothing (a pull of what is held, a refused add) would pile them up.
+ * When dir (the database directory) holds more than one, a marker key
+ * ("wal-mark", empty; in cf, or the default family when NULL) is written
+ * and flushed, which lets RocksDB delete them. */
+void ledger_rocks_drop_wals(rocksdb_t *db, rocksdb_column_family_handle_t *cf, const char *dir);
+/* A writer's last step before rocksdb_close, after its flush: in each
+ * column family names[0..n) (handles cf; NULL for a database without
+ * families, n = 1, "default"), merge the small table files short sessions
+ * left once there are more than a few (docs/ledger.md, "Files"), so their
+ * number stays bounded however many runs there are.  Compacts in the
+ * calling thread; a failure is not reported (the files stay, nothing is
+ * lost). */
+void ledger_rocks_tidy(rocksdb_t *db, rocksdb_column_family_handle_t *const *cf,
+		       const char *const *names, unsigned n);
 
 /* errptr as left by a RocksDB call: 0 when NULL; else -EIO with "what:
  * message" in err (err may be NULL, then what is not used), errptr freed. */

@@ -26,15 +26,13 @@ them) and pulled by bank-b:
 import hashlib
 import json
 import os
-import shutil
 import struct
 import sys
-import tempfile
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from ledger_util import Ledger, check, done  # noqa: E402
+from ledger_util import check, main_in_tmp  # noqa: E402
 
 MAGIC = b"RGBUNDL1"
 REC_BLOCK, REC_CHECKPOINT, REC_END = 1, 2, 0xFF
@@ -82,16 +80,6 @@ def pull(led, d, path):
 
 def size_of(led, d, member):
     return led.json(d, "head", "--member", member)[0]["size"]
-
-
-def main():
-    led = Ledger(sys.argv[1])
-    work = tempfile.mkdtemp(prefix="ledger-pull-")
-    try:
-        run(led, work)
-    finally:
-        shutil.rmtree(work)
-    done()
 
 
 def run(led, work):
@@ -186,4 +174,4 @@ def run(led, work):
 
 
 if __name__ == "__main__":
-    main()
+    main_in_tmp("ledger-pull-", run)

@@ -47,6 +47,8 @@ def main():
                 f.write(f"marketing_cheat,MERCHANT,M{i:07d},low,,promo_abuse\n")
         led.run(a, "import", lst, "--block", BLOCK)
         check(led.json(a, "verify")[0]["ok"], "clean ledger verifies")
+        b_fresh = os.path.join(work, "b-fresh")
+        shutil.copytree(b, b_fresh)
         for cf, index, offset, want in CASES:
             d = os.path.join(work, "t")
             shutil.rmtree(d, ignore_errors=True)
@@ -62,8 +64,8 @@ def main():
                 led.run(d, "bundle", "--out", os.path.join(work, "t.bundle"))
                 r = led.json(b, "pull", os.path.join(work, "t.bundle"), ok=(1,))[0]
                 check(not r["ok"], f"{cf}: tampered bundle accepted")
-                shutil.rmtree(os.path.join(b, "db"))
-                led.run(b, "head")  # fresh, empty database again
+                shutil.rmtree(b)
+                shutil.copytree(b_fresh, b)  # fresh, empty database again
     finally:
         shutil.rmtree(work)
     done()

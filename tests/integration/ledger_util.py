@@ -3,8 +3,10 @@
 make member directories with a shared genesis and fingerprint key."""
 import json
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 
 
 class Ledger:
@@ -52,3 +54,15 @@ def done():
         sys.exit(1)
     print("all checks passed")
     sys.exit(0)
+
+
+def main_in_tmp(prefix, run):
+    """run(led, work): led runs the riskgate-ledger named by argv[1], work
+    is a new directory, removed afterwards; then exit as done() does."""
+    led = Ledger(sys.argv[1])
+    work = tempfile.mkdtemp(prefix=prefix)
+    try:
+        run(led, work)
+    finally:
+        shutil.rmtree(work)
+    done()

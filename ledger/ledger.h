@@ -682,6 +682,13 @@ struct ledger_receipt_opening {
 	char detail[LEDGER_DETAIL_MAX + 1]; /* NUL-terminated */
 	size_t detail_len;
 };
+/* The receipts store's values as read back (docs/ledger.md, "The receipts
+ * store"): a receipt record ('R') into o (seq and pending left to the
+ * caller), and a shared batch's range ('B', 'H': u64 | n u32, n 1 to
+ * LEDGER_BLOCK_MAX) into *val and *n.  0, or -EBADMSG for anything that is
+ * not exactly such a value.  Any thread. */
+int ledger_receipt_record_decode(const uint8_t *in, size_t len, struct ledger_receipt_opening *o);
+int ledger_receipt_range_decode(const uint8_t *in, size_t len, uint64_t *val, unsigned *n);
 /* Receipt number seq, or the shared receipt whose HIT is at hit_pos of the
  * own log.  0, -ENOENT, -EBADMSG (a corrupt record), -EIO. */
 int ledger_receipt_get(struct ledger_receipts *s, uint64_t seq, struct ledger_receipt_opening *o);

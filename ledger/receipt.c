@@ -239,7 +239,7 @@ static size_t record_encode(const struct ledger_receipt *r, unsigned mode, uint6
 	return (size_t)(p - out);
 }
 
-static int record_decode(const uint8_t *in, size_t len, struct ledger_receipt_opening *o)
+int ledger_receipt_record_decode(const uint8_t *in, size_t len, struct ledger_receipt_opening *o)
 {
 	size_t elen, dlen;
 
@@ -260,6 +260,15 @@ static int record_decode(const uint8_t *in, size_t len, struct ledger_receipt_op
 	memcpy(o->detail, in + 30 + elen, dlen);
 	o->detail[dlen] = '\0';
 	o->detail_len = dlen;
+	return 0;
+}
+
+int ledger_receipt_range_decode(const uint8_t *in, size_t len, uint64_t *val, unsigned *n)
+{
+	if (len != 12 || ledger_get32(in + 8) == 0 || ledger_get32(in + 8) > LEDGER_BLOCK_MAX)
+		return -EBADMSG;
+	*val = ledger_get64(in);
+	*n = ledger_get32(in + 8);
 	return 0;
 }
 
@@ -358,11 +367,13 @@ static int store_load(struct ledger_receipts *s, const struct ledger_consortium 
 		size_t klen, vlen;
 		const uint8_t *k = (const uint8_t *)rocksdb_iter_key(it, &klen);
 		const uint8_t *v = (const uint8_t *)rocksdb_iter_value(it, &vlen);
+		uint64_t pos;
+		unsigned n;
 
 		if (klen < 1 || k[0] != 'B')
 			break;
-		if (vlen == 12)
-			s->st.nb_pending += ledger_get32(v + 8);
+		if (ledger_receipt_range_decode(v, vlen, &pos, &n) == 0)
+			s->st.nb_pending += n; /* a corrupt one: recovery reports it */
 	}
 	key[0] = 'C';
 	rocksdb_iter_seek(it, (const char *)key, 1);
@@ -541,11 +552,11 @@ static int range_find(struct ledger_receipts *s, char tag, uint64_t v, uint64_t 
 		const uint8_t *k = (const uint8_t *)rocksdb_iter_key(it, &klen);
 		const uint8_t *val = (const uint8_t *)rocksdb_iter_value(it, &vlen);
 
-		if (klen == 9 && k[0] == (uint8_t)tag && vlen == 12) {
+		if (klen == 9 && k[0] == (uint8_t)tag) {
 			*first = ledger_get64(k + 1);
-			*val_v = ledger_get64(val);
-			*n = ledger_get32(val + 8);
-			if (v - *first < *n)
+			if (ledger_receipt_range_decode(val, vlen, val_v, n) != 0)
+				rc = -EBADMSG;
+			else if (v - *first < *n)
 				rc = 0;
 		}
 	} else if (ledger_iter_status(it) != 0) {
@@ -858,10 +869,12 @@ int ledger_receipts_recover(struct ledger *l, struct ledger_receipts *s, uint64_
 		size_t klen, vlen;
 		const uint8_t *k = (const uint8_t *)rocksdb_iter_key(it, &klen);
 		const uint8_t *v = (const uint8_t *)rocksdb_iter_value(it, &vlen);
+		uint64_t pos;
+		unsigned n;
 
 		if (klen != 9 || k[0] != 'B')
 			break;
-		if (vlen != 12 || ledger_get32(v + 8) == 0 || ledger_get32(v + 8) > LEDGER_BLOCK_MAX) {
+		if (ledger_receipt_range_decode(v, vlen, &pos, &n) != 0) {
 			rc = -EBADMSG;
 			ledger_err(err, cap, "pending batch %llu: corrupt record",
 				   (unsigned long long)ledger_get64(k + 1));
@@ -880,8 +893,8 @@ int ledger_receipts_recover(struct ledger *l, struct ledger_receipts *s, uint64_
 			cap_b = c;
 		}
 		b[nb].seq = ledger_get64(k + 1);
-		b[nb].pos = ledger_get64(v);
-		b[nb].n = ledger_get32(v + 8);
+		b[nb].pos = pos;
+		b[nb].n = n;
 		nb++;
 	}
 	/* a read error is not the end of the pending batches */
@@ -921,7 +934,7 @@ int ledger_receipt_get(struct ledger_receipts *s, uint64_t seq, struct ledger_re
 	rc = ledger_rocks_get(s->db, s->ro, NULL, key, sizeof(key), &val, &vlen);
 	if (rc != 0)
 		return rc;
-	rc = record_decode((const uint8_t *)val, vlen, o);
+	rc = ledger_receipt_record_decode((const uint8_t *)val, vlen, o);
 	free(val);
 	if (rc != 0)
 		return rc;

@@ -308,6 +308,15 @@ static int state_before(struct ledger_txn *t, const uint8_t *id, const uint8_t *
 	return ledger_state_seek(*sit, key, pos, NULL, kind);
 }
 
+const char *ledger_add_fault(const struct ledger_consortium *cons, const struct ledger_entry *e)
+{
+	if (cons->lists[e->list].name[0] == '\0')
+		return "ADD to a list bit the consortium has not defined";
+	if (e->expiry_s != 0 && e->expiry_s * 1000 <= e->time_ms)
+		return "ADD that expires before it was made";
+	return NULL;
+}
+
 /* The rules every entry of member m's log obeys (docs/ledger.md, "Rights").
  * NULL if e at pos may be appended; otherwise why not (into buf). */
 static const char *entry_rules(struct ledger_txn *t, unsigned m, const uint8_t *const *entries,
@@ -320,11 +329,7 @@ static const char *entry_rules(struct ledger_txn *t, unsigned m, const uint8_t *
 
 	switch (e->op) {
 	case LEDGER_OP_ADD:
-		if (cons->lists[e->list].name[0] == '\0')
-			return "ADD to a list bit the consortium has not defined";
-		if (e->expiry_s != 0 && e->expiry_s * 1000 <= e->time_ms)
-			return "ADD that expires before it was made";
-		return NULL;
+		return ledger_add_fault(cons, e);
 	case LEDGER_OP_REVOKE:
 		if (memcmp(e->ref_member, cons->members[m].id, LEDGER_ID_BYTES) != 0) {
 			int owner = ledger_member_find(cons, e->ref_member);

@@ -113,6 +113,11 @@ void ledger_node_key(uint8_t key[17], const uint8_t id[LEDGER_ID_BYTES], unsigne
 /* The head of a log that holds nothing yet. */
 void ledger_head_empty(const struct ledger *l, struct ledger_head *h);
 
+/* The rule an ADD entry obeys whatever the state (docs/ledger.md,
+ * "Rights"): NULL, or why it may not be appended.  Appending and
+ * verifying both check it. */
+const char *ledger_add_fault(const struct ledger_consortium *cons, const struct ledger_entry *e);
+
 /*
  * A transaction (ledger/append.c): blocks and checkpoints checked and
  * staged into one WriteBatch, each seeing the ones staged before it;

@@ -156,11 +156,7 @@ static const char *rules(const struct ledger_consortium *cons,
 
 	switch (e->op) {
 	case LEDGER_OP_ADD:
-		if (cons->lists[e->list].name[0] == '\0')
-			return "ADD to a list bit the consortium has not defined";
-		if (e->expiry_s != 0 && e->expiry_s * 1000 <= e->time_ms)
-			return "ADD that expires before it was made";
-		return NULL;
+		return ledger_add_fault(cons, e);
 	case LEDGER_OP_REVOKE:
 		if (memcmp(e->ref_member, cons->members[m].id, LEDGER_ID_BYTES) != 0)
 			return "REVOKE of an entry of another member (only its contributor may)";

@@ -144,6 +144,18 @@ def free_port():
     return port
 
 
+def daemon_settings(work, ldir, sock, **settings):
+    """riskgated's settings for a daemon of a test: ledger ldir, socket sock,
+    segment, table and events (hits.jsonl) in work, no metrics, no
+    staleness alarm; then settings."""
+    base = {"ledger": ldir, "socket": sock,
+            "segment": os.path.join(work, "riskgate.seg"),
+            "table": os.path.join(work, "riskgate.table"), "table_capacity": 65536,
+            "events": os.path.join(work, "hits.jsonl"), "metrics": "", "stale_after_sec": 0}
+    base.update(settings)
+    return base
+
+
 def config_text(settings):
     """libconfig text of settings: strings quoted, booleans as true/false."""
     out = []
@@ -183,13 +195,9 @@ class Daemon:
 
     def configure(self, **settings):
         """Write the configuration file: the defaults above, then settings."""
-        base = {"ledger": self.ldir, "socket": self.sock, "socket_group": "nogroup",
-                "segment": os.path.join(self.work, "riskgate.seg"),
-                "table": os.path.join(self.work, "riskgate.table"), "table_capacity": 65536,
-                "events": self.events, "metrics": "", "stale_after_sec": 0}
-        base.update(settings)
         with open(self.cfg, "w") as f:
-            f.write(config_text(base))
+            f.write(config_text(daemon_settings(self.work, self.ldir, self.sock,
+                                                socket_group="nogroup", **settings)))
 
     def start(self):
         self.proc = start_daemon(self.riskgated, self.cfg, self.log)
@@ -209,18 +217,14 @@ class Daemon:
 
 
 def own_config(path, work, ldir, sock, table_capacity=65536):
-    """riskgated's config at path for a daemon run as the caller: ledger
-    ldir, socket sock, segment, table and events in work, the caller's own
-    group as admin group (no root needed), no metrics, no staleness alarm."""
+    """riskgated's config at path for a daemon run as the caller
+    (daemon_settings), the caller's own group as admin group (no root
+    needed)."""
     admin = grp.getgrgid(os.getgid()).gr_name
     with open(path, "w") as f:
-        f.write(f'ledger = "{ldir}";\nsocket = "{sock}";\nsocket_group = "";\n'
-                f'admin_group = "{admin}";\n'
-                f'segment = "{os.path.join(work, "riskgate.seg")}";\n'
-                f'table = "{os.path.join(work, "riskgate.table")}";\n'
-                f'table_capacity = {table_capacity};\n'
-                f'events = "{os.path.join(work, "hits.jsonl")}";\nmetrics = "";\n'
-                'stale_after_sec = 0;\n')
+        f.write(config_text(daemon_settings(work, ldir, sock, socket_group="",
+                                            admin_group=admin,
+                                            table_capacity=table_capacity)))
 
 
 def start_daemon(riskgated, cfg, log):

@@ -348,7 +348,7 @@ int rg_ident_mask(unsigned kind, const char *value, size_t len, char *out, size_
  * returns the longest run's digit count (dates and short runs included).
  */
 static size_t digit_runs(const char *s, size_t len,
-			 void (*fn)(char *s, size_t start, size_t end, size_t nb), char *ws)
+			 void (*fn)(void *ctx, size_t start, size_t end, size_t nb), void *ctx)
 {
 	size_t i = 0, longest = 0;
 
@@ -385,13 +385,14 @@ static size_t digit_runs(const char *s, size_t len,
 		if (nb > longest)
 			longest = nb;
 		if (nb >= RG_MASK_RUN_MIN && fn != NULL)
-			fn(ws, start, end, nb);
+			fn(ctx, start, end, nb);
 	}
 	return longest;
 }
 
-static void mask_run(char *s, size_t start, size_t end, size_t nb)
+static void mask_run(void *ctx, size_t start, size_t end, size_t nb)
 {
+	char *s = ctx;
 	size_t k = 0;
 
 	for (size_t i = start; i < end; i++) {

@@ -107,7 +107,7 @@ static inline void stream_fin_check(struct rg_stream *s)
 static void stream_keep(struct rg_stream *s, const uint8_t *data, uint32_t n)
 {
 	uint32_t skip = n > s->cap ? n - s->cap : 0;
-	uint32_t i = ring_slot(s, skip % s->cap);
+	uint32_t i = skip == 0 ? s->head : ring_slot(s, skip % s->cap);
 	uint32_t left = n - skip, first = s->cap - i < left ? s->cap - i : left;
 
 	memcpy(s->hold + i, data + skip, first);
@@ -125,7 +125,8 @@ static inline void stream_deliver(struct rg_stream *s, const uint8_t *data, uint
 	s->stats.nb_bytes_delivered += n;
 	s->next_seq += n;
 	if (s->cap != 0) {
-		s->head = (uint32_t)(((uint64_t)s->head + n) % s->cap);
+		/* a delivery longer than the ring is rare: divide only then */
+		s->head = ring_slot(s, n < s->cap ? n : n % s->cap);
 		s->kept = n >= s->cap - s->kept ? s->cap : s->kept + n;
 	}
 }
@@ -141,6 +142,18 @@ static void stream_drain(struct rg_stream *s, const struct rg_stream_sink *k)
 		s->held -= n;
 		stream_deliver(s, s->hold + i, n, true, k);
 	}
+}
+
+/* Length of the run of unheld slots from head on, at most max (<= cap),
+ * across the ring's end. */
+static uint32_t stream_unheld_run(const struct rg_stream *s, uint32_t max)
+{
+	uint32_t i = s->head, first = s->cap - i < max ? s->cap - i : max;
+	uint32_t run = map_run(s, i, first, false);
+
+	if (run == first && run < max)
+		run += map_run(s, 0, max - run, false);
+	return run;
 }
 
 /* Give up on the next n bytes (none of them held): tell the sink, move on. */
@@ -343,20 +356,8 @@ static void stream_skip_to_ack(struct rg_stream *s, const struct rg_stream_sink 
 			stream_drain(s, k);
 			continue;
 		}
-		if (s->held != 0 && n > s->cap) {
-			uint32_t i = s->head, run = map_run(s, i, s->cap - i, false);
-
-			if (run == s->cap - i)
-				run += map_run(s, 0, i, false);
-			n = run;
-		} else if (s->held != 0) {
-			uint32_t i = s->head, lim = s->cap - i < n ? s->cap - i : n;
-			uint32_t run = map_run(s, i, lim, false);
-
-			if (run == s->cap - i && run < n)
-				run += map_run(s, 0, n - run < i ? n - run : i, false);
-			n = run;
-		}
+		if (s->held != 0) /* up to the first held byte, if it comes first */
+			n = stream_unheld_run(s, n < s->cap ? n : s->cap);
 		if (!counted) {
 			s->stats.nb_gaps++;
 			counted = true;
@@ -513,15 +514,11 @@ void rg_stream_ack(struct rg_stream *s, const struct rg_stream *rev, uint32_t ac
 
 uint32_t rg_stream_skip_gap(struct rg_stream *s, const struct rg_stream_sink *k)
 {
-	uint32_t skipped, i;
+	uint32_t skipped;
 
 	if (s->held == 0)
 		return 0;
-	/* the first held byte: scan to the ring's end, then from slot 0 */
-	i = s->head;
-	skipped = map_run(s, i, s->cap - i, false);
-	if (skipped == s->cap - i)
-		skipped += map_run(s, 0, i, false);
+	skipped = stream_unheld_run(s, s->cap); /* up to the first held byte */
 
 	s->stats.nb_gaps++;
 	stream_skip(s, skipped, k);

@@ -834,20 +834,23 @@ static int cmd_ledger_head(struct ctl_daemon *d, struct ctl_client *c, json_t *a
 	for (unsigned m = 0; m < cs->nb_members; m++) {
 		struct ledger_head h;
 		struct ledger_checkpoint cp;
-		char t[32] = "";
+		struct ledger_block last;
+		char t[32] = "", note[LEDGER_CHECKPOINT_MAX] = "";
 
 		if (ledger_head_get(d->l, m, &h) != 0)
 			memset(&h, 0, sizeof(h));
 		memset(&cp, 0, sizeof(cp));
-		if (ledger_checkpoint_latest(d->l, m, &cp) == 0)
-			ledger_time_str(cp.time_ms, t, sizeof(t));
+		if (h.nb_blocks > 0 && ledger_block_get(d->l, m, h.nb_blocks - 1, &last) == 0)
+			ledger_time_str(last.time_ms, t, sizeof(t));
+		if (ledger_checkpoint_latest(d->l, m, &cp) == 0 &&
+		    ledger_checkpoint_encode(&cp, note, sizeof(note)) < 0)
+			note[0] = '\0';
 		json_array_append_new(a, json_pack(
-			"{s:s, s:i, s:b, s:I, s:I, s:o, s:o, s:I, s:s}", "member", cs->members[m].name,
+			"{s:s, s:i, s:b, s:I, s:I, s:o, s:s, s:I, s:s}", "member", cs->members[m].name,
 			"index", (int)m, "self", (int)m == ledger_self(d->l), "size",
 			(json_int_t)h.size, "blocks", (json_int_t)h.nb_blocks, "root",
-			hex_json(h.root, LEDGER_HASH_BYTES), "checkpoint",
-			hex_json(cp.sig, LEDGER_SIG_BYTES), "checkpoint_size", (json_int_t)cp.size,
-			"time", t));
+			hex_json(h.root, LEDGER_HASH_BYTES), "checkpoint", note, "checkpoint_size",
+			(json_int_t)cp.size, "time", t));
 	}
 	*result = json_pack("{s:o, s:I}", "heads", a, "ledger_pos", (json_int_t)ctl_ledger_pos(d));
 	return 0;

@@ -226,10 +226,10 @@ static int txn_block_get(struct ledger_txn *t, unsigned m, uint64_t height,
 static int txn_checkpoint_get(struct ledger_txn *t, unsigned m, uint64_t size,
 			      struct ledger_checkpoint *c)
 {
-	const uint8_t *id = ledger_txn_cons(t)->members[m].id;
+	const struct ledger_consortium *cons = ledger_txn_cons(t);
 
 	for (size_t i = 0; i < t->nb_cps; i++)
-		if (t->cps[i].size == size && memcmp(t->cps[i].member, id, LEDGER_ID_BYTES) == 0) {
+		if (t->cps[i].size == size && ledger_checkpoint_member(cons, &t->cps[i]) == (int)m) {
 			*c = t->cps[i];
 			return 0;
 		}
@@ -589,9 +589,9 @@ int ledger_checkpoint_now(struct ledger *l, char *err, size_t cap)
 {
 	struct ledger_checkpoint c, last;
 	struct ledger_head h;
-	uint8_t key[16], buf[LEDGER_CHECKPOINT_BYTES];
-	char *errptr = NULL;
-	int rc;
+	uint8_t key[16];
+	char buf[LEDGER_CHECKPOINT_MAX], *errptr = NULL;
+	int rc, len;
 
 	if (l->ident == NULL || l->self < 0)
 		return -EPERM;
@@ -604,16 +604,18 @@ int ledger_checkpoint_now(struct ledger *l, char *err, size_t cap)
 	if (rc == 0 && last.size == h.size)
 		return 0;
 	memset(&c, 0, sizeof(c));
-	memcpy(c.member, l->cons.members[l->self].id, LEDGER_ID_BYTES);
-	memcpy(c.consortium, l->cons.id, LEDGER_HASH_BYTES);
+	rc = ledger_origin(&l->cons, (unsigned)l->self, c.origin, sizeof(c.origin));
+	if (rc != 0)
+		return rc;
 	c.size = h.size;
 	memcpy(c.root, h.root, LEDGER_HASH_BYTES);
-	c.time_ms = ledger_now_ms();
 	ledger_checkpoint_sign(&c, l->ident->sk);
-	ledger_checkpoint_encode(&c, buf);
-	ledger_key_member_u64(key, c.member, c.size);
+	len = ledger_checkpoint_encode(&c, buf, sizeof(buf));
+	if (len < 0)
+		return len;
+	ledger_key_member_u64(key, l->cons.members[l->self].id, c.size);
 	rocksdb_put_cf(l->db, l->wsync, l->cf[LEDGER_CF_CHECKPOINTS], (const char *)key,
-		       sizeof(key), (const char *)buf, sizeof(buf), &errptr);
+		       sizeof(key), buf, (size_t)len, &errptr);
 	return ledger_rocks_err(errptr, err, cap, "rocksdb put checkpoint");
 }
 
@@ -663,35 +665,51 @@ const char *ledger_evidence_name(unsigned problem)
 }
 
 /* Evidence into the peers column family, at once and synced (docs/ledger.md,
- * "Evidence"): "fork" | id | at -> a | b (two signed objects), or "badc" |
- * id | size -> problem | checkpoint [| the log's root at that size]. */
-static void keep_evidence(struct ledger *l, unsigned problem, const uint8_t id[LEDGER_ID_BYTES],
-			  uint64_t at, const uint8_t *a, size_t alen, const uint8_t *b,
-			  size_t blen)
+ * "Evidence"): "fork" or "badc" | id | at -> problem u8 | object u8 |
+ * len u16 | a | len u16 | b (b: the second signed object of a fork, or the
+ * log's root at that size, or nothing). */
+static void keep_evidence(struct ledger *l, unsigned problem, unsigned object,
+			  const uint8_t id[LEDGER_ID_BYTES], uint64_t at, const void *a, size_t alen,
+			  const void *b, size_t blen)
 {
-	uint8_t key[4 + 16], val[1 + 2 * LEDGER_BLOCK_BYTES];
-	size_t off = 0;
+	uint8_t key[4 + 16], val[6 + 2 * LEDGER_NOTE_MAX];
 	char *errptr = NULL;
 
+	if (alen > LEDGER_NOTE_MAX || blen > LEDGER_NOTE_MAX)
+		return;
 	memcpy(key, problem == LEDGER_EVIDENCE_FORK ? "fork" : "badc", 4);
 	ledger_key_member_u64(key + 4, id, at);
-	if (problem != LEDGER_EVIDENCE_FORK)
-		val[off++] = (uint8_t)problem;
-	memcpy(val + off, a, alen);
-	memcpy(val + off + alen, b, blen);
+	val[0] = (uint8_t)problem;
+	val[1] = (uint8_t)object;
+	ledger_put16(val + 2, (uint16_t)alen);
+	memcpy(val + 4, a, alen);
+	ledger_put16(val + 4 + alen, (uint16_t)blen);
+	if (blen != 0)
+		memcpy(val + 6 + alen, b, blen);
 	rocksdb_put_cf(l->db, l->wsync, l->cf[LEDGER_CF_PEERS], (const char *)key, sizeof(key),
-		       (const char *)val, off + alen + blen, &errptr);
+		       (const char *)val, 6 + alen + blen, &errptr);
 	free(errptr); /* evidence is kept at best; the refusal stands either way */
 }
 
 void ledger_keep_bad_checkpoint(struct ledger *l, const struct ledger_checkpoint *c,
 				unsigned problem, const uint8_t *root)
 {
-	uint8_t buf[LEDGER_CHECKPOINT_BYTES];
+	char buf[LEDGER_CHECKPOINT_MAX];
+	int len = ledger_checkpoint_encode(c, buf, sizeof(buf));
+	int m = ledger_checkpoint_member(&l->cons, c);
 
-	ledger_checkpoint_encode(c, buf);
-	keep_evidence(l, problem, c->member, c->size, buf, sizeof(buf), root,
-		      root != NULL ? LEDGER_HASH_BYTES : 0);
+	if (len < 0 || m < 0)
+		return;
+	keep_evidence(l, problem, LEDGER_EVIDENCE_CHECKPOINT, l->cons.members[m].id, c->size, buf,
+		      (size_t)len, root, root != NULL ? LEDGER_HASH_BYTES : 0);
+}
+
+void ledger_keep_fork_notes(struct ledger *l, unsigned member, uint64_t at, const char *a,
+			    size_t alen, const char *b, size_t blen)
+{
+	if (member < l->cons.nb_members)
+		keep_evidence(l, LEDGER_EVIDENCE_FORK, LEDGER_EVIDENCE_CHECKPOINT,
+			      l->cons.members[member].id, at, a, alen, b, blen);
 }
 
 int ledger_evidence_iterate(struct ledger *l, ledger_evidence_fn cb, void *arg)
@@ -705,22 +723,24 @@ int ledger_evidence_iterate(struct ledger *l, ledger_evidence_fn cb, void *arg)
 		const uint8_t *v = (const uint8_t *)rocksdb_iter_value(it, &vlen);
 		struct ledger_evidence ev = { 0 };
 
-		if (klen != 4 + 16)
+		if (klen != 4 + 16 || (memcmp(k, "fork", 4) != 0 && memcmp(k, "badc", 4) != 0))
 			continue;
-		if (memcmp(k, "fork", 4) == 0) {
-			ev.problem = LEDGER_EVIDENCE_FORK;
-		} else if (memcmp(k, "badc", 4) == 0 && vlen > 0 && ledger_evidence_name(v[0])) {
-			ev.problem = v[0];
-			v++;
-			vlen--;
-		} else {
+		if (vlen < 6 || ledger_evidence_name(v[0]) == NULL ||
+		    (v[1] != LEDGER_EVIDENCE_BLOCK && v[1] != LEDGER_EVIDENCE_CHECKPOINT))
 			continue;
-		}
+		ev.problem = v[0];
+		ev.object = v[1];
+		ev.alen = ledger_get16(v + 2);
+		if (4 + ev.alen + 2 > vlen)
+			continue;
+		ev.a = v + 4;
+		ev.blen = ledger_get16(v + 4 + ev.alen);
+		if (6 + ev.alen + ev.blen != vlen)
+			continue;
+		ev.b = v + 6 + ev.alen;
 		ev.member = ledger_member_find(&l->cons, k + 4);
 		memcpy(ev.member_id, k + 4, LEDGER_ID_BYTES);
 		ev.at = ledger_get64(k + 4 + LEDGER_ID_BYTES);
-		ev.data = v;
-		ev.len = vlen;
 		rc = cb(arg, &ev);
 		if (rc != 0)
 			break;
@@ -767,8 +787,8 @@ int ledger_txn_block(struct ledger_txn *t, const struct ledger_block *b,
 				   cons->members[m].name, (unsigned long long)b->height);
 			return -EPERM;
 		}
-		keep_evidence(t->l, LEDGER_EVIDENCE_FORK, b->member, b->height, x, sizeof(x), y,
-			      sizeof(y));
+		keep_evidence(t->l, LEDGER_EVIDENCE_FORK, LEDGER_EVIDENCE_BLOCK, b->member, b->height, x,
+			      sizeof(x), y, sizeof(y));
 		ledger_err(err, cap,
 			   "FORK: member %s signed two different blocks at height %llu (evidence "
 			   "kept)",
@@ -839,19 +859,20 @@ int ledger_txn_checkpoint(struct ledger_txn *t, const struct ledger_checkpoint *
 	const struct ledger_consortium *cons = ledger_txn_cons(t);
 	struct ledger_checkpoint held;
 	struct ledger_head h;
-	uint8_t key[16], buf[LEDGER_CHECKPOINT_BYTES], root[LEDGER_HASH_BYTES];
+	uint8_t key[16], root[LEDGER_HASH_BYTES];
+	char buf[LEDGER_CHECKPOINT_MAX];
 	const char *name;
-	int m, rc;
+	int m, rc, len;
 
 	*problem = 0;
-	m = ledger_member_find(cons, c->member);
+	m = ledger_checkpoint_member(cons, c);
 	if (m < 0) {
-		ledger_err(err, cap, "checkpoint from a non-member");
+		ledger_err(err, cap, "checkpoint of an origin that is no member's log of this "
+			   "consortium");
 		return -EPERM;
 	}
 	name = cons->members[m].name;
-	if (memcmp(c->consortium, cons->id, LEDGER_HASH_BYTES) != 0 ||
-	    !ledger_checkpoint_sig_ok(c, cons->members[m].pk)) {
+	if (!ledger_checkpoint_sig_ok(c, cons->members[m].pk)) {
 		ledger_err(err, cap, "member %s checkpoint at size %llu: bad signature", name,
 			   (unsigned long long)c->size);
 		return -EPERM;
@@ -875,17 +896,22 @@ int ledger_txn_checkpoint(struct ledger_txn *t, const struct ledger_checkpoint *
 			   "held", name, (unsigned long long)c->size, (unsigned long long)h.size);
 		return -EAGAIN;
 	}
-	ledger_checkpoint_encode(c, buf);
+	len = ledger_checkpoint_encode(c, buf, sizeof(buf));
+	if (len < 0)
+		return len;
 	rc = txn_checkpoint_get(t, (unsigned)m, c->size, &held);
 	if (rc == 0) {
-		uint8_t x[LEDGER_CHECKPOINT_BYTES];
+		char x[LEDGER_CHECKPOINT_MAX];
+		int xlen;
 
-		ledger_checkpoint_encode(&held, x);
-		if (memcmp(x, buf, sizeof(x)) == 0 ||
-		    memcmp(held.root, c->root, LEDGER_HASH_BYTES) == 0)
+		if (memcmp(held.root, c->root, LEDGER_HASH_BYTES) == 0)
 			return 1; /* the same head, maybe signed twice: no fork */
+		xlen = ledger_checkpoint_encode(&held, x, sizeof(x));
+		if (xlen < 0)
+			return xlen;
 		*problem = LEDGER_EVIDENCE_FORK;
-		keep_evidence(t->l, *problem, c->member, c->size, x, sizeof(x), buf, sizeof(buf));
+		keep_evidence(t->l, *problem, LEDGER_EVIDENCE_CHECKPOINT, cons->members[m].id,
+			      c->size, x, (size_t)xlen, buf, (size_t)len);
 		ledger_err(err, cap,
 			   "FORK: member %s signed two different heads for size %llu (evidence "
 			   "kept)", name, (unsigned long long)c->size);
@@ -912,9 +938,9 @@ int ledger_txn_checkpoint(struct ledger_txn *t, const struct ledger_checkpoint *
 		t->cps = np;
 		t->cps[t->nb_cps++] = *c;
 	}
-	ledger_key_member_u64(key, c->member, c->size);
+	ledger_key_member_u64(key, cons->members[m].id, c->size);
 	rocksdb_writebatch_put_cf(t->wb, t->l->cf[LEDGER_CF_CHECKPOINTS], (const char *)key,
-				  sizeof(key), (const char *)buf, sizeof(buf));
+				  sizeof(key), buf, (size_t)len);
 	return 0;
 }
 

@@ -1,12 +1,12 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * Block headers and checkpoints (signed tree heads): canonical encodings
- * and Ed25519 signatures (libsodium).  Layouts in docs/ledger.md.
+ * Block headers: canonical encoding and Ed25519 signature (libsodium).
+ * Layout in docs/ledger.md.
  *
  * A block header commits to its entries (entries_root), to the whole log
  * after it (tree_root) and to the previous block (prev), and is signed by
- * its member; a checkpoint (member, consortium, size, root, time) is the
- * signed tree head an auditor checks proofs against.
+ * its member.  Checkpoints, the signed tree heads an auditor checks proofs
+ * against, are signed notes (ledger/note.c).
  */
 #include <errno.h>
 #include <string.h>
@@ -17,7 +17,6 @@
 #include "ledger/ledger.h"
 
 static const uint8_t block_magic[4] = { 'R', 'G', 'B', 'K' };
-static const uint8_t cp_magic[4] = { 'R', 'G', 'C', 'P' };
 
 void ledger_block_encode(const struct ledger_block *b, uint8_t out[LEDGER_BLOCK_BYTES])
 {
@@ -75,47 +74,4 @@ bool ledger_block_sig_ok(const struct ledger_block *b, const uint8_t pk[LEDGER_P
 
 	ledger_block_encode(b, buf);
 	return crypto_sign_verify_detached(b->sig, buf, LEDGER_BLOCK_SIGNED, pk) == 0;
-}
-
-void ledger_checkpoint_encode(const struct ledger_checkpoint *c,
-			      uint8_t out[LEDGER_CHECKPOINT_BYTES])
-{
-	memcpy(out, cp_magic, 4);
-	out[4] = 1;
-	memcpy(out + 5, c->member, LEDGER_ID_BYTES);
-	memcpy(out + 13, c->consortium, 32);
-	ledger_put64(out + 45, c->size);
-	memcpy(out + 53, c->root, 32);
-	ledger_put64(out + 85, c->time_ms);
-	memcpy(out + LEDGER_CHECKPOINT_SIGNED, c->sig, LEDGER_SIG_BYTES);
-}
-
-int ledger_checkpoint_decode(const uint8_t *in, size_t len, struct ledger_checkpoint *c)
-{
-	if (len != LEDGER_CHECKPOINT_BYTES || memcmp(in, cp_magic, 4) != 0 || in[4] != 1)
-		return -EBADMSG;
-	memcpy(c->member, in + 5, LEDGER_ID_BYTES);
-	memcpy(c->consortium, in + 13, 32);
-	c->size = ledger_get64(in + 45);
-	memcpy(c->root, in + 53, 32);
-	c->time_ms = ledger_get64(in + 85);
-	memcpy(c->sig, in + LEDGER_CHECKPOINT_SIGNED, LEDGER_SIG_BYTES);
-	return 0;
-}
-
-void ledger_checkpoint_sign(struct ledger_checkpoint *c, const uint8_t *sk)
-{
-	uint8_t buf[LEDGER_CHECKPOINT_BYTES];
-
-	ledger_checkpoint_encode(c, buf);
-	crypto_sign_detached(c->sig, NULL, buf, LEDGER_CHECKPOINT_SIGNED, sk);
-}
-
-bool ledger_checkpoint_sig_ok(const struct ledger_checkpoint *c,
-			      const uint8_t pk[LEDGER_PK_BYTES])
-{
-	uint8_t buf[LEDGER_CHECKPOINT_BYTES];
-
-	ledger_checkpoint_encode(c, buf);
-	return crypto_sign_verify_detached(c->sig, buf, LEDGER_CHECKPOINT_SIGNED, pk) == 0;
 }

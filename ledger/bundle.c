@@ -4,10 +4,10 @@
  * offline way to share a log and the payload sync carries (docs/ledger.md,
  * "Bundle").
  *
- *   "RGBUNDL1" | consortium id (32) | record* | end record
+ *   "RGBUNDL2" | consortium id (32) | record* | end record
  *   record     = type u8 | length u32 (big-endian) | body[length]
  *   type 1     block: header (201 bytes) | nb_entries x (len u16 | entry)
- *   type 2     checkpoint (157 bytes)
+ *   type 2     checkpoint: its signed note (at most 512 bytes)
  *   type 0xff  end: SHA-256 of every byte before this record; nothing after
  *
  * The parser checks the whole framing and the end hash before it hands
@@ -33,7 +33,8 @@
 #include "ledger/ledger.h"
 #include "ledger/store.h"
 
-#define BUNDLE_MAGIC "RGBUNDL1"
+#define BUNDLE_MAGIC "RGBUNDL2"
+#define BUNDLE_MAGIC_V1 "RGBUNDL1" /* binary checkpoints: no longer read */
 #define BUNDLE_HDR (8 + LEDGER_HASH_BYTES)
 
 enum { REC_BLOCK = 1, REC_CHECKPOINT = 2, REC_END = 0xff };
@@ -116,10 +117,13 @@ static int parse_pass(const uint8_t *buf, size_t len, const struct ledger_bundle
 			}
 		} else if (type == REC_CHECKPOINT) {
 			struct ledger_checkpoint c;
+			const char *w = "";
 
-			if (ledger_checkpoint_decode(body, rlen, &c) != 0) {
-				ledger_err(why, cap, "record %llu: malformed checkpoint",
-					   (unsigned long long)nb_rec);
+			if (rlen > LEDGER_CHECKPOINT_MAX ||
+			    ledger_checkpoint_decode((const char *)body, rlen, &c, &w) != 0) {
+				ledger_err(why, cap, "record %llu: malformed checkpoint: %s",
+					   (unsigned long long)nb_rec,
+					   rlen > LEDGER_CHECKPOINT_MAX ? "longer than 512 bytes" : w);
 				return -EBADMSG;
 			}
 			if (cb != NULL && cb->checkpoint != NULL) {
@@ -145,6 +149,11 @@ int ledger_bundle_parse(const uint8_t *buf, size_t len, uint8_t consortium[LEDGE
 	uint16_t *lens;
 	int rc;
 
+	if (len >= BUNDLE_HDR && memcmp(buf, BUNDLE_MAGIC_V1, 8) == 0) {
+		ledger_err(why, cap, "bundle of format 1 (binary checkpoints), which is no longer "
+			   "read: make it again with this version's riskgate-ledger bundle");
+		return -EBADMSG;
+	}
 	if (len < BUNDLE_HDR || memcmp(buf, BUNDLE_MAGIC, 8) != 0) {
 		ledger_err(why, cap, "not a riskgate bundle (bad magic)");
 		return -EBADMSG;
@@ -388,7 +397,7 @@ static int pull_judge(struct ledger *l, struct pull_ctx *p)
 			ledger_err(p->err, p->cap, "%s", why);
 			return r;
 		}
-		pull_bad(p->st, (unsigned)ledger_member_find(ledger_txn_cons(p->t), c->member),
+		pull_bad(p->st, (unsigned)ledger_checkpoint_member(ledger_txn_cons(p->t), c),
 			 false, c->size, problem);
 		if (rc == 0)
 			ledger_err(p->err, p->cap, "%s", why);

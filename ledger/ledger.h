@@ -39,8 +39,16 @@
 #define LEDGER_BLOCK_DEFAULT 4096
 #define LEDGER_BLOCK_BYTES 201	 /* block header with its signature */
 #define LEDGER_BLOCK_SIGNED 137	 /* bytes the block signature covers */
-#define LEDGER_CHECKPOINT_BYTES 157
-#define LEDGER_CHECKPOINT_SIGNED 93
+#define LEDGER_KEYID_BYTES 4	 /* signed-note key id */
+#define LEDGER_ORIGIN_PREFIX "riskgate/" /* origin = prefix consortium "/" member */
+#define LEDGER_ORIGIN_MAX 80	 /* "riskgate/" + 32 + "/" + 32 */
+#define LEDGER_CHECKPOINT_MAX 512 /* a checkpoint note with its own signature line */
+#define LEDGER_NOTE_MAX 8192	 /* any note read from a peer, signatures included */
+#define LEDGER_NOTE_SIGS_MAX 32	 /* signature lines in a note */
+#define LEDGER_NOTE_SIG_MAX 72	 /* signature bytes after the key id (cosignature: 8 + 64) */
+#define LEDGER_KEY_NAME_MAX 96
+#define LEDGER_NOTE_ALG_ED25519 0x01 /* signed-note Ed25519 signature */
+#define LEDGER_NOTE_ALG_COSIG 0x04   /* tlog-cosignature cosignature/v1 */
 #define LEDGER_PROOF_MAX 64	 /* hashes in a proof */
 #define LEDGER_ERR_MAX 256
 
@@ -186,28 +194,129 @@ struct ledger_block {
 	uint8_t sig[LEDGER_SIG_BYTES];
 };
 
+/* A checkpoint (C2SP tlog-checkpoint): the signed note
+ * "<origin>\n<size>\n<base64 root>\n" + blank line + "— <origin> <sig>",
+ * signed with the member's ledger key under the key name <origin>
+ * (docs/sync.md).  origin = "riskgate/<consortium>/<member>". */
 struct ledger_checkpoint {
-	uint8_t member[LEDGER_ID_BYTES];
-	uint8_t consortium[LEDGER_HASH_BYTES];
+	char origin[LEDGER_ORIGIN_MAX + 1];
 	uint64_t size;
 	uint8_t root[LEDGER_HASH_BYTES];
-	uint64_t time_ms;
-	uint8_t sig[LEDGER_SIG_BYTES];
+	uint8_t keyid[LEDGER_KEYID_BYTES]; /* SHA-256(origin "\n" 0x01 pk)[:4] */
+	uint8_t sig[LEDGER_SIG_BYTES];	    /* Ed25519 over the note text */
 };
 
 void ledger_block_encode(const struct ledger_block *b, uint8_t out[LEDGER_BLOCK_BYTES]);
 int ledger_block_decode(const uint8_t *in, size_t len, struct ledger_block *b);
 void ledger_block_hash(const struct ledger_block *b, uint8_t out[LEDGER_HASH_BYTES]);
-void ledger_checkpoint_encode(const struct ledger_checkpoint *c,
-			      uint8_t out[LEDGER_CHECKPOINT_BYTES]);
-int ledger_checkpoint_decode(const uint8_t *in, size_t len, struct ledger_checkpoint *c);
 /* Sign with a 64-byte Ed25519 secret key; verify: true only on a valid
  * signature (any non-zero result of libsodium is a rejection). */
 void ledger_block_sign(struct ledger_block *b, const uint8_t *sk);
 bool ledger_block_sig_ok(const struct ledger_block *b, const uint8_t pk[LEDGER_PK_BYTES]);
+
+/* ---- signed notes, checkpoints, cosignatures (ledger/note.c) ---- */
+
+struct ledger_consortium;
+
+struct ledger_note_sig {
+	char name[LEDGER_KEY_NAME_MAX + 1];
+	uint8_t keyid[LEDGER_KEYID_BYTES];
+	uint8_t sig[LEDGER_NOTE_SIG_MAX]; /* after the key id: 64 (Ed25519), 72 (cosignature) */
+	size_t sig_len;
+};
+
+struct ledger_note {
+	const char *text; /* borrowed from the parsed input: up to and with the
+			   * newline before the blank line */
+	size_t text_len;
+	unsigned nb_sigs;
+	struct ledger_note_sig sigs[LEDGER_NOTE_SIGS_MAX];
+};
+
+/* Parse a signed note (at most LEDGER_NOTE_MAX bytes).  0, or -EBADMSG,
+ * -EMSGSIZE, -E2BIG with *why (static text) saying what was wrong.
+ * Verifies nothing. */
+int ledger_note_parse(const char *in, size_t len, struct ledger_note *n, const char **why);
+/* Key id: SHA-256(name "\n" alg pk)[:4]. */
+void ledger_note_keyid(const char *name, uint8_t alg, const uint8_t pk[LEDGER_PK_BYTES],
+		       uint8_t out[LEDGER_KEYID_BYTES]);
+/* The verifier key text "<name>+<hex id>+<base64(alg pk)>" (Go's note
+ * package reads it).  Length, or -ENOSPC. */
+int ledger_note_vkey(char *out, size_t cap, const char *name, uint8_t alg,
+		     const uint8_t pk[LEDGER_PK_BYTES]);
+/* One signature line, newline included.  Length, or -ENOSPC/-EINVAL. */
+int ledger_note_sig_line(char *out, size_t cap, const char *name,
+			 const uint8_t keyid[LEDGER_KEYID_BYTES], const uint8_t *sig,
+			 size_t sig_len);
+
+/* origin of member's log: "riskgate/<consortium>/<member>".  0, -ENOENT,
+ * -ENOSPC. */
+int ledger_origin(const struct ledger_consortium *c, unsigned member, char *out, size_t cap);
+/* The member whose origin this is, or -ENOENT. */
+int ledger_origin_member(const struct ledger_consortium *c, const char *origin);
+/* The note text (three lines).  Length, or -ENOSPC. */
+int ledger_checkpoint_body(const struct ledger_checkpoint *c, char *out, size_t cap);
+/* The note: text, blank line, the origin's signature line.  Length
+ * (< LEDGER_CHECKPOINT_MAX with cap that large), or -ENOSPC. */
+int ledger_checkpoint_encode(const struct ledger_checkpoint *c, char *out, size_t cap);
+/* Parse the three lines of a checkpoint text (exact: no leading zeros,
+ * canonical base64, no extension lines).  0 or -EBADMSG with *why. */
+int ledger_checkpoint_parse_body(const char *text, size_t len, struct ledger_checkpoint *c,
+				 const char **why);
+/* Parse a checkpoint note: its text, and the one signature line named as
+ * its origin with 64 signature bytes; other lines (cosignatures) are
+ * skipped.  Checks no signature.  0 or -errno with *why (why may be NULL). */
+int ledger_checkpoint_decode(const char *in, size_t len, struct ledger_checkpoint *c,
+			     const char **why);
+/* Sign with a 64-byte Ed25519 secret key (seed || public key); c->origin,
+ * size and root set.  Verify: key id and signature; true only when valid. */
 void ledger_checkpoint_sign(struct ledger_checkpoint *c, const uint8_t *sk);
 bool ledger_checkpoint_sig_ok(const struct ledger_checkpoint *c,
 			      const uint8_t pk[LEDGER_PK_BYTES]);
+/* Member index of c's origin in cons, or -ENOENT. */
+int ledger_checkpoint_member(const struct ledger_consortium *cons,
+			     const struct ledger_checkpoint *c);
+/* A cosignature/v1 line by witness name (key sk) at time_s over the
+ * checkpoint text.  Length, or -errno. */
+int ledger_cosign(const char *name, const uint8_t *sk, uint64_t time_s, const char *text,
+		  size_t text_len, char *line, size_t cap);
+/* Whether s is a valid cosignature/v1 by pk over text; *time_s (may be
+ * NULL) gets its time. */
+bool ledger_cosig_ok(const struct ledger_note_sig *s, const uint8_t pk[LEDGER_PK_BYTES],
+		     const char *text, size_t text_len, uint64_t *time_s);
+
+/* ---- tiles (ledger/tile.c; C2SP tlog-tiles, docs/sync.md) ---- */
+
+#define LEDGER_TILE_HEIGHT 8
+#define LEDGER_TILE_WIDTH 256				  /* hashes or entries in a full tile */
+#define LEDGER_TILE_LEVELS 8				  /* levels 0..7: trees up to 2^64 */
+#define LEDGER_TILE_BYTES (LEDGER_TILE_WIDTH * LEDGER_HASH_BYTES) /* a full hash tile */
+#define LEDGER_BUNDLE_BYTES_MAX (LEDGER_TILE_WIDTH * (2 + LEDGER_ENTRY_MAX)) /* an entry bundle */
+#define LEDGER_TILE_PATH_MAX 64
+
+struct ledger_tile_ref {
+	int level;	/* 0..7 hash tiles, -1 the entry bundle */
+	uint64_t index; /* N */
+	unsigned width; /* 1..256; 256 = full */
+};
+
+/* "tile/<L>/<N>[.p/<W>]" or "tile/entries/<N>[.p/<W>]".  Length or
+ * -ENOSPC. */
+int ledger_tile_path(const struct ledger_tile_ref *t, char *out, size_t cap);
+/* Parse such a path (exactly the canonical spelling).  0, -ENOENT (not a
+ * tile path), -EINVAL (a malformed one), with *why. */
+int ledger_tile_parse(const char *path, size_t len, struct ledger_tile_ref *t, const char **why);
+/* Hashes (or entries) a tree of size holds in tile (level, index): 0..256. */
+unsigned ledger_tile_width(int level, uint64_t index, uint64_t size);
+
+struct ledger;
+/* Read tile t of member's log, which holds size entries (a tile beyond
+ * it is -ENOENT): hashes (32 x width) or the entry bundle into out (cap
+ * bytes; LEDGER_TILE_BYTES or LEDGER_BUNDLE_BYTES_MAX suffice), *len set.
+ * 0, -ENOENT, -EINVAL, -ENOSPC, -EIO (the store lacks what the head
+ * promises), -EBADMSG. */
+int ledger_tile_read(struct ledger *l, unsigned member, const struct ledger_tile_ref *t,
+		     uint64_t size, uint8_t *out, size_t cap, size_t *len);
 
 /* ---- members, genesis, membership ---- */
 
@@ -369,15 +478,21 @@ enum ledger_evidence_problem {
 /* "fork", "empty_root", "beyond", "root"; NULL for another value. */
 const char *ledger_evidence_name(unsigned problem);
 
+enum ledger_evidence_object {
+	LEDGER_EVIDENCE_BLOCK = 1,	/* block headers (LEDGER_BLOCK_BYTES each) */
+	LEDGER_EVIDENCE_CHECKPOINT = 2, /* checkpoint notes */
+};
+
 struct ledger_evidence {
 	unsigned problem;		     /* enum ledger_evidence_problem */
+	unsigned object;		     /* enum ledger_evidence_object */
 	int member;			     /* index, -1 if not a member */
 	uint8_t member_id[LEDGER_ID_BYTES];
 	uint64_t at;			     /* block height (fork of blocks) or tree size */
-	const uint8_t *data;		     /* borrowed until the callback returns */
-	size_t len;			     /* fork: the two signed objects; otherwise the
-					      * checkpoint, then the log's root at that size
-					      * when known */
+	const uint8_t *a, *b;		     /* borrowed until the callback returns */
+	size_t alen, blen;		     /* fork: a and b the two signed objects; otherwise a
+					      * the checkpoint, b the log's root at that size
+					      * when known (blen 0 when not) */
 };
 typedef int (*ledger_evidence_fn)(void *arg, const struct ledger_evidence *ev);
 /* Every evidence record kept, in key order; a non-zero return of cb stops

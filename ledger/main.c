@@ -24,32 +24,21 @@
 
 #include "common/ident.h"
 #include "common/table.h"
+#include "ledger/cli.h"
 #include "ledger/ledger.h"
 
-#define EXIT_USAGE 2
-#define EXIT_BAD_LINES 3
-#define EXIT_EVIDENCE 4
-/* Commands that only read open the ledger read only: they leave nothing
- * behind in the directory (docs/ledger.md, "Files"). */
-#define OPEN_READER (LEDGER_OPEN_READ_ONLY | LEDGER_OPEN_NO_FP)
-
-struct cli {
-	const char *dir;
-	bool json;
-};
 
 struct command {
 	const char *name;
-	int (*run)(struct cli *c, int argc, char **argv);
+	int (*run)(struct ledger_cli *c, int argc, char **argv);
 	const char *usage;
 	const char *help;
 };
 
 static const struct command commands[];
 
-static void die_usage(const char *cmd) __attribute__((noreturn));
 
-static void print_json(json_t *o)
+void ledger_cli_print_json(json_t *o)
 {
 	char *s = json_dumps(o, JSON_PRESERVE_ORDER | JSON_COMPACT);
 
@@ -61,7 +50,7 @@ static void print_json(json_t *o)
 	json_decref(o);
 }
 
-static json_t *hexj(const uint8_t *b, size_t n)
+json_t *ledger_cli_hexj(const uint8_t *b, size_t n)
 {
 	char buf[2 * LEDGER_ENTRY_MAX + 1];
 
@@ -77,7 +66,7 @@ static json_t *timej(uint64_t ms)
 	return json_string(buf);
 }
 
-static bool parse_u64(const char *s, uint64_t *out)
+bool ledger_cli_parse_u64(const char *s, uint64_t *out)
 {
 	char *end;
 
@@ -88,7 +77,7 @@ static bool parse_u64(const char *s, uint64_t *out)
 	return errno == 0 && *end == '\0';
 }
 
-static struct ledger *open_or_die(struct cli *c, unsigned flags)
+struct ledger *ledger_cli_open(struct ledger_cli *c, unsigned flags)
 {
 	char err[LEDGER_ERR_MAX];
 	struct ledger *l;
@@ -113,7 +102,7 @@ static const char *masked(const char *s, char *buf, size_t cap)
 	return buf;
 }
 
-static int member_arg(struct ledger *l, const char *name)
+int ledger_cli_member_arg(struct ledger *l, const char *name)
 {
 	char mb[80];
 	int m;
@@ -164,7 +153,7 @@ static int copy_file(const char *from, const char *to, mode_t mode)
 	return rc;
 }
 
-static int cmd_init(struct cli *c, int argc, char **argv)
+static int cmd_init(struct ledger_cli *c, int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "member", required_argument, NULL, 'm' },
@@ -185,11 +174,11 @@ static int cmd_init(struct cli *c, int argc, char **argv)
 		case 'g': genesis = optarg; break;
 		case 'k': fpkey = optarg; break;
 		case 'c': cons = optarg; break;
-		default: die_usage("init");
+		default: ledger_cli_usage_exit("init");
 		}
 	}
 	if (member == NULL || optind != argc || c->dir == NULL)
-		die_usage("init");
+		ledger_cli_usage_exit("init");
 	if (mkdir(c->dir, 0700) != 0 && errno != EEXIST) {
 		fprintf(stderr, "riskgate-ledger: %s: %s\n", c->dir, strerror(errno));
 		return 1;
@@ -240,15 +229,15 @@ static int cmd_init(struct cli *c, int argc, char **argv)
 		fprintf(stderr, "riskgate-ledger: %s\n", err);
 		return 1;
 	}
-	l = open_or_die(c, LEDGER_OPEN_WRITE);
+	l = ledger_cli_open(c, LEDGER_OPEN_WRITE);
 	ledger_close(l);
-	print_json(json_pack("{s:s, s:o, s:o, s:s}", "member", me.name, "id",
-			     hexj(me.id, LEDGER_ID_BYTES), "public_key",
-			     hexj(me.pk, LEDGER_PK_BYTES), "dir", c->dir));
+	ledger_cli_print_json(json_pack("{s:s, s:o, s:o, s:s}", "member", me.name, "id",
+			     ledger_cli_hexj(me.id, LEDGER_ID_BYTES), "public_key",
+			     ledger_cli_hexj(me.pk, LEDGER_PK_BYTES), "dir", c->dir));
 	return 0;
 }
 
-static int cmd_genesis(struct cli *c, int argc, char **argv)
+static int cmd_genesis(struct ledger_cli *c, int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "out", required_argument, NULL, 'o' },
@@ -268,12 +257,12 @@ static int cmd_genesis(struct cli *c, int argc, char **argv)
 		case 'o': out = optarg; break;
 		case 'c': cons = optarg; break;
 		case 'i': install = true; break;
-		default: die_usage("genesis");
+		default: ledger_cli_usage_exit("genesis");
 		}
 	}
 	n = argc - optind;
 	if (out == NULL || n < 1 || n > LEDGER_MEMBERS_MAX)
-		die_usage("genesis");
+		ledger_cli_usage_exit("genesis");
 	mem = calloc((size_t)n, sizeof(*mem));
 	if (mem == NULL)
 		return 1;
@@ -291,14 +280,14 @@ static int cmd_genesis(struct cli *c, int argc, char **argv)
 	free(mem);
 	for (int i = 0; install && i < n; i++) {
 		char path[PATH_MAX], tmp[PATH_MAX + 8];
-		struct cli sub = { argv[optind + i], false };
+		struct ledger_cli sub = { argv[optind + i], false };
 		struct ledger *l;
 		struct ledger_head h;
 		unsigned nb_members;
 		int rc;
 
 		/* Only a ledger whose logs are all empty may change its genesis. */
-		l = open_or_die(&sub, OPEN_READER);
+		l = ledger_cli_open(&sub, OPEN_READER);
 		nb_members = ledger_consortium(l)->nb_members;
 		for (unsigned m = 0; m < nb_members; m++)
 			if (ledger_head_get(l, m, &h) == 0 && h.size > 0) {
@@ -318,10 +307,10 @@ static int cmd_genesis(struct cli *c, int argc, char **argv)
 			fprintf(stderr, "riskgate-ledger: %s: %s\n", path, strerror(-rc));
 			return 1;
 		}
-		l = open_or_die(&sub, LEDGER_OPEN_WRITE);
+		l = ledger_cli_open(&sub, LEDGER_OPEN_WRITE);
 		ledger_close(l);
 	}
-	print_json(json_pack("{s:s, s:i, s:b}", "genesis", out, "members", n, "installed",
+	ledger_cli_print_json(json_pack("{s:s, s:i, s:b}", "genesis", out, "members", n, "installed",
 			     install));
 	return 0;
 }
@@ -370,7 +359,7 @@ static void on_bad(void *arg, uint64_t line, const char *why)
 	ui->nb_bad_shown++;
 }
 
-static int cmd_import(struct cli *c, int argc, char **argv)
+static int cmd_import(struct ledger_cli *c, int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "strict", no_argument, NULL, 's' },
@@ -395,28 +384,28 @@ static int cmd_import(struct cli *c, int argc, char **argv)
 		switch (o) {
 		case 's': io.strict = true; break;
 		case 'b':
-			if (!parse_u64(optarg, &v) || v == 0 || v > LEDGER_BLOCK_MAX)
-				die_usage("import");
+			if (!ledger_cli_parse_u64(optarg, &v) || v == 0 || v > LEDGER_BLOCK_MAX)
+				ledger_cli_usage_exit("import");
 			io.block_size = (unsigned)v;
 			break;
 		case 'p': ui.progress_json = true; break;
 		case 'q': quiet = true; break;
 		case 'n':
-			if (!parse_u64(optarg, &io.now_s))
-				die_usage("import");
+			if (!ledger_cli_parse_u64(optarg, &io.now_s))
+				ledger_cli_usage_exit("import");
 			break;
-		default: die_usage("import");
+		default: ledger_cli_usage_exit("import");
 		}
 	}
 	if (optind != argc - 1)
-		die_usage("import");
+		ledger_cli_usage_exit("import");
 	ui.bar = !quiet && isatty(STDERR_FILENO);
 	if (stat(argv[optind], &sb) == 0)
 		ui.total_bytes = (uint64_t)sb.st_size;
 	io.on_block = on_block;
 	io.on_bad = on_bad;
 	io.arg = &ui;
-	l = open_or_die(c, LEDGER_OPEN_WRITE);
+	l = ledger_cli_open(c, LEDGER_OPEN_WRITE);
 	t0 = ledger_now_ms();
 	rc = ledger_import(l, argv[optind], &io, &st, err, sizeof(err));
 	t1 = ledger_now_ms();
@@ -433,10 +422,10 @@ static int cmd_import(struct cli *c, int argc, char **argv)
 	{
 		double secs = (double)(t1 - t0) / 1000.0;
 
-		print_json(json_pack("{s:I, s:I, s:I, s:I, s:I, s:o, s:f, s:f}", "lines",
+		ledger_cli_print_json(json_pack("{s:I, s:I, s:I, s:I, s:I, s:o, s:f, s:f}", "lines",
 				     (json_int_t)st.nb_lines, "imported", (json_int_t)st.nb_imported,
 				     "bad", (json_int_t)st.nb_bad, "blocks", (json_int_t)st.nb_blocks,
-				     "size", (json_int_t)h.size, "root", hexj(h.root, 32), "seconds",
+				     "size", (json_int_t)h.size, "root", ledger_cli_hexj(h.root, 32), "seconds",
 				     secs, "entries_per_s",
 				     secs > 0 ? (double)st.nb_imported / secs : 0.0));
 	}
@@ -463,9 +452,9 @@ static int append_one(struct ledger *l, struct ledger_entry *e, const char *what
 		fprintf(stderr, "riskgate-ledger: %s refused: %s\n", what, err);
 		return 1;
 	}
-	print_json(json_pack("{s:s, s:I, s:I, s:o, s:o}", "op", ledger_op_name(e->op), "pos",
+	ledger_cli_print_json(json_pack("{s:s, s:I, s:I, s:o, s:o}", "op", ledger_op_name(e->op), "pos",
 			     (json_int_t)b.first_pos, "size", (json_int_t)(b.first_pos + 1), "root",
-			     hexj(b.tree_root, 32), "entry", hexj(buf, len)));
+			     ledger_cli_hexj(b.tree_root, 32), "entry", ledger_cli_hexj(buf, len)));
 	return 0;
 }
 
@@ -520,7 +509,7 @@ static int set_reason(struct ledger_entry *e, const char *reason, const char *wh
 	return 0;
 }
 
-static int cmd_add(struct cli *c, int argc, char **argv)
+static int cmd_add(struct ledger_cli *c, int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "severity", required_argument, NULL, 's' },
@@ -541,12 +530,12 @@ static int cmd_add(struct cli *c, int argc, char **argv)
 		case 's': sev = optarg; break;
 		case 'e': exp = optarg; break;
 		case 'r': reason = optarg; break;
-		default: die_usage("add");
+		default: ledger_cli_usage_exit("add");
 		}
 	}
 	if (optind != argc - 3)
-		die_usage("add");
-	l = open_or_die(c, LEDGER_OPEN_WRITE);
+		ledger_cli_usage_exit("add");
+	l = ledger_cli_open(c, LEDGER_OPEN_WRITE);
 	e->op = LEDGER_OP_ADD;
 	e->time_ms = ledger_now_ms();
 	s = ledger_severity_from_name(sev);
@@ -574,7 +563,7 @@ out:
 	return rc;
 }
 
-static int cmd_revoke(struct cli *c, int argc, char **argv)
+static int cmd_revoke(struct ledger_cli *c, int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "reason", required_argument, NULL, 'r' },
@@ -599,23 +588,23 @@ static int cmd_revoke(struct cli *c, int argc, char **argv)
 		switch (o) {
 		case 'r': reason = optarg; break;
 		case 'm': owner = optarg; break;
-		default: die_usage("revoke");
+		default: ledger_cli_usage_exit("revoke");
 		}
 	}
 	if (optind != argc - 1 && optind != argc - 3)
-		die_usage("revoke");
-	l = open_or_die(c, LEDGER_OPEN_WRITE);
+		ledger_cli_usage_exit("revoke");
+	l = ledger_cli_open(c, LEDGER_OPEN_WRITE);
 	cs = ledger_consortium(l);
 	/* --member names whose entry is meant; anyone but the contributor is
 	 * refused by the ledger with the reason. */
-	m = owner != NULL ? member_arg(l, owner) : ledger_self(l);
+	m = owner != NULL ? ledger_cli_member_arg(l, owner) : ledger_self(l);
 	if (m < 0 || set_reason(e, reason, "revoke") != 0)
 		goto out;
 	if (optind == argc - 1) {
 		const char *why;
 
-		if (!parse_u64(argv[optind], &pos))
-			die_usage("revoke");
+		if (!ledger_cli_parse_u64(argv[optind], &pos))
+			ledger_cli_usage_exit("revoke");
 		if (ledger_entry_get(l, (unsigned)m, pos, buf, &len, NULL) != 0 ||
 		    ledger_entry_decode(buf, len, t, &why) != 0 || t->op != LEDGER_OP_ADD) {
 			fprintf(stderr, "riskgate-ledger: %s has no ADD at position %llu\n",
@@ -658,7 +647,7 @@ static struct ledger_receipts *receipts_or_die(struct ledger *l)
 	return s;
 }
 
-static int cmd_hit(struct cli *c, int argc, char **argv)
+static int cmd_hit(struct ledger_cli *c, int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "detail", required_argument, NULL, 'd' },
@@ -675,18 +664,18 @@ static int cmd_hit(struct cli *c, int argc, char **argv)
 
 	while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		if (o != 'd')
-			die_usage("hit");
+			ledger_cli_usage_exit("hit");
 		detail = optarg;
 	}
-	if (optind != argc - 2 || !parse_u64(argv[optind + 1], &pos))
-		die_usage("hit");
+	if (optind != argc - 2 || !ledger_cli_parse_u64(argv[optind + 1], &pos))
+		ledger_cli_usage_exit("hit");
 	if (strlen(detail) > LEDGER_DETAIL_MAX) {
 		fprintf(stderr, "riskgate-ledger: hit: --detail is longer than %u bytes\n",
 			LEDGER_DETAIL_MAX);
 		return EXIT_USAGE;
 	}
-	l = open_or_die(c, LEDGER_OPEN_WRITE);
-	m = member_arg(l, argv[optind]);
+	l = ledger_cli_open(c, LEDGER_OPEN_WRITE);
+	m = ledger_cli_member_arg(l, argv[optind]);
 	if (m < 0)
 		goto out;
 	memset(&r, 0, sizeof(r));
@@ -712,10 +701,10 @@ static int cmd_hit(struct cli *c, int argc, char **argv)
 		fprintf(stderr, "riskgate-ledger: hit refused: %s\n", err);
 		goto out;
 	}
-	print_json(json_pack("{s:s, s:I, s:I, s:o, s:o, s:I, s:o, s:s}", "op", "HIT", "pos",
+	ledger_cli_print_json(json_pack("{s:s, s:I, s:I, s:o, s:o, s:I, s:o, s:s}", "op", "HIT", "pos",
 			     (json_int_t)r.hit_pos, "size", (json_int_t)(r.hit_pos + 1), "root",
-			     hexj(b.tree_root, 32), "entry", hexj(r.entry, sizeof(r.entry)),
-			     "receipt", (json_int_t)r.seq, "salt", hexj(r.salt, sizeof(r.salt)),
+			     ledger_cli_hexj(b.tree_root, 32), "entry", ledger_cli_hexj(r.entry, sizeof(r.entry)),
+			     "receipt", (json_int_t)r.seq, "salt", ledger_cli_hexj(r.salt, sizeof(r.salt)),
 			     "note", "the salt opens the commitment SHA-256(salt || detail); "
 				     "`receipt open` shows both"));
 	rc = 0;
@@ -802,17 +791,17 @@ static int receipt_verify(struct ledger *l, struct ledger_receipts *s,
 	free(h.pos);
 	if (r != 0) {
 		fprintf(stderr, "riskgate-ledger: %s\n", why[0] ? why : strerror(-r));
-		print_json(json_pack("{s:b, s:s}", "ok", 0, "problem", why[0] ? why : strerror(-r)));
+		ledger_cli_print_json(json_pack("{s:b, s:s}", "ok", 0, "problem", why[0] ? why : strerror(-r)));
 		return 1;
 	}
-	print_json(json_pack("{s:b, s:I, s:I, s:I, s:I}", "ok", 1, "shared", (json_int_t)h.nb,
+	ledger_cli_print_json(json_pack("{s:b, s:I, s:I, s:I, s:I}", "ok", 1, "shared", (json_int_t)h.nb,
 			     "local", (json_int_t)nb_local, "pending", (json_int_t)nb_pending,
 			     "receipts", (json_int_t)st.nb_receipts));
 	return 0;
 }
 
 /* receipt open N | open --pos P | verify */
-static int cmd_receipt(struct cli *c, int argc, char **argv)
+static int cmd_receipt(struct ledger_cli *c, int argc, char **argv)
 {
 	struct ledger_receipt_opening *op = malloc(sizeof(*op));
 	struct ledger_receipts *s = NULL;
@@ -829,10 +818,10 @@ static int cmd_receipt(struct cli *c, int argc, char **argv)
 	else if (argc == 4 && strcmp(argv[1], "open") == 0 && strcmp(argv[2], "--pos") == 0)
 		by_pos = true;
 	else if (argc != 3 || strcmp(argv[1], "open") != 0)
-		die_usage("receipt");
-	if (!verify && !parse_u64(argv[argc - 1], &n))
-		die_usage("receipt");
-	l = open_or_die(c, LEDGER_OPEN_READ_ONLY);
+		ledger_cli_usage_exit("receipt");
+	if (!verify && !ledger_cli_parse_u64(argv[argc - 1], &n))
+		ledger_cli_usage_exit("receipt");
+	l = ledger_cli_open(c, LEDGER_OPEN_READ_ONLY);
 	s = receipts_or_die(l);
 	if (s == NULL)
 		goto out;
@@ -855,7 +844,7 @@ static int cmd_receipt(struct cli *c, int argc, char **argv)
 	if (rc != 0)
 		fprintf(stderr, "riskgate-ledger: %s\n",
 			json_string_value(json_object_get(j, "problem")) ?: "not verified");
-	print_json(j);
+	ledger_cli_print_json(j);
 out:
 	ledger_receipts_close(s);
 	ledger_close(l);
@@ -910,7 +899,7 @@ static int tally_hit(void *arg, unsigned member, uint64_t pos, const struct ledg
 	return 0;
 }
 
-static int cmd_receipts(struct cli *c, int argc, char **argv)
+static int cmd_receipts(struct ledger_cli *c, int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "member", required_argument, NULL, 'm' },
@@ -928,15 +917,15 @@ static int cmd_receipts(struct cli *c, int argc, char **argv)
 		switch (o) {
 		case 'm': member = optarg; break;
 		case 'a': all = true; break;
-		default: die_usage("receipts");
+		default: ledger_cli_usage_exit("receipts");
 		}
 	}
 	if (optind != argc || (all && member != NULL))
-		die_usage("receipts");
-	l = open_or_die(c, OPEN_READER);
+		ledger_cli_usage_exit("receipts");
+	l = ledger_cli_open(c, OPEN_READER);
 	cs = ledger_consortium(l);
 	if (!all) {
-		t.want = member_arg(l, member);
+		t.want = ledger_cli_member_arg(l, member);
 		if (t.want < 0) {
 			ledger_close(l);
 			return 1;
@@ -948,12 +937,12 @@ static int cmd_receipts(struct cli *c, int argc, char **argv)
 		goto out;
 	}
 	for (size_t i = 0; i < t.nb; i++)
-		print_json(json_pack("{s:s, s:s, s:s, s:I}", "contributor",
+		ledger_cli_print_json(json_pack("{s:s, s:s, s:s, s:I}", "contributor",
 				     cs->members[t.c[i].contributor].name, "list",
 				     cs->lists[t.c[i].list].name[0] ? cs->lists[t.c[i].list].name : "?",
 				     "recorded_by", cs->members[t.c[i].recorder].name, "hits",
 				     (json_int_t)t.c[i].n));
-	print_json(json_pack("{s:o, s:I, s:I}", "contributor",
+	ledger_cli_print_json(json_pack("{s:o, s:I, s:I}", "contributor",
 			     t.want >= 0 ? json_string(cs->members[t.want].name) : json_null(),
 			     "hits", (json_int_t)t.total, "bad_refs", (json_int_t)t.bad_refs));
 out:
@@ -962,7 +951,7 @@ out:
 	return rc == 0 ? 0 : 1;
 }
 
-static int cmd_key_epoch(struct cli *c, int argc, char **argv)
+static int cmd_key_epoch(struct ledger_cli *c, int argc, char **argv)
 {
 	struct ledger_entry *e = calloc(1, sizeof(*e));
 	struct ledger *l;
@@ -971,9 +960,9 @@ static int cmd_key_epoch(struct cli *c, int argc, char **argv)
 
 	if (e == NULL)
 		return 1;
-	if (argc != 2 || !parse_u64(argv[1], &ep) || ep == 0 || ep > UINT32_MAX)
-		die_usage("key-epoch");
-	l = open_or_die(c, LEDGER_OPEN_WRITE);
+	if (argc != 2 || !ledger_cli_parse_u64(argv[1], &ep) || ep == 0 || ep > UINT32_MAX)
+		ledger_cli_usage_exit("key-epoch");
+	l = ledger_cli_open(c, LEDGER_OPEN_WRITE);
 	e->op = LEDGER_OP_KEY_EPOCH;
 	e->time_ms = ledger_now_ms();
 	e->payload_len = 4;
@@ -995,9 +984,9 @@ static json_t *change_json(const struct ledger_membership_change *mc)
 
 	for (unsigned i = 0; i < mc->nb_sigs; i++)
 		json_array_append_new(sigs, json_pack("{s:i, s:o}", "signer", (int)mc->signer[i],
-						      "signature", hexj(mc->sig[i], 64)));
+						      "signature", ledger_cli_hexj(mc->sig[i], 64)));
 	return json_pack("{s:s, s:i, s:s, s:o, s:o}", "action", mc->action == 1 ? "add" : "remove",
-			 "seq", (int)mc->seq, "name", mc->name, "public_key", hexj(mc->pk, 32),
+			 "seq", (int)mc->seq, "name", mc->name, "public_key", ledger_cli_hexj(mc->pk, 32),
 			 "signatures", sigs);
 }
 
@@ -1056,7 +1045,7 @@ static int change_save(const char *path, const struct ledger_membership_change *
 	return rc;
 }
 
-static int cmd_membership(struct cli *c, int argc, char **argv)
+static int cmd_membership(struct ledger_cli *c, int argc, char **argv)
 {
 	struct ledger_membership_change *mc = calloc(1, sizeof(*mc));
 	const struct ledger_consortium *cs;
@@ -1068,8 +1057,8 @@ static int cmd_membership(struct cli *c, int argc, char **argv)
 	if (mc == NULL)
 		return 1;
 	if (argc < 3)
-		die_usage("membership");
-	l = open_or_die(c, LEDGER_OPEN_WRITE);
+		ledger_cli_usage_exit("membership");
+	l = ledger_cli_open(c, LEDGER_OPEN_WRITE);
 	cs = ledger_consortium(l);
 	if (strcmp(argv[1], "propose") == 0 && argc == 5) {
 		/* membership propose add|remove MEMBER_DIR_OR_NAME OUT */
@@ -1082,13 +1071,13 @@ static int cmd_membership(struct cli *c, int argc, char **argv)
 				goto out;
 			}
 		} else if (mc->action == 2) {
-			int m = member_arg(l, argv[3]);
+			int m = ledger_cli_member_arg(l, argv[3]);
 
 			if (m < 0)
 				goto out;
 			nm = cs->members[m];
 		} else {
-			die_usage("membership");
+			ledger_cli_usage_exit("membership");
 		}
 		mc->seq = cs->membership_seq + 1;
 		memcpy(mc->pk, nm.pk, 32);
@@ -1125,7 +1114,7 @@ static int cmd_membership(struct cli *c, int argc, char **argv)
 		rc = append_one(l, e, "membership change");
 		free(e);
 	} else {
-		die_usage("membership");
+		ledger_cli_usage_exit("membership");
 	}
 out:
 	ledger_close(l);
@@ -1139,20 +1128,28 @@ static json_t *head_json(struct ledger *l, unsigned m)
 {
 	const struct ledger_member *mem = &ledger_consortium(l)->members[m];
 	struct ledger_checkpoint cp;
+	struct ledger_block last;
 	struct ledger_head h;
+	char origin[LEDGER_ORIGIN_MAX + 1], vkey[256], note[LEDGER_CHECKPOINT_MAX];
 	bool have = ledger_checkpoint_latest(l, m, &cp) == 0;
+	bool timed;
 
 	ledger_head_get(l, m, &h);
-	return json_pack("{s:s, s:I, s:o, s:o, s:o, s:o, s:I, s:I, s:o}", "member", mem->name,
-			 "size", (json_int_t)h.size, "root", hexj(h.root, 32), "checkpoint",
-			 have ? hexj(cp.sig, 64) : json_null(), "time",
-			 have ? timej(cp.time_ms) : json_null(), "member_id",
-			 hexj(mem->id, LEDGER_ID_BYTES), "blocks", (json_int_t)h.nb_blocks,
+	timed = h.nb_blocks > 0 && ledger_block_get(l, m, h.nb_blocks - 1, &last) == 0;
+	have = have && ledger_checkpoint_encode(&cp, note, sizeof(note)) > 0;
+	if (ledger_origin(ledger_consortium(l), m, origin, sizeof(origin)) != 0 ||
+	    ledger_note_vkey(vkey, sizeof(vkey), origin, LEDGER_NOTE_ALG_ED25519, mem->pk) < 0)
+		origin[0] = vkey[0] = '\0';
+	return json_pack("{s:s, s:I, s:o, s:o, s:o, s:o, s:I, s:I, s:o, s:s, s:s}", "member",
+			 mem->name, "size", (json_int_t)h.size, "root", ledger_cli_hexj(h.root, 32),
+			 "checkpoint", have ? json_string(note) : json_null(), "time",
+			 timed ? timej(last.time_ms) : json_null(), "member_id",
+			 ledger_cli_hexj(mem->id, LEDGER_ID_BYTES), "blocks", (json_int_t)h.nb_blocks,
 			 "checkpoint_size", (json_int_t)(have ? cp.size : 0), "checkpoint_root",
-			 have ? hexj(cp.root, 32) : json_null());
+			 have ? ledger_cli_hexj(cp.root, 32) : json_null(), "origin", origin, "vkey", vkey);
 }
 
-static int cmd_head(struct cli *c, int argc, char **argv)
+static int cmd_head(struct ledger_cli *c, int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "member", required_argument, NULL, 'm' },
@@ -1168,41 +1165,41 @@ static int cmd_head(struct cli *c, int argc, char **argv)
 		switch (o) {
 		case 'm': member = optarg; break;
 		case 'a': all = true; break;
-		default: die_usage("head");
+		default: ledger_cli_usage_exit("head");
 		}
 	}
 	if (optind != argc)
-		die_usage("head");
-	l = open_or_die(c, OPEN_READER);
+		ledger_cli_usage_exit("head");
+	l = ledger_cli_open(c, OPEN_READER);
 	if (all) {
 		for (unsigned i = 0; i < ledger_consortium(l)->nb_members; i++)
-			print_json(head_json(l, i));
+			ledger_cli_print_json(head_json(l, i));
 	} else {
-		m = member_arg(l, member);
+		m = ledger_cli_member_arg(l, member);
 		if (m < 0) {
 			ledger_close(l);
 			return 1;
 		}
-		print_json(head_json(l, (unsigned)m));
+		ledger_cli_print_json(head_json(l, (unsigned)m));
 	}
 	ledger_close(l);
 	return 0;
 }
 
-static int cmd_members(struct cli *c, int argc, char **argv)
+static int cmd_members(struct ledger_cli *c, int argc, char **argv)
 {
 	const struct ledger_consortium *cs;
 	struct ledger *l;
 
 	(void)argv;
 	if (argc != 1)
-		die_usage("members");
-	l = open_or_die(c, OPEN_READER);
+		ledger_cli_usage_exit("members");
+	l = ledger_cli_open(c, OPEN_READER);
 	cs = ledger_consortium(l);
 	for (unsigned i = 0; i < cs->nb_members; i++)
-		print_json(json_pack("{s:i, s:s, s:o, s:o, s:b, s:b}", "index", (int)i, "member",
-				     cs->members[i].name, "id", hexj(cs->members[i].id, 8),
-				     "public_key", hexj(cs->members[i].pk, 32), "active",
+		ledger_cli_print_json(json_pack("{s:i, s:s, s:o, s:o, s:b, s:b}", "index", (int)i, "member",
+				     cs->members[i].name, "id", ledger_cli_hexj(cs->members[i].id, 8),
+				     "public_key", ledger_cli_hexj(cs->members[i].pk, 32), "active",
 				     cs->members[i].active, "self", (int)i == ledger_self(l)));
 	ledger_close(l);
 	return 0;
@@ -1221,7 +1218,7 @@ static json_t *entry_json(struct ledger *l, unsigned m, uint64_t pos, const uint
 		return NULL;
 	if (ledger_entry_decode(buf, len, e, &why) != 0) {
 		o = json_pack("{s:I, s:s, s:o}", "pos", (json_int_t)pos, "error", why, "entry",
-			      hexj(buf, len));
+			      ledger_cli_hexj(buf, len));
 		free(e);
 		return o;
 	}
@@ -1230,9 +1227,9 @@ static json_t *entry_json(struct ledger *l, unsigned m, uint64_t pos, const uint
 		      ledger_op_name(e->op), "list",
 		      has_fp ? json_string(cs->lists[e->list].name) : json_null(), "kind",
 		      has_fp ? json_string(rg_kind_name(e->kind)) : json_null(), "fp",
-		      has_fp ? hexj(e->fp.b, 16) : json_null());
-	json_object_set_new(o, "entry", hexj(buf, len));
-	json_object_set_new(o, "leaf", hexj(leaf, 32));
+		      has_fp ? ledger_cli_hexj(e->fp.b, 16) : json_null());
+	json_object_set_new(o, "entry", ledger_cli_hexj(buf, len));
+	json_object_set_new(o, "leaf", ledger_cli_hexj(leaf, 32));
 	json_object_set_new(o, "member", json_string(cs->members[m].name));
 	json_object_set_new(o, "list_bit", json_integer(e->list));
 	json_object_set_new(o, "severity", json_string(ledger_severity_name(e->severity)));
@@ -1248,12 +1245,12 @@ static json_t *entry_json(struct ledger *l, unsigned m, uint64_t pos, const uint
 		json_object_set_new(o, "ref_pos", json_integer((json_int_t)e->ref_pos));
 	}
 	if (e->payload_len > 0)
-		json_object_set_new(o, "payload", hexj(e->payload, e->payload_len));
+		json_object_set_new(o, "payload", ledger_cli_hexj(e->payload, e->payload_len));
 	free(e);
 	return o;
 }
 
-static int cmd_export(struct cli *c, int argc, char **argv)
+static int cmd_export(struct ledger_cli *c, int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "member", required_argument, NULL, 'm' },
@@ -1272,18 +1269,18 @@ static int cmd_export(struct cli *c, int argc, char **argv)
 		case 'm': member = optarg; break;
 		case 'a': all = true; break;
 		case 'f':
-			if (!parse_u64(optarg, &from))
-				die_usage("export");
+			if (!ledger_cli_parse_u64(optarg, &from))
+				ledger_cli_usage_exit("export");
 			break;
-		default: die_usage("export");
+		default: ledger_cli_usage_exit("export");
 		}
 	}
 	if (optind != argc)
-		die_usage("export");
-	l = open_or_die(c, OPEN_READER);
+		ledger_cli_usage_exit("export");
+	l = ledger_cli_open(c, OPEN_READER);
 	for (unsigned m = 0; m < ledger_consortium(l)->nb_members; m++) {
 		struct ledger_head h;
-		int want = all ? (int)m : member_arg(l, member);
+		int want = all ? (int)m : ledger_cli_member_arg(l, member);
 
 		if (want < 0) {
 			ledger_close(l);
@@ -1302,7 +1299,7 @@ static int cmd_export(struct cli *c, int argc, char **argv)
 				ledger_close(l);
 				return 1;
 			}
-			print_json(entry_json(l, m, pos, buf, len, leaf));
+			ledger_cli_print_json(entry_json(l, m, pos, buf, len, leaf));
 		}
 	}
 	ledger_close(l);
@@ -1311,7 +1308,7 @@ static int cmd_export(struct cli *c, int argc, char **argv)
 
 /* ---- verify ---- */
 
-static int cmd_verify(struct cli *c, int argc, char **argv)
+static int cmd_verify(struct ledger_cli *c, int argc, char **argv)
 {
 	char report[1024];
 	struct ledger *l;
@@ -1320,8 +1317,8 @@ static int cmd_verify(struct cli *c, int argc, char **argv)
 
 	(void)argv;
 	if (argc != 1)
-		die_usage("verify");
-	l = open_or_die(c, OPEN_READER);
+		ledger_cli_usage_exit("verify");
+	l = ledger_cli_open(c, OPEN_READER);
 	t0 = ledger_now_ms();
 	rc = ledger_verify(l, report, sizeof(report), &n);
 	t1 = ledger_now_ms();
@@ -1331,11 +1328,11 @@ static int cmd_verify(struct cli *c, int argc, char **argv)
 
 		for (unsigned m = 0; m < ledger_consortium(l)->nb_members; m++)
 			json_array_append_new(logs, head_json(l, m));
-		print_json(json_pack("{s:b, s:I, s:f, s:f, s:o}", "ok", 1, "entries", (json_int_t)n,
+		ledger_cli_print_json(json_pack("{s:b, s:I, s:f, s:f, s:o}", "ok", 1, "entries", (json_int_t)n,
 				     "seconds", secs, "entries_per_s", secs > 0 ? (double)n / secs : 0.0,
 				     "logs", logs));
 	} else {
-		print_json(json_pack("{s:b, s:s}", "ok", 0, "error",
+		ledger_cli_print_json(json_pack("{s:b, s:s}", "ok", 0, "error",
 				     report[0] ? report : strerror(-rc)));
 		fprintf(stderr, "riskgate-ledger: verify: %s\n", report[0] ? report : strerror(-rc));
 	}
@@ -1345,11 +1342,13 @@ static int cmd_verify(struct cli *c, int argc, char **argv)
 
 /* ---- proofs ---- */
 
+/* The checkpoint's signed note, as text. */
 static json_t *checkpoint_json(const struct ledger_checkpoint *cp)
 {
-	return json_pack("{s:I, s:o, s:I, s:o, s:o}", "size", (json_int_t)cp->size, "root",
-			 hexj(cp->root, 32), "time_ms", (json_int_t)cp->time_ms, "consortium",
-			 hexj(cp->consortium, 32), "signature", hexj(cp->sig, 64));
+	char note[LEDGER_CHECKPOINT_MAX];
+
+	return ledger_checkpoint_encode(cp, note, sizeof(note)) > 0 ? json_string(note)
+								    : json_null();
 }
 
 static json_t *path_json(uint8_t (*path)[32], unsigned nb)
@@ -1357,11 +1356,11 @@ static json_t *path_json(uint8_t (*path)[32], unsigned nb)
 	json_t *a = json_array();
 
 	for (unsigned i = 0; i < nb; i++)
-		json_array_append_new(a, hexj(path[i], 32));
+		json_array_append_new(a, ledger_cli_hexj(path[i], 32));
 	return a;
 }
 
-static int cmd_proof(struct cli *c, int argc, char **argv)
+static int cmd_proof(struct ledger_cli *c, int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "member", required_argument, NULL, 'm' },
@@ -1386,21 +1385,21 @@ static int cmd_proof(struct cli *c, int argc, char **argv)
 		switch (opt) {
 		case 'm': member = optarg; break;
 		case 's':
-			if (!parse_u64(optarg, &size))
-				die_usage("proof");
+			if (!ledger_cli_parse_u64(optarg, &size))
+				ledger_cli_usage_exit("proof");
 			break;
 		case 'c':
-			if (!parse_u64(optarg, &first))
-				die_usage("proof");
+			if (!ledger_cli_parse_u64(optarg, &first))
+				ledger_cli_usage_exit("proof");
 			consistency = true;
 			break;
-		default: die_usage("proof");
+		default: ledger_cli_usage_exit("proof");
 		}
 	}
-	if (consistency ? optind != argc : (optind != argc - 1 || !parse_u64(argv[optind], &pos)))
-		die_usage("proof");
-	l = open_or_die(c, OPEN_READER);
-	m = member_arg(l, member);
+	if (consistency ? optind != argc : (optind != argc - 1 || !ledger_cli_parse_u64(argv[optind], &pos)))
+		ledger_cli_usage_exit("proof");
+	l = ledger_cli_open(c, OPEN_READER);
+	m = ledger_cli_member_arg(l, member);
 	if (m < 0)
 		goto fail;
 	mem = &ledger_consortium(l)->members[m];
@@ -1413,9 +1412,10 @@ static int cmd_proof(struct cli *c, int argc, char **argv)
 	}
 	ctx.l = l;
 	ctx.member = (unsigned)m;
-	o = json_pack("{s:s, s:o, s:s, s:o, s:o}", "type", consistency ? "consistency" : "inclusion",
-		      "consortium", hexj(ledger_consortium(l)->id, 32), "member", mem->name,
-		      "member_id", hexj(mem->id, 8), "public_key", hexj(mem->pk, 32));
+	o = json_pack("{s:s, s:o, s:s, s:o, s:o, s:s}", "type",
+		      consistency ? "consistency" : "inclusion", "consortium",
+		      ledger_cli_hexj(ledger_consortium(l)->id, 32), "member", mem->name, "member_id",
+		      ledger_cli_hexj(mem->id, 8), "public_key", ledger_cli_hexj(mem->pk, 32), "origin", cp.origin);
 	if (!consistency) {
 		rc = ledger_entry_get(l, (unsigned)m, pos, buf, &len, NULL);
 		if (rc == 0)
@@ -1430,10 +1430,10 @@ static int cmd_proof(struct cli *c, int argc, char **argv)
 		ledger_leaf_hash(buf, len, leaf);
 		json_object_set_new(o, "index", json_integer((json_int_t)pos));
 		json_object_set_new(o, "tree_size", json_integer((json_int_t)cp.size));
-		json_object_set_new(o, "entry", hexj(buf, len));
-		json_object_set_new(o, "leaf", hexj(leaf, 32));
+		json_object_set_new(o, "entry", ledger_cli_hexj(buf, len));
+		json_object_set_new(o, "leaf", ledger_cli_hexj(leaf, 32));
 		json_object_set_new(o, "path", path_json(path, nb));
-		json_object_set_new(o, "root", hexj(cp.root, 32));
+		json_object_set_new(o, "root", ledger_cli_hexj(cp.root, 32));
 		json_object_set_new(o, "checkpoint", checkpoint_json(&cp));
 	} else {
 		if (ledger_checkpoint_get(l, (unsigned)m, first, &cp1) != 0) {
@@ -1450,13 +1450,13 @@ static int cmd_proof(struct cli *c, int argc, char **argv)
 		}
 		json_object_set_new(o, "first", json_integer((json_int_t)first));
 		json_object_set_new(o, "second", json_integer((json_int_t)cp.size));
-		json_object_set_new(o, "first_root", hexj(cp1.root, 32));
-		json_object_set_new(o, "second_root", hexj(cp.root, 32));
+		json_object_set_new(o, "first_root", ledger_cli_hexj(cp1.root, 32));
+		json_object_set_new(o, "second_root", ledger_cli_hexj(cp.root, 32));
 		json_object_set_new(o, "path", path_json(path, nb));
 		json_object_set_new(o, "first_checkpoint", checkpoint_json(&cp1));
 		json_object_set_new(o, "checkpoint", checkpoint_json(&cp));
 	}
-	print_json(o);
+	ledger_cli_print_json(o);
 	ledger_close(l);
 	return 0;
 fail:
@@ -1473,23 +1473,17 @@ static int hex_field(json_t *o, const char *key, uint8_t *out, size_t n)
 	return ledger_unhex(json_string_value(v), json_string_length(v), out, n);
 }
 
-static int checkpoint_from_json(json_t *o, const uint8_t member[8], struct ledger_checkpoint *cp)
+/* A checkpoint note in a proof file; its origin must be want (when not
+ * NULL). */
+static int checkpoint_from_json(json_t *o, const char *want, struct ledger_checkpoint *cp)
 {
-	json_t *sz = json_object_get(o, "size"), *tm = json_object_get(o, "time_ms");
-
-	memset(cp, 0, sizeof(*cp));
-	if (!json_is_integer(sz) || !json_is_integer(tm) ||
-	    hex_field(o, "root", cp->root, 32) != 0 ||
-	    hex_field(o, "consortium", cp->consortium, 32) != 0 ||
-	    hex_field(o, "signature", cp->sig, 64) != 0)
+	if (!json_is_string(o) ||
+	    ledger_checkpoint_decode(json_string_value(o), json_string_length(o), cp, NULL) != 0)
 		return -1;
-	cp->size = (uint64_t)json_integer_value(sz);
-	cp->time_ms = (uint64_t)json_integer_value(tm);
-	memcpy(cp->member, member, 8);
-	return 0;
+	return want == NULL || strcmp(cp->origin, want) == 0 ? 0 : -1;
 }
 
-static int cmd_verify_proof(struct cli *c, int argc, char **argv)
+static int cmd_verify_proof(struct ledger_cli *c, int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "genesis", required_argument, NULL, 'g' },
@@ -1501,7 +1495,8 @@ static int cmd_verify_proof(struct cli *c, int argc, char **argv)
 	uint8_t root[32], entry[LEDGER_ENTRY_MAX];
 	struct ledger_checkpoint cp, cp1;
 	struct ledger_consortium *cs = NULL;
-	char err[LEDGER_ERR_MAX], gpath[PATH_MAX];
+	char err[LEDGER_ERR_MAX], gpath[PATH_MAX], origin[LEDGER_ORIGIN_MAX + 1];
+	const char *want = NULL;
 	json_error_t jerr;
 	json_t *o, *pa, *v;
 	unsigned nb = 0;
@@ -1512,11 +1507,11 @@ static int cmd_verify_proof(struct cli *c, int argc, char **argv)
 		switch (opt) {
 		case 'g': genesis = optarg; break;
 		case 'k': pinned = optarg; break;
-		default: die_usage("verify-proof");
+		default: ledger_cli_usage_exit("verify-proof");
 		}
 	}
 	if (optind != argc - 1)
-		die_usage("verify-proof");
+		ledger_cli_usage_exit("verify-proof");
 	if (genesis == NULL && c->dir != NULL) {
 		snprintf(gpath, sizeof(gpath), "%s/genesis.json", c->dir);
 		genesis = gpath;
@@ -1572,16 +1567,15 @@ static int cmd_verify_proof(struct cli *c, int argc, char **argv)
 			fail = "signer is not a member in the genesis";
 			goto out;
 		}
+		if (ledger_origin(cs, (unsigned)m, origin, sizeof(origin)) == 0)
+			want = origin;
 	} else {
 		fprintf(stderr, "riskgate-ledger: warning: signer key taken from the proof itself "
 				"(pin it with --genesis or --public-key)\n");
 	}
-	if (checkpoint_from_json(json_object_get(o, "checkpoint"), id, &cp) != 0) {
-		fail = "bad checkpoint";
-		goto out;
-	}
-	if (cs != NULL && memcmp(cp.consortium, cs->id, 32) != 0) {
-		fail = "checkpoint of another consortium";
+	if (checkpoint_from_json(json_object_get(o, "checkpoint"), want, &cp) != 0) {
+		fail = want != NULL ? "bad checkpoint, or the log of another member or consortium"
+				    : "bad checkpoint";
 		goto out;
 	}
 	if (!ledger_checkpoint_sig_ok(&cp, pk)) {
@@ -1614,19 +1608,19 @@ static int cmd_verify_proof(struct cli *c, int argc, char **argv)
 			fail = "inclusion path does not lead to the signed root";
 			goto out;
 		}
-		print_json(json_pack("{s:b, s:s, s:s, s:I, s:I}", "ok", 1, "type", type, "member",
+		ledger_cli_print_json(json_pack("{s:b, s:s, s:s, s:I, s:I}", "ok", 1, "type", type, "member",
 				     json_string_value(json_object_get(o, "member")), "index",
 				     json_integer_value(ix), "tree_size", (json_int_t)cp.size));
 	} else if (strcmp(type, "consistency") == 0) {
 		uint8_t r1[32], r2[32];
 
-		if (checkpoint_from_json(json_object_get(o, "first_checkpoint"), id, &cp1) != 0 ||
+		if (checkpoint_from_json(json_object_get(o, "first_checkpoint"), cp.origin,
+					 &cp1) != 0 ||
 		    hex_field(o, "first_root", r1, 32) != 0 || hex_field(o, "second_root", r2, 32) != 0) {
 			fail = "malformed consistency proof";
 			goto out;
 		}
-		if (!ledger_checkpoint_sig_ok(&cp1, pk) ||
-		    (cs != NULL && memcmp(cp1.consortium, cs->id, 32) != 0)) {
+		if (!ledger_checkpoint_sig_ok(&cp1, pk)) {
 			fail = "first checkpoint signature is bad";
 			goto out;
 		}
@@ -1636,7 +1630,7 @@ static int cmd_verify_proof(struct cli *c, int argc, char **argv)
 			fail = "the second tree does not extend the first";
 			goto out;
 		}
-		print_json(json_pack("{s:b, s:s, s:s, s:I, s:I}", "ok", 1, "type", type, "member",
+		ledger_cli_print_json(json_pack("{s:b, s:s, s:s, s:I, s:I}", "ok", 1, "type", type, "member",
 				     json_string_value(json_object_get(o, "member")), "first",
 				     (json_int_t)cp1.size, "second", (json_int_t)cp.size));
 	} else {
@@ -1646,7 +1640,7 @@ static int cmd_verify_proof(struct cli *c, int argc, char **argv)
 	rc = 0;
 out:
 	if (fail != NULL) {
-		print_json(json_pack("{s:b, s:s}", "ok", 0, "error", fail));
+		ledger_cli_print_json(json_pack("{s:b, s:s}", "ok", 0, "error", fail));
 		fprintf(stderr, "riskgate-ledger: verify-proof: %s\n", fail);
 	}
 	free(cs);
@@ -1656,7 +1650,7 @@ out:
 
 /* ---- bundle, pull ---- */
 
-static int cmd_bundle(struct cli *c, int argc, char **argv)
+static int cmd_bundle(struct ledger_cli *c, int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "out", required_argument, NULL, 'o' },
@@ -1678,25 +1672,25 @@ static int cmd_bundle(struct cli *c, int argc, char **argv)
 		switch (o) {
 		case 'o': out = optarg; break;
 		case 's':
-			if (!parse_u64(optarg, &since))
-				die_usage("bundle");
+			if (!ledger_cli_parse_u64(optarg, &since))
+				ledger_cli_usage_exit("bundle");
 			break;
 		case 'm':
 			if (nb_names < LEDGER_MEMBERS_MAX)
 				names[nb_names++] = optarg;
 			break;
 		case 'a': all = true; break;
-		default: die_usage("bundle");
+		default: ledger_cli_usage_exit("bundle");
 		}
 	}
 	if (out == NULL || optind != argc)
-		die_usage("bundle");
-	l = open_or_die(c, OPEN_READER);
+		ledger_cli_usage_exit("bundle");
+	l = ledger_cli_open(c, OPEN_READER);
 	if (all) {
 		for (unsigned i = 0; i < ledger_consortium(l)->nb_members; i++)
 			members[nb++] = i;
 	} else if (nb_names == 0) {
-		int m = member_arg(l, NULL);
+		int m = ledger_cli_member_arg(l, NULL);
 
 		if (m < 0) {
 			ledger_close(l);
@@ -1705,7 +1699,7 @@ static int cmd_bundle(struct cli *c, int argc, char **argv)
 		members[nb++] = (unsigned)m;
 	} else {
 		for (unsigned i = 0; i < nb_names; i++) {
-			int m = member_arg(l, names[i]);
+			int m = ledger_cli_member_arg(l, names[i]);
 
 			if (m < 0) {
 				ledger_close(l);
@@ -1723,7 +1717,7 @@ static int cmd_bundle(struct cli *c, int argc, char **argv)
 		struct stat sb;
 
 		stat(out, &sb);
-		print_json(json_pack("{s:s, s:I, s:I, s:I}", "bundle", out, "blocks",
+		ledger_cli_print_json(json_pack("{s:s, s:I, s:I, s:I}", "bundle", out, "blocks",
 				     (json_int_t)nb_blocks, "since", (json_int_t)since, "bytes",
 				     (json_int_t)sb.st_size));
 	}
@@ -1731,7 +1725,7 @@ static int cmd_bundle(struct cli *c, int argc, char **argv)
 	return 0;
 }
 
-static int cmd_pull(struct cli *c, int argc, char **argv)
+static int cmd_pull(struct ledger_cli *c, int argc, char **argv)
 {
 	const struct ledger_consortium *cs;
 	struct ledger_pull_stats st;
@@ -1741,8 +1735,8 @@ static int cmd_pull(struct cli *c, int argc, char **argv)
 	int rc;
 
 	if (argc != 2)
-		die_usage("pull");
-	l = open_or_die(c, LEDGER_OPEN_NO_FP);
+		ledger_cli_usage_exit("pull");
+	l = ledger_cli_open(c, LEDGER_OPEN_NO_FP);
 	rc = ledger_pull(l, argv[1], &st, err, sizeof(err));
 	cs = ledger_consortium(l);
 	bad = json_array();
@@ -1752,7 +1746,7 @@ static int cmd_pull(struct cli *c, int argc, char **argv)
 						     st.bad[i].block ? "block" : "checkpoint", "at",
 						     (json_int_t)st.bad[i].at, "problem",
 						     ledger_evidence_name(st.bad[i].problem)));
-	print_json(json_pack("{s:b, s:I, s:I, s:I, s:I, s:I, s:I, s:o, s:s?}", "ok", rc == 0,
+	ledger_cli_print_json(json_pack("{s:b, s:I, s:I, s:I, s:I, s:I, s:I, s:o, s:s?}", "ok", rc == 0,
 			     "blocks_new", (json_int_t)st.nb_blocks_new, "blocks_held",
 			     (json_int_t)st.nb_blocks_held, "entries_new",
 			     (json_int_t)st.nb_entries_new, "checkpoints_new",
@@ -1766,45 +1760,52 @@ static int cmd_pull(struct cli *c, int argc, char **argv)
 	return rc == 0 ? 0 : st.nb_evidence > 0 ? EXIT_EVIDENCE : 1;
 }
 
+/* One signed object of an evidence record: a checkpoint as {size, root,
+ * note}, a block header as hex. */
+static json_t *evidence_obj(unsigned object, const uint8_t *p, size_t len)
+{
+	struct ledger_checkpoint cp;
+
+	if (object == LEDGER_EVIDENCE_CHECKPOINT &&
+	    ledger_checkpoint_decode((const char *)p, len, &cp, NULL) == 0)
+		return json_pack("{s:I, s:o, s:s%}", "size", (json_int_t)cp.size, "root",
+				 ledger_cli_hexj(cp.root, 32), "note", (const char *)p, len);
+	return ledger_cli_hexj(p, len);
+}
+
 static int print_evidence(void *arg, const struct ledger_evidence *ev)
 {
 	struct ledger *l = arg;
 	const struct ledger_consortium *cs = ledger_consortium(l);
-	bool block = ev->problem == LEDGER_EVIDENCE_FORK && ev->len == 2 * LEDGER_BLOCK_BYTES;
-	size_t one = block ? LEDGER_BLOCK_BYTES : LEDGER_CHECKPOINT_BYTES;
-	struct ledger_checkpoint cp;
+	bool block = ev->object == LEDGER_EVIDENCE_BLOCK;
 	json_t *o, *signed_objs = json_array();
 
 	o = json_pack("{s:s, s:o, s:o, s:s, s:I}", "problem", ledger_evidence_name(ev->problem),
 		      "member", ev->member >= 0 ? json_string(cs->members[ev->member].name)
 						: json_null(),
-		      "member_id", hexj(ev->member_id, LEDGER_ID_BYTES), "object",
+		      "member_id", ledger_cli_hexj(ev->member_id, LEDGER_ID_BYTES), "object",
 		      block ? "block" : "checkpoint", "at", (json_int_t)ev->at);
-	for (size_t off = 0; off + one <= ev->len; off += one) {
-		if (!block && ledger_checkpoint_decode(ev->data + off, one, &cp) == 0)
-			json_array_append_new(signed_objs, checkpoint_json(&cp));
-		else
-			json_array_append_new(signed_objs, hexj(ev->data + off, one));
-	}
+	json_array_append_new(signed_objs, evidence_obj(ev->object, ev->a, ev->alen));
+	if (ev->problem == LEDGER_EVIDENCE_FORK)
+		json_array_append_new(signed_objs, evidence_obj(ev->object, ev->b, ev->blen));
 	json_object_set_new(o, "signed", signed_objs);
 	if (ev->problem != LEDGER_EVIDENCE_FORK)
-		json_object_set_new(o, "log_root",
-				    ev->len == one + LEDGER_HASH_BYTES
-					    ? hexj(ev->data + one, LEDGER_HASH_BYTES)
-					    : json_null());
-	print_json(o);
+		json_object_set_new(o, "log_root", ev->blen == LEDGER_HASH_BYTES
+							   ? ledger_cli_hexj(ev->b, LEDGER_HASH_BYTES)
+							   : json_null());
+	ledger_cli_print_json(o);
 	return 0;
 }
 
-static int cmd_evidence(struct cli *c, int argc, char **argv)
+static int cmd_evidence(struct ledger_cli *c, int argc, char **argv)
 {
 	struct ledger *l;
 	int rc;
 
 	(void)argv;
 	if (argc != 1)
-		die_usage("evidence");
-	l = open_or_die(c, OPEN_READER);
+		ledger_cli_usage_exit("evidence");
+	l = ledger_cli_open(c, OPEN_READER);
 	rc = ledger_evidence_iterate(l, print_evidence, l);
 	if (rc != 0)
 		fprintf(stderr, "riskgate-ledger: evidence: %s\n", strerror(-rc));
@@ -1814,7 +1815,7 @@ static int cmd_evidence(struct cli *c, int argc, char **argv)
 
 /* ---- table ---- */
 
-static int cmd_table(struct cli *c, int argc, char **argv)
+static int cmd_table(struct ledger_cli *c, int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "out", required_argument, NULL, 'o' },
@@ -1832,15 +1833,15 @@ static int cmd_table(struct cli *c, int argc, char **argv)
 		switch (o) {
 		case 'o': out = optarg; break;
 		case 'n':
-			if (!parse_u64(optarg, &now_s))
-				die_usage("table");
+			if (!ledger_cli_parse_u64(optarg, &now_s))
+				ledger_cli_usage_exit("table");
 			break;
-		default: die_usage("table");
+		default: ledger_cli_usage_exit("table");
 		}
 	}
 	if (out == NULL || optind != argc)
-		die_usage("table");
-	l = open_or_die(c, LEDGER_OPEN_READ_ONLY);
+		ledger_cli_usage_exit("table");
+	l = ledger_cli_open(c, LEDGER_OPEN_READ_ONLY);
 	if (now_s == 0)
 		now_s = ledger_now_ms() / 1000;
 	t0 = ledger_now_ms();
@@ -1850,7 +1851,7 @@ static int cmd_table(struct cli *c, int argc, char **argv)
 		return 1;
 	}
 	t1 = ledger_now_ms();
-	print_json(json_pack("{s:s, s:I, s:I, s:I, s:I, s:b, s:f}", "table", out, "fingerprints",
+	ledger_cli_print_json(json_pack("{s:s, s:I, s:I, s:I, s:I, s:b, s:f}", "table", out, "fingerprints",
 			     (json_int_t)st.nb_fps, "records", (json_int_t)st.nb_state, "expired",
 			     (json_int_t)st.nb_expired, "file_bytes", (json_int_t)st.file_bytes,
 			     "hugetlb", st.hugetlb, "seconds", (double)(t1 - t0) / 1000.0));
@@ -1858,7 +1859,7 @@ static int cmd_table(struct cli *c, int argc, char **argv)
 	return 0;
 }
 
-static int cmd_table_dump(struct cli *c, int argc, char **argv)
+static int cmd_table_dump(struct ledger_cli *c, int argc, char **argv)
 {
 	struct rg_table *t;
 	struct rg_table_val v;
@@ -1867,7 +1868,7 @@ static int cmd_table_dump(struct cli *c, int argc, char **argv)
 
 	(void)c;
 	if (argc != 2)
-		die_usage("table-dump");
+		ledger_cli_usage_exit("table-dump");
 	t = rg_table_open_reader(argv[1]);
 	if (t == NULL) {
 		fprintf(stderr, "riskgate-ledger: %s: %s\n", argv[1], strerror(errno));
@@ -1918,6 +1919,8 @@ static const struct command commands[] = {
 	  "write signed blocks and checkpoints to a file" },
 	{ "pull", cmd_pull, "FILE", "verify and take in a bundle, all of it or nothing" },
 	{ "evidence", cmd_evidence, "", "forks and bad checkpoints kept as evidence (JSON lines)" },
+	{ "tiles", ledger_cmd_tiles, "--out DIR [--member NAME]... [--all]",
+	  "write logs held as a static tlog-tiles tree (checkpoint, tiles, entry bundles)" },
 	{ "table", cmd_table, "--out FILE [--now UNIX_S]", "build the shared table file" },
 	{ "table-dump", cmd_table_dump, "FILE", "print a table file's entries (JSON lines)" },
 	{ NULL, NULL, NULL, NULL },
@@ -1930,7 +1933,7 @@ static void usage(FILE *f)
 		fprintf(f, "  %-12s %s\n  %-12s   %s\n", c->name, c->usage, "", c->help);
 }
 
-static void die_usage(const char *cmd)
+void ledger_cli_usage_exit(const char *cmd)
 {
 	for (const struct command *c = commands; c->name != NULL; c++)
 		if (strcmp(c->name, cmd) == 0)
@@ -1940,7 +1943,7 @@ static void die_usage(const char *cmd)
 
 int main(int argc, char **argv)
 {
-	struct cli cli = { 0 };
+	struct ledger_cli cli = { 0 };
 	int i;
 
 	if (sodium_init() < 0) {

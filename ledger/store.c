@@ -389,7 +389,7 @@ int ledger_checkpoint_get(struct ledger *l, unsigned member, uint64_t size,
 	rc = get_member_u64(l, LEDGER_CF_CHECKPOINTS, member, size, &val, &vlen);
 	if (rc != 0)
 		return rc;
-	rc = ledger_checkpoint_decode((const uint8_t *)val, vlen, c);
+	rc = ledger_checkpoint_decode(val, vlen, c, NULL);
 	free(val);
 	return rc;
 }
@@ -412,7 +412,7 @@ int ledger_checkpoint_latest(struct ledger *l, unsigned member, struct ledger_ch
 		const char *v = rocksdb_iter_value(it, &vlen);
 
 		if (klen == 16 && memcmp(k, key, LEDGER_ID_BYTES) == 0)
-			rc = ledger_checkpoint_decode((const uint8_t *)v, vlen, c);
+			rc = ledger_checkpoint_decode(v, vlen, c, NULL);
 	}
 	rocksdb_iter_destroy(it);
 	return rc;

@@ -403,10 +403,9 @@ static int verify_member(struct ledger *l, unsigned m, const struct ledger_conso
 
 			if (klen != 16 || memcmp(k, mem->id, LEDGER_ID_BYTES) != 0)
 				break;
-			if (ledger_checkpoint_decode(val, vlen, &c) != 0 ||
+			if (ledger_checkpoint_decode((const char *)val, vlen, &c, NULL) != 0 ||
 			    ledger_get64(k + 8) != c.size ||
-			    memcmp(c.member, mem->id, LEDGER_ID_BYTES) != 0 ||
-			    memcmp(c.consortium, l->cons.id, LEDGER_HASH_BYTES) != 0 ||
+			    ledger_checkpoint_member(&l->cons, &c) != (int)m ||
 			    !ledger_checkpoint_sig_ok(&c, mem->pk)) {
 				ledger_err(report, cap,
 					   "member %s: position %llu: checkpoint at size %llu is "

@@ -5,9 +5,9 @@ signed checkpoints, keeping them as evidence.
 usage: ledger_pull.py RISKGATE_LEDGER
 
 bank-a's log holds 6 entries in 4 blocks (sizes 3, 4, 5, 6).  Its bundle is
-rewritten here (records framed again, the end hash recomputed; checkpoints
-signed with bank-a's own key, as a faulty or dishonest bank-a could sign
-them) and pulled by bank-b:
+rewritten here (records framed again, the end hash recomputed; checkpoint
+notes written and signed here, with Python's Ed25519 and bank-a's own key,
+as a faulty or dishonest bank-a could sign them) and pulled by bank-b:
   1. the third block's signature broken: refused (exit 1), bank-b holds
      nothing of bank-a's log, not even the two good blocks before it;
   2. the last block's entries changed: refused the same way;
@@ -23,18 +23,20 @@ them) and pulled by bank-b:
   6. then a second head for size 6 with another root: a fork (exit 4),
      kept, the log held unchanged.
 """
+import base64
 import hashlib
 import json
 import os
 import struct
 import sys
 
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from ledger_util import check, main_in_tmp  # noqa: E402
 
-MAGIC = b"RGBUNDL1"
+MAGIC = b"RGBUNDL2"
 REC_BLOCK, REC_CHECKPOINT, REC_END = 1, 2, 0xFF
 
 
@@ -67,10 +69,20 @@ def member_key(d):
     raise SystemExit("no secret in member.key")
 
 
-def checkpoint(key, member, cons, size, root, time_ms=1_800_000_000_000):
-    body = b"RGCP\x01" + member + cons + struct.pack(">Q", size) + root + \
-        struct.pack(">Q", time_ms)
-    return body + key.sign(body)
+def checkpoint(key, origin, size, root):
+    """A checkpoint note (C2SP signed-note, tlog-checkpoint), made here."""
+    text = f"{origin}\n{size}\n{base64.b64encode(root).decode()}\n".encode()
+    pub = key.public_key().public_bytes(serialization.Encoding.Raw,
+                                        serialization.PublicFormat.Raw)
+    keyid = hashlib.sha256(origin.encode() + b"\n\x01" + pub).digest()[:4]
+    sig = base64.b64encode(keyid + key.sign(text)).decode()
+    return text + f"\n\u2014 {origin} {sig}\n".encode()
+
+
+def note_size_root(body):
+    """(size, root) of a checkpoint note."""
+    lines = body.split(b"\n")
+    return int(lines[1]), base64.b64decode(lines[2])
 
 
 def pull(led, d, path):
@@ -96,10 +108,10 @@ def run(led, work):
     cons, recs = read_bundle(good)
     blocks = [i for i, (t, _) in enumerate(recs) if t == REC_BLOCK]
     check(len(blocks) == 4, f"bank-a's bundle holds 4 blocks: {len(blocks)}")
-    member = recs[blocks[0]][1][5:13]
+    origin = led.json(a, "head")[0]["origin"]
+    check(origin.startswith("riskgate/") and origin.endswith("/bank-a"), f"origin {origin}")
     key = member_key(a)
-    roots = {struct.unpack(">Q", body[45:53])[0]: body[53:85]
-             for t, body in recs if t == REC_CHECKPOINT}
+    roots = dict(note_size_root(body) for t, body in recs if t == REC_CHECKPOINT)
     check(sorted(roots) == [3, 4, 5, 6], f"checkpoints at block ends: {sorted(roots)}")
 
     # 1. and 2. a bad later block: nothing of the bundle is taken in
@@ -123,9 +135,9 @@ def run(led, work):
              (2, other, "root")]
     # (bank-a's own head at size 5 left out: with it, another root at 5 is a fork)
     without5 = [(t, body) for t, body in recs
-                if t != REC_CHECKPOINT or struct.unpack(">Q", body[45:53])[0] != 5]
+                if t != REC_CHECKPOINT or note_size_root(body)[0] != 5]
     for extra in [[c] for c in cases] + [cases]:
-        bad = without5 + [(REC_CHECKPOINT, checkpoint(key, member, cons, s, r_))
+        bad = without5 + [(REC_CHECKPOINT, checkpoint(key, origin, s, r_))
                           for s, r_, _ in extra]
         what = "all bad checkpoints" if len(extra) > 1 else f"checkpoint at size {extra[0][0]}"
         rc, r, err = pull(led, b, write_bundle(os.path.join(work, "bad.bundle"), cons, bad))
@@ -145,12 +157,13 @@ def run(led, work):
     for e in kept:
         check(e["member"] == "bank-a" and e["object"] == "checkpoint" and
               e["signed"] and e["signed"][0]["size"] == e["at"] and
-              e["signed"][0]["root"] == other.hex(), f"evidence record {e}")
+              e["signed"][0]["root"] == other.hex() and
+              e["signed"][0]["note"].startswith(origin + "\n"), f"evidence record {e}")
         check((e["log_root"] == roots[5].hex()) if e["at"] == 5 else e["log_root"] is None,
               f"log root kept beside a root mismatch: {e}")
 
     # 5. the good bundle, with a size-0 checkpoint of the empty tree
-    ok_recs = recs + [(REC_CHECKPOINT, checkpoint(key, member, cons, 0, empty))]
+    ok_recs = recs + [(REC_CHECKPOINT, checkpoint(key, origin, 0, empty))]
     rc, r, err = pull(led, b, write_bundle(os.path.join(work, "ok.bundle"), cons, ok_recs))
     check(rc == 0 and r["ok"] and r["blocks_new"] == 4 and r["entries_new"] == 6 and
           r["checkpoints_new"] == 4 and r["evidence"] == [],
@@ -162,7 +175,7 @@ def run(led, work):
     check(led.json(b, "verify")[0]["ok"], "bank-b verifies")
 
     # 6. a second head for a size held: a fork
-    fork = [(REC_CHECKPOINT, checkpoint(key, member, cons, 6, other))]
+    fork = [(REC_CHECKPOINT, checkpoint(key, origin, 6, other))]
     rc, r, err = pull(led, b, write_bundle(os.path.join(work, "fork.bundle"), cons, fork))
     check(rc == 4 and [(e["at"], e["problem"]) for e in r["evidence"]] == [(6, "fork")],
           f"fork of heads: exit {rc} {r}")

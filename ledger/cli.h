@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * riskgate-ledger's command files (main.c, cli_tiles.c) share these: the
- * options common to every command, output helpers and the handlers the
- * dispatch table in main.c names.  Only the tool links them.
+ * riskgate-ledger's command files (main.c, cli_tiles.c, cli_keys.c) share
+ * these: the options common to every command, output helpers and the
+ * handlers the dispatch table in main.c names.  Only the tool links them.
  */
 #ifndef LEDGER_CLI_H
 #define LEDGER_CLI_H
@@ -20,6 +20,7 @@
 #define OPEN_READER (LEDGER_OPEN_READ_ONLY | LEDGER_OPEN_NO_FP)
 
 struct ledger;
+struct ledger_member;
 
 struct ledger_cli {
 	const char *dir;
@@ -39,5 +40,10 @@ void ledger_cli_usage_exit(const char *cmd) __attribute__((noreturn));
 
 /* cli_tiles.c */
 int ledger_cmd_tiles(struct ledger_cli *c, int argc, char **argv);
+
+/* cli_keys.c */
+int ledger_cmd_tls_key(struct ledger_cli *c, int argc, char **argv);
+/* Set "tls_key" (hex) and "tls_pin" of m in o, null both when m has none. */
+void ledger_cli_tls_set(json_t *o, const struct ledger_member *m);
 
 #endif

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * Helpers shared by the ledger's files: big-endian fields of the canonical
- * encodings and error formatting.  Not part of the public API.
+ * encodings, error formatting and the small files of a member directory
+ * (member.c, tlskey.c).  Not part of the public API.
  */
 #ifndef LEDGER_INTERNAL_H
 #define LEDGER_INTERNAL_H
@@ -9,6 +10,7 @@
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <sys/types.h>
 
 static inline void ledger_put16(uint8_t *p, uint16_t v)
 {
@@ -59,5 +61,19 @@ static inline void ledger_err(char *err, size_t cap, const char *fmt, ...)
 	vsnprintf(err, cap, fmt, ap);
 	va_end(ap);
 }
+
+/* Read a small regular file (opened with O_NOFOLLOW) whole into buf,
+ * NUL-terminated; *mode set when mode is not NULL.  0, or -errno with err
+ * set (-EFBIG when it does not fit in cap - 1 bytes).  A caller reading a
+ * secret wipes buf on every path. */
+int ledger_file_read(const char *path, char *buf, size_t cap, size_t *len, mode_t *mode,
+		     char *err, size_t ecap);
+/* Create path (O_EXCL | O_NOFOLLOW, so never through a link or over a file)
+ * with mode, write data and fsync.  0, or -errno with err set and nothing
+ * left behind. */
+int ledger_file_create(const char *path, const void *data, size_t len, mode_t mode, char *err,
+		       size_t cap);
+/* -EPERM with err set when a key file's mode lets group or others in. */
+int ledger_secret_mode_check(const char *path, mode_t mode, char *err, size_t cap);
 
 #endif

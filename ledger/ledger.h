@@ -323,7 +323,9 @@ int ledger_tile_read(struct ledger *l, unsigned member, const struct ledger_tile
 struct ledger_member {
 	char name[LEDGER_NAME_MAX + 1];
 	uint8_t id[LEDGER_ID_BYTES];
-	uint8_t pk[LEDGER_PK_BYTES];
+	uint8_t pk[LEDGER_PK_BYTES];	 /* ledger key: signs blocks, checkpoints */
+	uint8_t tls_pk[LEDGER_PK_BYTES]; /* TLS key (Ed25519): pinned by peers */
+	bool has_tls;			 /* false: tls_pk unknown (all zero) */
 	bool active; /* false once removed; its index is never reused */
 };
 
@@ -346,6 +348,9 @@ void ledger_member_id(const uint8_t pk[LEDGER_PK_BYTES], uint8_t id[LEDGER_ID_BY
 /* Index of member id in c, or -ENOENT. */
 int ledger_member_find(const struct ledger_consortium *c, const uint8_t id[LEDGER_ID_BYTES]);
 int ledger_member_find_name(const struct ledger_consortium *c, const char *name);
+/* Index of the member whose TLS key is tls_pk, or -ENOENT. */
+int ledger_member_find_tls(const struct ledger_consortium *c,
+			   const uint8_t tls_pk[LEDGER_PK_BYTES]);
 /* List bit of name, or -ENOENT. */
 int ledger_list_find(const struct ledger_consortium *c, const char *name);
 
@@ -358,9 +363,12 @@ int ledger_genesis_load(const char *path, struct ledger_consortium *c, char *err
 int ledger_genesis_write(const char *path, const char *consortium,
 			 const struct ledger_member *members, unsigned n, char *err, size_t cap);
 
-/* Identity files: member.key (secret, 0600, refused when looser) and
- * member.pub.  The secret key is returned in sodium_malloc memory: release
- * it with ledger_identity_free (wipes). */
+/* Identity files: member.key (secret, 0600, refused when looser),
+ * member.pub (name, public key and, when there is one, the TLS key) and
+ * tls.key/tls.crt (ledger_tls_generate).  The secret key is returned in
+ * sodium_malloc memory: release it with ledger_identity_free (wipes).
+ * ledger_identity_generate makes all four files: 0 or -errno (-EEXIST when
+ * one exists), with nothing left behind on failure. */
 struct ledger_identity {
 	char name[LEDGER_NAME_MAX + 1];
 	uint8_t pk[LEDGER_PK_BYTES];
@@ -369,20 +377,60 @@ struct ledger_identity {
 int ledger_identity_generate(const char *dir, const char *name, char *err, size_t cap);
 struct ledger_identity *ledger_identity_load(const char *dir, char *err, size_t cap);
 void ledger_identity_free(struct ledger_identity *id);
+/* member.pub of dir into m (active, has_tls when it lists a TLS key). */
 int ledger_pub_load(const char *dir, struct ledger_member *m, char *err, size_t cap);
+/* For a directory made before TLS keys: create tls.key and tls.crt and add
+ * the key to member.pub (replaced by rename).  0 with tls_pk set, -EEXIST
+ * when member.pub already lists a TLS key or tls.key exists, or -errno;
+ * err set on failure, nothing left behind. */
+int ledger_identity_add_tls(const char *dir, uint8_t tls_pk[LEDGER_PK_BYTES], char *err,
+			    size_t cap);
+
+/*
+ * TLS keys (ledger/tlskey.c).  Members' daemons talk HTTPS with mutual TLS
+ * 1.3, and a peer is known by the TLS key its membership lists (pinned, no
+ * CA).  That key is separate from the ledger key: the ledger key signs what
+ * lasts forever, the TLS key only authenticates connections.
+ *
+ *   DIR/tls.key  Ed25519 private key, PKCS#8 PEM, mode 0600 (refused looser)
+ *   DIR/tls.crt  self-signed X.509 v3 certificate for it: CN and DNS SAN
+ *                the member name, CA:FALSE, digitalSignature,
+ *                serverAuth + clientAuth, valid from 1 h ago for 20 years
+ */
+#define LEDGER_TLS_PIN_MAX 64 /* "sha256//" + 44 base64 characters + NUL */
+/* Create DIR/tls.key and DIR/tls.crt for member name.  0 with pk (the raw
+ * public key) set; -EEXIST when either exists; -errno otherwise, err set
+ * and nothing left behind.  The private key is wiped on every path. */
+int ledger_tls_generate(const char *dir, const char *name, uint8_t pk[LEDGER_PK_BYTES], char *err,
+			size_t cap);
+/* The raw public key of DIR/tls.crt, after checking that it is Ed25519 and
+ * self-signed, and that DIR/tls.key (a regular file that only its owner may
+ * access) holds its private key.  0, or -errno with err set (-EPERM: mode
+ * too open; -EKEYREJECTED: key and certificate do not match). */
+int ledger_tls_load_pub(const char *dir, uint8_t pk[LEDGER_PK_BYTES], char *err, size_t cap);
+/* The pin of TLS key pk in curl's CURLOPT_PINNEDPUBLICKEY form:
+ *   "sha256//" base64(SHA-256(SubjectPublicKeyInfo DER))
+ * where the SPKI DER of an Ed25519 key is 302a300506032b6570032100 || pk
+ * (RFC 8410).  out is NUL-terminated, 52 characters. */
+void ledger_tls_pin(const uint8_t pk[LEDGER_PK_BYTES], char out[LEDGER_TLS_PIN_MAX]);
 
 /*
  * Membership change (payload of a MEMBERSHIP entry):
  *   0 action u8 (1 add, 2 remove) | 1 seq u32 (changes before it + 1) |
- *   5 name_len u8 | name | pk 32 | nb_sigs u8 | nb_sigs x (signer index u16, sig 64)
- * Each signature is over "RGMEMBER" || consortium id || bytes 0..pk end.
- * It takes effect when more than half of the active members at seq-1 signed.
+ *   5 name_len u8 | name | pk 32 | tls_pk 32 | nb_sigs u8 |
+ *   nb_sigs x (signer index u16, sig 64)
+ * tls_pk is all zero for a remove (the codec refuses anything else); an add
+ * must carry one that is not zero, differs from pk and from every member's
+ * TLS key (ledger_membership_check).  Each signature is over
+ * "RGMEMBER" || consortium id || bytes 0..tls_pk end.  It takes effect when
+ * more than half of the active members at seq-1 signed.
  */
 struct ledger_membership_change {
 	uint8_t action; /* 1 add, 2 remove */
 	uint32_t seq;
 	char name[LEDGER_NAME_MAX + 1];
 	uint8_t pk[LEDGER_PK_BYTES];
+	uint8_t tls_pk[LEDGER_PK_BYTES]; /* add: the new member's TLS key */
 	unsigned nb_sigs;
 	uint16_t signer[LEDGER_MEMBERS_MAX];
 	uint8_t sig[16][LEDGER_SIG_BYTES];

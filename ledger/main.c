@@ -166,10 +166,11 @@ static int cmd_init(struct ledger_cli *c, int argc, char **argv)
 	char path[PATH_MAX], err[LEDGER_ERR_MAX];
 	struct ledger_member me;
 	struct ledger *l;
-	int o, rc;
+	json_t *o;
+	int opt, rc;
 
-	while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-		switch (o) {
+	while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (opt) {
 		case 'm': member = optarg; break;
 		case 'g': genesis = optarg; break;
 		case 'k': fpkey = optarg; break;
@@ -231,9 +232,12 @@ static int cmd_init(struct ledger_cli *c, int argc, char **argv)
 	}
 	l = ledger_cli_open(c, LEDGER_OPEN_WRITE);
 	ledger_close(l);
-	ledger_cli_print_json(json_pack("{s:s, s:o, s:o, s:s}", "member", me.name, "id",
-			     ledger_cli_hexj(me.id, LEDGER_ID_BYTES), "public_key",
-			     ledger_cli_hexj(me.pk, LEDGER_PK_BYTES), "dir", c->dir));
+	o = json_pack("{s:s, s:o, s:o}", "member", me.name, "id",
+		      ledger_cli_hexj(me.id, LEDGER_ID_BYTES), "public_key",
+		      ledger_cli_hexj(me.pk, LEDGER_PK_BYTES));
+	ledger_cli_tls_set(o, &me);
+	json_object_set_new(o, "dir", json_string(c->dir));
+	ledger_cli_print_json(o);
 	return 0;
 }
 
@@ -980,31 +984,39 @@ static int cmd_key_epoch(struct ledger_cli *c, int argc, char **argv)
 
 static json_t *change_json(const struct ledger_membership_change *mc)
 {
-	json_t *sigs = json_array();
+	json_t *sigs = json_array(), *tls;
 
 	for (unsigned i = 0; i < mc->nb_sigs; i++)
 		json_array_append_new(sigs, json_pack("{s:i, s:o}", "signer", (int)mc->signer[i],
 						      "signature", ledger_cli_hexj(mc->sig[i], 64)));
-	return json_pack("{s:s, s:i, s:s, s:o, s:o}", "action", mc->action == 1 ? "add" : "remove",
-			 "seq", (int)mc->seq, "name", mc->name, "public_key", ledger_cli_hexj(mc->pk, 32),
-			 "signatures", sigs);
+	/* a remove carries no TLS key */
+	tls = sodium_is_zero(mc->tls_pk, 32) ? json_null() : ledger_cli_hexj(mc->tls_pk, 32);
+	return json_pack("{s:s, s:i, s:s, s:o, s:o, s:o}", "action",
+			 mc->action == 1 ? "add" : "remove", "seq", (int)mc->seq, "name", mc->name,
+			 "public_key", ledger_cli_hexj(mc->pk, 32), "tls_key", tls, "signatures",
+			 sigs);
 }
 
 static int change_load(const char *path, struct ledger_membership_change *mc)
 {
 	json_error_t jerr;
-	json_t *o = json_load_file(path, 0, &jerr), *sigs, *v;
+	json_t *o = json_load_file(path, 0, &jerr), *sigs, *v, *tls = NULL;
 	const char *action, *name, *pk;
 	json_int_t seq;
 	size_t i;
 
 	memset(mc, 0, sizeof(*mc));
-	if (o == NULL || json_unpack(o, "{s:s, s:I, s:s, s:s, s:o}", "action", &action, "seq",
-				     &seq, "name", &name, "public_key", &pk, "signatures",
-				     &sigs) != 0 ||
+	/* "tls_key": 64 hex, or null (none: a remove) */
+	if (o == NULL || json_unpack(o, "{s:s, s:I, s:s, s:s, s?o, s:o}", "action", &action, "seq",
+				     &seq, "name", &name, "public_key", &pk, "tls_key", &tls,
+				     "signatures", &sigs) != 0 ||
 	    !json_is_array(sigs) || json_array_size(sigs) > LEDGER_MEMBERSHIP_SIGS_MAX ||
 	    strlen(name) > LEDGER_NAME_MAX || seq < 1 || seq > UINT32_MAX ||
-	    ledger_unhex(pk, strlen(pk), mc->pk, 32) != 0) {
+	    ledger_unhex(pk, strlen(pk), mc->pk, 32) != 0 ||
+	    (tls != NULL && !json_is_null(tls) &&
+	     (!json_is_string(tls) || ledger_unhex(json_string_value(tls),
+						   strlen(json_string_value(tls)), mc->tls_pk,
+						   32) != 0))) {
 		fprintf(stderr, "riskgate-ledger: %s: not a membership change file\n", path);
 		json_decref(o);
 		return -1;
@@ -1070,6 +1082,13 @@ static int cmd_membership(struct ledger_cli *c, int argc, char **argv)
 				fprintf(stderr, "riskgate-ledger: %s\n", err);
 				goto out;
 			}
+			if (!nm.has_tls) {
+				fprintf(stderr, "riskgate-ledger: %s/member.pub lists no TLS key: "
+						"run riskgate-ledger --dir %s tls-key\n",
+					argv[3], argv[3]);
+				goto out;
+			}
+			memcpy(mc->tls_pk, nm.tls_pk, 32);
 		} else if (mc->action == 2) {
 			int m = ledger_cli_member_arg(l, argv[3]);
 
@@ -1196,11 +1215,16 @@ static int cmd_members(struct ledger_cli *c, int argc, char **argv)
 		ledger_cli_usage_exit("members");
 	l = ledger_cli_open(c, OPEN_READER);
 	cs = ledger_consortium(l);
-	for (unsigned i = 0; i < cs->nb_members; i++)
-		ledger_cli_print_json(json_pack("{s:i, s:s, s:o, s:o, s:b, s:b}", "index", (int)i, "member",
-				     cs->members[i].name, "id", ledger_cli_hexj(cs->members[i].id, 8),
-				     "public_key", ledger_cli_hexj(cs->members[i].pk, 32), "active",
-				     cs->members[i].active, "self", (int)i == ledger_self(l)));
+	for (unsigned i = 0; i < cs->nb_members; i++) {
+		const struct ledger_member *mem = &cs->members[i];
+		json_t *o = json_pack("{s:i, s:s, s:o, s:o, s:b, s:b}", "index", (int)i, "member",
+				      mem->name, "id", ledger_cli_hexj(mem->id, 8), "public_key",
+				      ledger_cli_hexj(mem->pk, 32), "active", mem->active, "self",
+				      (int)i == ledger_self(l));
+
+		ledger_cli_tls_set(o, mem);
+		ledger_cli_print_json(o);
+	}
 	ledger_close(l);
 	return 0;
 }
@@ -1908,6 +1932,8 @@ static const struct command commands[] = {
 	  "propose add DIR|remove NAME OUT | sign FILE | apply FILE",
 	  "membership change co-signed by a majority" },
 	{ "members", cmd_members, "", "list the consortium's members" },
+	{ "tls-key", ledger_cmd_tls_key, "[--show]",
+	  "make tls.key and tls.crt for a directory that lacks them; --show: check and print" },
 	{ "head", cmd_head, "[--member NAME | --all]", "signed head of a log (JSON)" },
 	{ "verify", cmd_verify, "", "full audit of every log held" },
 	{ "proof", cmd_proof, "POS | --consistency SIZE [--member NAME] [--size N]",

@@ -6,6 +6,9 @@
  * member.key holds the secret key and is refused unless it is a regular
  * file that only its owner may access; it is read into a stack buffer that
  * is wiped on every path and the key lives in sodium_malloc memory.
+ * A member also has a TLS key (tlskey.c), separate from its ledger key:
+ * member.pub, the genesis and a membership change that adds a member list
+ * it, and no two members may share one.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -49,6 +52,16 @@ int ledger_member_find_name(const struct ledger_consortium *c, const char *name)
 	return -ENOENT;
 }
 
+int ledger_member_find_tls(const struct ledger_consortium *c,
+			   const uint8_t tls_pk[LEDGER_PK_BYTES])
+{
+	for (unsigned i = 0; i < c->nb_members; i++)
+		if (c->members[i].has_tls &&
+		    memcmp(c->members[i].tls_pk, tls_pk, LEDGER_PK_BYTES) == 0)
+			return (int)i;
+	return -ENOENT;
+}
+
 int ledger_list_find(const struct ledger_consortium *c, const char *name)
 {
 	for (unsigned i = 0; i < LEDGER_LISTS_MAX; i++)
@@ -62,9 +75,20 @@ static bool name_ok(const char *s)
 	return ledger_name_check(s) == NULL;
 }
 
-/* Read a small file whole, NUL-terminated, into buf. */
-static int read_small(const char *path, char *buf, size_t cap, size_t *len, mode_t *mode,
-		      char *err, size_t ecap)
+/* Why TLS key tls cannot be the TLS key of the member whose ledger key is
+ * pk, or NULL.  Uniqueness across members is the caller's to check. */
+static const char *tls_key_problem(const uint8_t tls[LEDGER_PK_BYTES],
+				   const uint8_t pk[LEDGER_PK_BYTES])
+{
+	if (sodium_is_zero(tls, LEDGER_PK_BYTES))
+		return "is all zero";
+	if (memcmp(tls, pk, LEDGER_PK_BYTES) == 0)
+		return "equals the ledger public key: the TLS key must be a separate key";
+	return NULL;
+}
+
+int ledger_file_read(const char *path, char *buf, size_t cap, size_t *len, mode_t *mode,
+		     char *err, size_t ecap)
 {
 	struct stat st;
 	ssize_t n;
@@ -129,9 +153,22 @@ static int line_value(const char *text, const char *key, char *out, size_t cap)
 	return -ENOENT;
 }
 
-static int write_file(const char *path, const char *text, mode_t mode, char *err, size_t cap)
+int ledger_secret_mode_check(const char *path, mode_t mode, char *err, size_t cap)
 {
-	size_t len = strlen(text), off = 0;
+	if ((mode & 077) == 0)
+		return 0;
+	ledger_err(err, cap,
+		   "%s: permissions %04o are too open (group/other may access the key); "
+		   "chmod 600 %s",
+		   path, (unsigned)(mode & 07777), path);
+	return -EPERM;
+}
+
+int ledger_file_create(const char *path, const void *data, size_t len, mode_t mode, char *err,
+		       size_t cap)
+{
+	const char *text = data;
+	size_t off = 0;
 	int fd, rc = 0;
 
 	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
@@ -159,10 +196,35 @@ static int write_file(const char *path, const char *text, mode_t mode, char *err
 	return rc;
 }
 
+/* member.pub: name, ledger public key and, when there is one, the TLS key. */
+static void pub_text(const struct ledger_member *m, char *text, size_t cap)
+{
+	char pk[2 * LEDGER_PK_BYTES + 1], tls[2 * LEDGER_PK_BYTES + 1];
+	int n;
+
+	ledger_hex(m->pk, LEDGER_PK_BYTES, pk);
+	n = snprintf(text, cap, "riskgate-member-pub 1\nname %s\npublic %s\n", m->name, pk);
+	if (m->has_tls && n > 0 && (size_t)n < cap) {
+		ledger_hex(m->tls_pk, LEDGER_PK_BYTES, tls);
+		snprintf(text + n, cap - (size_t)n, "tls %s\n", tls);
+	}
+}
+
+static void tls_unlink(const char *dir)
+{
+	char path[PATH_MAX];
+
+	snprintf(path, sizeof(path), "%s/tls.key", dir);
+	unlink(path);
+	snprintf(path, sizeof(path), "%s/tls.crt", dir);
+	unlink(path);
+}
+
 int ledger_identity_generate(const char *dir, const char *name, char *err, size_t cap)
 {
-	char path[PATH_MAX], text[512], hex[2 * LEDGER_SK_BYTES + 1];
-	uint8_t pk[LEDGER_PK_BYTES], *sk;
+	char key_path[PATH_MAX], path[PATH_MAX], text[512], hex[2 * LEDGER_SK_BYTES + 1];
+	struct ledger_member m = { 0 };
+	uint8_t *sk;
 	int rc;
 
 	if (ledger_name_check(name) != NULL) {
@@ -177,23 +239,33 @@ int ledger_identity_generate(const char *dir, const char *name, char *err, size_
 		ledger_err(err, cap, "sodium_malloc: out of memory");
 		return -ENOMEM;
 	}
-	crypto_sign_keypair(pk, sk);
+	crypto_sign_keypair(m.pk, sk);
 	ledger_hex(sk, LEDGER_SK_BYTES, hex);
 	snprintf(text, sizeof(text),
 		 "riskgate-member-key 1\n# Ed25519 identity of a consortium member: secret, keep "
 		 "mode 0600\nname %s\nsecret %s\n",
 		 name, hex);
-	snprintf(path, sizeof(path), "%s/member.key", dir);
-	rc = write_file(path, text, 0600, err, cap);
+	snprintf(key_path, sizeof(key_path), "%s/member.key", dir);
+	rc = ledger_file_create(key_path, text, strlen(text), 0600, err, cap);
 	sodium_memzero(text, sizeof(text));
 	sodium_memzero(hex, sizeof(hex));
 	sodium_free(sk);
 	if (rc != 0)
 		return rc;
-	ledger_hex(pk, LEDGER_PK_BYTES, hex);
-	snprintf(text, sizeof(text), "riskgate-member-pub 1\nname %s\npublic %s\n", name, hex);
+	rc = ledger_tls_generate(dir, name, m.tls_pk, err, cap);
+	if (rc != 0)
+		goto out_unlink_key;
+	m.has_tls = true;
+	snprintf(m.name, sizeof(m.name), "%s", name);
+	pub_text(&m, text, sizeof(text));
 	snprintf(path, sizeof(path), "%s/member.pub", dir);
-	return write_file(path, text, 0644, err, cap);
+	rc = ledger_file_create(path, text, strlen(text), 0644, err, cap);
+	if (rc == 0)
+		return 0;
+	tls_unlink(dir);
+out_unlink_key:
+	unlink(key_path);
+	return rc;
 }
 
 struct ledger_identity *ledger_identity_load(const char *dir, char *err, size_t cap)
@@ -206,17 +278,11 @@ struct ledger_identity *ledger_identity_load(const char *dir, char *err, size_t 
 	int rc;
 
 	snprintf(path, sizeof(path), "%s/member.key", dir);
-	rc = read_small(path, text, sizeof(text), &len, &mode, err, cap);
+	rc = ledger_file_read(path, text, sizeof(text), &len, &mode, err, cap);
+	if (rc == 0)
+		rc = ledger_secret_mode_check(path, mode, err, cap);
 	if (rc != 0)
 		goto out_wipe;
-	if (mode & 077) {
-		ledger_err(err, cap,
-			   "%s: permissions %04o are too open (group/other may access the key); "
-			   "chmod 600 %s",
-			   path, (unsigned)(mode & 07777), path);
-		rc = -EPERM;
-		goto out_wipe;
-	}
 	id = sodium_malloc(sizeof(*id));
 	if (id == NULL) {
 		ledger_err(err, cap, "sodium_malloc: out of memory");
@@ -259,11 +325,12 @@ void ledger_identity_free(struct ledger_identity *id)
 int ledger_pub_load(const char *dir, struct ledger_member *m, char *err, size_t cap)
 {
 	char path[PATH_MAX], text[KEY_FILE_MAX], hex[80];
+	const char *why;
 	size_t len;
 	int rc;
 
 	snprintf(path, sizeof(path), "%s/member.pub", dir);
-	rc = read_small(path, text, sizeof(text), &len, NULL, err, cap);
+	rc = ledger_file_read(path, text, sizeof(text), &len, NULL, err, cap);
 	if (rc != 0)
 		return rc;
 	memset(m, 0, sizeof(*m));
@@ -278,8 +345,91 @@ int ledger_pub_load(const char *dir, struct ledger_member *m, char *err, size_t 
 		ledger_err(err, cap, "%s: member %s", path, ledger_name_check(m->name));
 		return -EINVAL;
 	}
+	/* Files made before TLS keys have no tls line. */
+	rc = line_value(text, "tls", hex, sizeof(hex));
+	if (rc != -ENOENT) {
+		if (rc != 0 || ledger_unhex(hex, strlen(hex), m->tls_pk, LEDGER_PK_BYTES) != 0) {
+			ledger_err(err, cap, "%s: tls: want 64 hex digits", path);
+			return -EINVAL;
+		}
+		why = tls_key_problem(m->tls_pk, m->pk);
+		if (why != NULL) {
+			ledger_err(err, cap, "%s: tls key %s", path, why);
+			return -EINVAL;
+		}
+		m->has_tls = true;
+	}
 	ledger_member_id(m->pk, m->id);
 	m->active = true;
+	return 0;
+}
+
+int ledger_identity_add_tls(const char *dir, uint8_t tls_pk[LEDGER_PK_BYTES], char *err,
+			    size_t cap)
+{
+	char path[PATH_MAX], tmp[PATH_MAX + 8], text[512];
+	struct ledger_member m;
+	int rc;
+
+	rc = ledger_pub_load(dir, &m, err, cap);
+	if (rc != 0)
+		return rc;
+	snprintf(path, sizeof(path), "%s/member.pub", dir);
+	if (m.has_tls) {
+		ledger_err(err, cap, "%s already lists a TLS key", path);
+		return -EEXIST;
+	}
+	rc = ledger_tls_generate(dir, m.name, m.tls_pk, err, cap);
+	if (rc != 0)
+		return rc;
+	m.has_tls = true;
+	pub_text(&m, text, sizeof(text));
+	/* A new file renamed over the old: member.pub is never half written. */
+	snprintf(tmp, sizeof(tmp), "%s.new", path);
+	unlink(tmp);
+	rc = ledger_file_create(tmp, text, strlen(text), 0644, err, cap);
+	if (rc == 0 && rename(tmp, path) != 0) {
+		rc = -errno;
+		ledger_err(err, cap, "%s: %s", path, strerror(errno));
+		unlink(tmp);
+	}
+	if (rc != 0) {
+		tls_unlink(dir);
+		return rc;
+	}
+	memcpy(tls_pk, m.tls_pk, LEDGER_PK_BYTES);
+	return 0;
+}
+
+/* A genesis member's optional "tls_key" into m (index i, name set). */
+static int genesis_tls(const struct ledger_consortium *c, struct ledger_member *m, size_t i,
+		       const json_t *v, char *err, size_t cap)
+{
+	const char *why;
+	int other;
+
+	if (v == NULL)
+		return 0;
+	if (!json_is_string(v) || ledger_unhex(json_string_value(v), strlen(json_string_value(v)),
+					       m->tls_pk, LEDGER_PK_BYTES) != 0) {
+		ledger_err(err, cap, "genesis: member %zu (%s): \"tls_key\" must be 64 hex digits",
+			   i, m->name);
+		return -EINVAL;
+	}
+	why = tls_key_problem(m->tls_pk, m->pk);
+	if (why != NULL) {
+		ledger_err(err, cap, "genesis: member %zu (%s): \"tls_key\" %s", i, m->name, why);
+		return -EINVAL;
+	}
+	other = ledger_member_find_tls(c, m->tls_pk);
+	if (other >= 0) {
+		ledger_err(err, cap,
+			   "genesis: member %zu (%s): \"tls_key\" is also member %d (%s)'s: "
+			   "each member needs its own",
+			   i, m->name, other, c->members[other].name);
+		return -EINVAL;
+	}
+	m->has_tls = true;
 	return 0;
 }
 
@@ -386,6 +536,8 @@ int ledger_genesis_parse(const char *text, size_t len, struct ledger_consortium 
 			ledger_err(err, cap, "genesis: member %zu: name or key repeated", i);
 			goto out_decref;
 		}
+		if (genesis_tls(c, m, i, json_object_get(v, "tls_key"), err, cap) != 0)
+			goto out_decref;
 		m->active = true;
 		c->nb_members++;
 	}
@@ -405,7 +557,7 @@ int ledger_genesis_load(const char *path, struct ledger_consortium *c, char *err
 	text = malloc(1 << 20);
 	if (text == NULL)
 		return -ENOMEM;
-	rc = read_small(path, text, 1 << 20, &len, NULL, err, cap);
+	rc = ledger_file_read(path, text, 1 << 20, &len, NULL, err, cap);
 	if (rc == 0) {
 		char sub[LEDGER_ERR_MAX];
 
@@ -445,11 +597,17 @@ int ledger_genesis_write(const char *path, const char *consortium,
 						       i == RG_LIST_HIGH_RISK_ACCOUNT));
 	for (unsigned i = 0; i < n; i++) {
 		char id[2 * LEDGER_ID_BYTES + 1], pk[2 * LEDGER_PK_BYTES + 1];
+		json_t *o;
 
 		ledger_hex(members[i].id, LEDGER_ID_BYTES, id);
 		ledger_hex(members[i].pk, LEDGER_PK_BYTES, pk);
-		json_array_append_new(mem, json_pack("{s:s, s:s, s:s}", "name", members[i].name,
-						     "id", id, "public_key", pk));
+		o = json_pack("{s:s, s:s, s:s}", "name", members[i].name, "id", id, "public_key",
+			      pk);
+		if (members[i].has_tls) {
+			ledger_hex(members[i].tls_pk, LEDGER_PK_BYTES, pk);
+			json_object_set_new(o, "tls_key", json_string(pk));
+		}
+		json_array_append_new(mem, o);
 	}
 	json_object_set_new(root, "format", json_string("riskgate-genesis"));
 	json_object_set_new(root, "version", json_integer(1));
@@ -473,12 +631,16 @@ int ledger_genesis_write(const char *path, const char *consortium,
 	withnl[len] = '\n';
 	withnl[len + 1] = '\0';
 	free(text);
-	rc = write_file(path, withnl, 0644, err, cap);
+	rc = ledger_file_create(path, withnl, len + 1, 0644, err, cap);
 	free(withnl);
 	return rc;
 }
 
 /* ---- membership changes ---- */
+
+/* What the co-signatures cover: action up to the end of the TLS key. */
+#define CHANGE_BODY_MAX (6 + LEDGER_NAME_MAX + 2 * LEDGER_PK_BYTES)
+#define CHANGE_SIGNED_MAX (8 + LEDGER_HASH_BYTES + CHANGE_BODY_MAX)
 
 static size_t change_body(const struct ledger_membership_change *m, uint8_t *out)
 {
@@ -489,16 +651,24 @@ static size_t change_body(const struct ledger_membership_change *m, uint8_t *out
 	out[5] = (uint8_t)nlen;
 	memcpy(out + 6, m->name, nlen);
 	memcpy(out + 6 + nlen, m->pk, LEDGER_PK_BYTES);
-	return 6 + nlen + LEDGER_PK_BYTES;
+	memcpy(out + 6 + nlen + LEDGER_PK_BYTES, m->tls_pk, LEDGER_PK_BYTES);
+	return 6 + nlen + 2 * LEDGER_PK_BYTES;
+}
+
+/* A remove carries no TLS key: the field is zero, as unused fields are. */
+static bool change_fields_ok(const struct ledger_membership_change *m)
+{
+	if (m->action == 2)
+		return name_ok(m->name) && sodium_is_zero(m->tls_pk, LEDGER_PK_BYTES);
+	return name_ok(m->name) && m->action == 1;
 }
 
 int ledger_membership_encode(const struct ledger_membership_change *m, uint8_t *out, size_t cap)
 {
 	size_t n;
 
-	if (!name_ok(m->name) || m->nb_sigs > LEDGER_MEMBERSHIP_SIGS_MAX ||
-	    (m->action != 1 && m->action != 2) ||
-	    cap < 6 + LEDGER_NAME_MAX + LEDGER_PK_BYTES + 1 + m->nb_sigs * 66u)
+	if (!change_fields_ok(m) || m->nb_sigs > LEDGER_MEMBERSHIP_SIGS_MAX ||
+	    cap < CHANGE_BODY_MAX + 1 + m->nb_sigs * 66u)
 		return -EINVAL;
 	n = change_body(m, out);
 	out[n++] = (uint8_t)m->nb_sigs;
@@ -520,14 +690,17 @@ int ledger_membership_decode(const uint8_t *in, size_t len, struct ledger_member
 	m->action = in[0];
 	m->seq = ledger_get32(in + 1);
 	nlen = in[5];
-	if (nlen == 0 || nlen > LEDGER_NAME_MAX || len < 6 + nlen + LEDGER_PK_BYTES + 1)
+	/* a NUL inside the name would not survive re-encoding */
+	if (nlen == 0 || nlen > LEDGER_NAME_MAX || len < 6 + nlen + 2 * LEDGER_PK_BYTES + 1 ||
+	    memchr(in + 6, '\0', nlen) != NULL)
 		return -EBADMSG;
 	memcpy(m->name, in + 6, nlen);
 	m->name[nlen] = '\0';
-	if (!name_ok(m->name) || (m->action != 1 && m->action != 2))
-		return -EBADMSG;
 	memcpy(m->pk, in + 6 + nlen, LEDGER_PK_BYTES);
-	n = 6 + nlen + LEDGER_PK_BYTES;
+	memcpy(m->tls_pk, in + 6 + nlen + LEDGER_PK_BYTES, LEDGER_PK_BYTES);
+	if (!change_fields_ok(m))
+		return -EBADMSG;
+	n = 6 + nlen + 2 * LEDGER_PK_BYTES;
 	m->nb_sigs = in[n++];
 	if (m->nb_sigs > LEDGER_MEMBERSHIP_SIGS_MAX || len != n + m->nb_sigs * 66u)
 		return -EBADMSG;
@@ -550,11 +723,11 @@ static size_t signed_message(const struct ledger_consortium *c,
 int ledger_membership_sign(const struct ledger_consortium *c,
 			   struct ledger_membership_change *m, unsigned signer, const uint8_t *sk)
 {
-	uint8_t msg[128];
+	uint8_t msg[CHANGE_SIGNED_MAX];
 	size_t n;
 
 	if (m->nb_sigs >= LEDGER_MEMBERSHIP_SIGS_MAX || signer >= c->nb_members ||
-	    !name_ok(m->name))
+	    !change_fields_ok(m))
 		return -EINVAL;
 	n = signed_message(c, m, msg);
 	crypto_sign_detached(m->sig[m->nb_sigs], NULL, msg, n, sk);
@@ -565,7 +738,7 @@ int ledger_membership_sign(const struct ledger_consortium *c,
 int ledger_membership_check(const struct ledger_consortium *c,
 			    const struct ledger_membership_change *m, const char **why)
 {
-	uint8_t msg[128], id[LEDGER_ID_BYTES];
+	uint8_t msg[CHANGE_SIGNED_MAX], id[LEDGER_ID_BYTES];
 	unsigned nb_active = 0, nb_ok = 0;
 	bool seen[LEDGER_MEMBERS_MAX] = { false };
 	size_t n;
@@ -580,6 +753,18 @@ int ledger_membership_check(const struct ledger_consortium *c,
 	if (m->action == 1 && (idx >= 0 || ledger_member_find_name(c, m->name) >= 0 ||
 			       c->nb_members >= LEDGER_MEMBERS_MAX)) {
 		*why = "member to add is already known (name or key)";
+		return -EINVAL;
+	}
+	if (m->action == 1 && sodium_is_zero(m->tls_pk, LEDGER_PK_BYTES)) {
+		*why = "member to add has no TLS key";
+		return -EINVAL;
+	}
+	if (m->action == 1 && tls_key_problem(m->tls_pk, m->pk) != NULL) {
+		*why = "member to add has a TLS key equal to its ledger key (it must be separate)";
+		return -EINVAL;
+	}
+	if (m->action == 1 && ledger_member_find_tls(c, m->tls_pk) >= 0) {
+		*why = "member to add has the TLS key of another member";
 		return -EINVAL;
 	}
 	if (m->action == 2 && (idx < 0 || !c->members[idx].active)) {
@@ -623,6 +808,8 @@ int ledger_membership_apply(struct ledger_consortium *c, const struct ledger_mem
 		snprintf(nm->name, sizeof(nm->name), "%s", m->name);
 		memcpy(nm->pk, m->pk, LEDGER_PK_BYTES);
 		memcpy(nm->id, id, LEDGER_ID_BYTES);
+		memcpy(nm->tls_pk, m->tls_pk, LEDGER_PK_BYTES);
+		nm->has_tls = !sodium_is_zero(m->tls_pk, LEDGER_PK_BYTES);
 		nm->active = true;
 	} else {
 		idx = ledger_member_find(c, id);

@@ -144,6 +144,17 @@ def free_port():
     return port
 
 
+def loopback_accepts(port, secs=5):
+    """Whether something accepts TCP connections on 127.0.0.1:port within secs."""
+    def accepts():
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return True
+        except OSError:
+            return False
+    return bool(wait_for(accepts, secs))
+
+
 def daemon_settings(work, ldir, sock, **settings):
     """riskgated's settings for a daemon of a test: ledger ldir, socket sock,
     segment, table and events (hits.jsonl) in work, no metrics, no

@@ -24,13 +24,11 @@ import base64
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
-import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from ctl_util import free_port  # noqa: E402
+from ctl_util import free_port, loopback_accepts  # noqa: E402
 from ledger_util import check, main_in_tmp  # noqa: E402
 
 TLOGCHECK = sys.argv[2]
@@ -44,13 +42,9 @@ class Server:
         self.p = subprocess.Popen(["/usr/bin/python3", "-m", "http.server", "--bind",
                                    "127.0.0.1", "--directory", root, str(self.port)],
                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        for _ in range(100):
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
-                return
-            except OSError:
-                time.sleep(0.05)
-        raise SystemExit("http.server did not start")
+        if not loopback_accepts(self.port):
+            self.stop()
+            raise SystemExit("http.server did not start")
 
     def url(self):
         return f"http://127.0.0.1:{self.port}"

@@ -7,7 +7,9 @@
  *     an op does not use, every out-of-range field;
  *   - block headers round-trip, sign and verify, and any flipped bit breaks
  *     the signature (checkpoints: test_ledger_note);
- *   - membership changes need a strict majority of distinct members;
+ *   - membership changes need a strict majority of distinct members; the
+ *     TLS key they carry is signed, required for an add and a key of its
+ *     own; a genesis "tls_key" likewise;
  *   - CSV fields (quotes, CRLF), JSONL, expiry forms, and that no error
  *     message ever holds a raw PAN;
  *   - text bound for the ledger: no reason or name with a digit run that
@@ -193,31 +195,66 @@ static void test_blocks(void)
 	CHECK(ledger_block_decode(buf, sizeof(buf), &d) != 0, "block of 0 entries");
 }
 
-/* A consortium of n members with fresh keys; secret keys into sks. */
-static void make_consortium(struct ledger_consortium *c, unsigned n, uint8_t (*sks)[64])
+/* Genesis text for n members m0, m1, ... with ledger keys pks; member i
+ * has "tls_key": tls[i] (a JSON value) when tls and tls[i] are not NULL. */
+static size_t genesis_text(char *text, size_t cap, unsigned n, const uint8_t (*pks)[32],
+			   const char *const *tls)
 {
-	char text[8192], err[256];
 	size_t off;
 
-	off = (size_t)snprintf(text, sizeof(text),
+	off = (size_t)snprintf(text, cap,
 			       "{\"format\": \"riskgate-genesis\", \"version\": 1, \"consortium\": "
 			       "\"t\", \"lists\": [{\"bit\": 0, \"name\": \"txn_fraud\", \"luhn\": "
 			       "true}, {\"bit\": 1, \"name\": \"high_risk_account\"}, {\"bit\": 3, "
 			       "\"name\": \"telecom_fraud\"}], \"members\": [");
 	for (unsigned i = 0; i < n; i++) {
-		uint8_t pk[32], id[8];
+		uint8_t id[8];
 		char pkh[65], idh[17];
 
-		crypto_sign_keypair(pk, sks[i]);
-		ledger_member_id(pk, id);
-		ledger_hex(pk, 32, pkh);
+		ledger_member_id(pks[i], id);
+		ledger_hex(pks[i], 32, pkh);
 		ledger_hex(id, 8, idh);
-		off += (size_t)snprintf(text + off, sizeof(text) - off,
-					"%s{\"name\": \"m%u\", \"id\": \"%s\", \"public_key\": \"%s\"}",
+		off += (size_t)snprintf(text + off, cap - off,
+					"%s{\"name\": \"m%u\", \"id\": \"%s\", "
+					"\"public_key\": \"%s\"",
 					i ? ", " : "", i, idh, pkh);
+		if (tls != NULL && tls[i] != NULL)
+			off += (size_t)snprintf(text + off, cap - off, ", \"tls_key\": %s", tls[i]);
+		off += (size_t)snprintf(text + off, cap - off, "}");
 	}
-	off += (size_t)snprintf(text + off, sizeof(text) - off, "]}\n");
-	CHECK_EQ(ledger_genesis_parse(text, off, c, err, sizeof(err)), 0, "genesis: %s", err);
+	off += (size_t)snprintf(text + off, cap - off, "]}\n");
+	return off;
+}
+
+/* key as a quoted JSON string of hex digits into out (70 bytes). */
+static const char *hexj(const uint8_t key[32], char *out)
+{
+	char hex[65];
+
+	ledger_hex(key, 32, hex);
+	snprintf(out, 70, "\"%s\"", hex);
+	return out;
+}
+
+#define CONSORTIUM_MAX 8
+
+/* A consortium of n members with fresh ledger and TLS keys; secret keys
+ * into sks. */
+static void make_consortium(struct ledger_consortium *c, unsigned n, uint8_t (*sks)[64])
+{
+	uint8_t pks[CONSORTIUM_MAX][32], tls[32];
+	char text[8192], err[256], tlsj[CONSORTIUM_MAX][70];
+	const char *tlsv[CONSORTIUM_MAX];
+	size_t len;
+
+	CHECK(n <= CONSORTIUM_MAX, "consortium of %u", n);
+	for (unsigned i = 0; i < n; i++) {
+		crypto_sign_keypair(pks[i], sks[i]);
+		randombytes_buf(tls, sizeof(tls));
+		tlsv[i] = hexj(tls, tlsj[i]);
+	}
+	len = genesis_text(text, sizeof(text), n, pks, tlsv);
+	CHECK_EQ(ledger_genesis_parse(text, len, c, err, sizeof(err)), 0, "genesis: %s", err);
 }
 
 static void test_genesis_and_membership(void)
@@ -243,6 +280,7 @@ static void test_genesis_and_membership(void)
 	mc.seq = 1;
 	snprintf(mc.name, sizeof(mc.name), "newbank");
 	memcpy(mc.pk, npk, 32);
+	randombytes_buf(mc.tls_pk, 32);
 	for (unsigned s = 0; s < 2; s++)
 		CHECK_EQ(ledger_membership_sign(&c, &mc, s, sks[s]), 0, "sign %u", s);
 	CHECK_EQ(ledger_membership_check(&c, &mc, &why), -EPERM, "2 of 5 is not a majority");
@@ -267,6 +305,187 @@ static void test_genesis_and_membership(void)
 	CHECK_EQ(c.nb_members, 6, "member added");
 	CHECK_EQ(c.membership_seq, 1, "seq advanced");
 	CHECK_EQ(ledger_membership_check(&c, &d, &why), -EINVAL, "replay refused");
+}
+
+/* "tls_key" in the genesis: optional, and when present a key of its own. */
+static void test_genesis_tls(void)
+{
+	static struct ledger_consortium c;
+	uint8_t pks[3][32], sk[64], tls[3][32], zero[32] = { 0 }, h[32];
+	char text[8192], err[256], tlsj[3][70], pkj[70], zeroj[70], shortj[70];
+	const char *v[3];
+	size_t len;
+
+	for (unsigned i = 0; i < 3; i++) {
+		crypto_sign_keypair(pks[i], sk);
+		randombytes_buf(tls[i], 32);
+		v[i] = hexj(tls[i], tlsj[i]);
+	}
+	len = genesis_text(text, sizeof(text), 3, pks, NULL);
+	CHECK_EQ(ledger_genesis_parse(text, len, &c, err, sizeof(err)), 0, "no tls_key: %s", err);
+	for (unsigned i = 0; i < 3; i++)
+		CHECK(!c.members[i].has_tls && sodium_is_zero(c.members[i].tls_pk, 32),
+		      "member %u without tls_key", i);
+	v[1] = NULL;
+	len = genesis_text(text, sizeof(text), 3, pks, v);
+	CHECK_EQ(ledger_genesis_parse(text, len, &c, err, sizeof(err)), 0, "some: %s", err);
+	CHECK(c.members[0].has_tls && !c.members[1].has_tls && c.members[2].has_tls, "some");
+	v[1] = tlsj[1];
+	len = genesis_text(text, sizeof(text), 3, pks, v);
+	CHECK_EQ(ledger_genesis_parse(text, len, &c, err, sizeof(err)), 0, "all: %s", err);
+	for (unsigned i = 0; i < 3; i++) {
+		CHECK(c.members[i].has_tls && memcmp(c.members[i].tls_pk, tls[i], 32) == 0,
+		      "member %u: its tls_key", i);
+		CHECK_EQ(ledger_member_find_tls(&c, tls[i]), (int)i, "found by TLS key");
+	}
+	ledger_sha256(text, len, h);
+	CHECK(memcmp(c.id, h, 32) == 0, "consortium id: SHA-256 of the bytes");
+
+	hexj(pks[0], pkj);
+	hexj(zero, zeroj);
+	snprintf(shortj, sizeof(shortj), "\"%.63s\"", tlsj[1] + 1);
+	{
+		static const char hex_why[] =
+			"genesis: member 1 (m1): \"tls_key\" must be 64 hex digits";
+		const struct {
+			unsigned member;
+			const char *value;
+			const char *why;
+		} bad[] = {
+			{ 1, "\"zz\"", hex_why },
+			{ 1, shortj, hex_why },
+			{ 1, "7", hex_why },
+			{ 2, zeroj, "genesis: member 2 (m2): \"tls_key\" is all zero" },
+			{ 0, pkj,
+			  "genesis: member 0 (m0): \"tls_key\" equals the ledger public key: the "
+			  "TLS key must be a separate key" },
+			{ 2, tlsj[0],
+			  "genesis: member 2 (m2): \"tls_key\" is also member 0 (m0)'s: each "
+			  "member needs its own" },
+		};
+
+		for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+			const char *w[3] = { tlsj[0], tlsj[1], tlsj[2] };
+
+			w[bad[i].member] = bad[i].value;
+			len = genesis_text(text, sizeof(text), 3, pks, w);
+			err[0] = '\0';
+			CHECK_EQ(ledger_genesis_parse(text, len, &c, err, sizeof(err)), -EINVAL,
+				 "bad tls_key %zu accepted", i);
+			CHECK(strcmp(err, bad[i].why) == 0, "bad tls_key %zu: '%s'", i, err);
+		}
+	}
+}
+
+/* A change adding a member, co-signed by 0 and 1 (a majority of 3). */
+static void add_change(const struct ledger_consortium *c, uint8_t (*sks)[64],
+		       const uint8_t pk[32], const uint8_t tls[32],
+		       struct ledger_membership_change *mc)
+{
+	memset(mc, 0, sizeof(*mc));
+	mc->action = 1;
+	mc->seq = c->membership_seq + 1;
+	snprintf(mc->name, sizeof(mc->name), "newbank");
+	memcpy(mc->pk, pk, 32);
+	memcpy(mc->tls_pk, tls, 32);
+	for (unsigned s = 0; s < 2; s++)
+		CHECK_EQ(ledger_membership_sign(c, mc, s, sks[s]), 0, "sign %u", s);
+}
+
+/* The TLS key in a membership change: encoded after the ledger key,
+ * covered by the co-signatures, required (and separate) for an add, absent
+ * from a remove. */
+static void test_membership_tls(void)
+{
+	static struct ledger_consortium c;
+	static struct ledger_membership_change mc, d;
+	uint8_t sks[3][64], npk[32], nsk[64], tls[32], zero[32] = { 0 };
+	uint8_t buf[2048], b[2048];
+	const char *why = NULL;
+	int n, n2;
+
+	make_consortium(&c, 3, sks);
+	crypto_sign_keypair(npk, nsk);
+	randombytes_buf(tls, 32);
+	add_change(&c, sks, npk, tls, &mc);
+	CHECK_EQ(ledger_membership_check(&c, &mc, &why), 0, "add: %s", why ? why : "");
+	n = ledger_membership_encode(&mc, buf, sizeof(buf));
+	/* action, seq, name_len, "newbank", pk, tls_pk, nb_sigs, 2 signatures */
+	CHECK_EQ(n, 6 + 7 + 32 + 32 + 1 + 2 * 66, "encoded size");
+	CHECK(memcmp(buf + 13, npk, 32) == 0 && memcmp(buf + 45, tls, 32) == 0,
+	      "ledger key at 13, TLS key at 45");
+	CHECK_EQ(ledger_membership_decode(buf, (size_t)n, &d), 0, "decode");
+	CHECK(memcmp(d.tls_pk, tls, 32) == 0 && memcmp(d.pk, npk, 32) == 0, "keys survive");
+	n2 = ledger_membership_encode(&d, b, sizeof(b));
+	CHECK(n2 == n && memcmp(b, buf, (size_t)n) == 0, "re-encodes identically");
+	CHECK_EQ(ledger_membership_check(&c, &d, &why), 0, "decoded: %s", why ? why : "");
+	for (int cut = 0; cut < n; cut++)
+		CHECK(ledger_membership_decode(buf, (size_t)cut, &d) != 0, "cut at %d", cut);
+	/* every single-byte change is refused by the decoder or the check */
+	for (int i = 0; i < n; i++) {
+		for (unsigned x = 1; x < 256; x++) {
+			memcpy(b, buf, (size_t)n);
+			b[i] ^= (uint8_t)x;
+			if (ledger_membership_decode(b, (size_t)n, &d) == 0)
+				CHECK(ledger_membership_check(&c, &d, &why) != 0,
+				      "byte %d ^ %#x accepted", i, x);
+		}
+	}
+	/* regression: a NUL inside the name decoded to a shorter name, which
+	 * re-encoded to other bytes */
+	memcpy(b, buf, (size_t)n);
+	b[6 + 3] = '\0';
+	CHECK_EQ(ledger_membership_decode(b, (size_t)n, &d), -EBADMSG, "NUL in the name");
+	/* the co-signatures cover the TLS key */
+	d = mc;
+	d.tls_pk[31] ^= 1;
+	CHECK_EQ(ledger_membership_check(&c, &d, &why), -EPERM, "other TLS key, same signatures");
+	CHECK(why != NULL && strstr(why, "bad co-signature") != NULL, "why: %s", why);
+
+	/* adds refused though a majority signed */
+	{
+		const struct {
+			const uint8_t *tls;
+			const char *why;
+		} bad[] = {
+			{ zero, "member to add has no TLS key" },
+			{ npk, "member to add has a TLS key equal to its ledger key (it must be "
+			       "separate)" },
+			{ c.members[1].tls_pk, "member to add has the TLS key of another member" },
+		};
+
+		for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+			add_change(&c, sks, npk, bad[i].tls, &d);
+			why = NULL;
+			CHECK_EQ(ledger_membership_check(&c, &d, &why), -EINVAL, "bad add %zu", i);
+			CHECK(why != NULL && strcmp(why, bad[i].why) == 0, "bad add %zu: %s", i,
+			      why ? why : "");
+		}
+	}
+
+	/* a remove carries no TLS key: not encoded, signed nor decoded */
+	memset(&d, 0, sizeof(d));
+	d.action = 2;
+	d.seq = 1;
+	snprintf(d.name, sizeof(d.name), "m2");
+	memcpy(d.pk, c.members[2].pk, 32);
+	for (unsigned s = 0; s < 2; s++)
+		CHECK_EQ(ledger_membership_sign(&c, &d, s, sks[s]), 0, "sign remove %u", s);
+	CHECK_EQ(ledger_membership_check(&c, &d, &why), 0, "remove: %s", why ? why : "");
+	n2 = ledger_membership_encode(&d, b, sizeof(b));
+	CHECK_EQ(n2, 6 + 2 + 64 + 1 + 2 * 66, "remove size");
+	b[6 + 2 + 32 + 5] = 1;
+	CHECK_EQ(ledger_membership_decode(b, (size_t)n2, &d), -EBADMSG, "remove with a TLS key");
+	d.tls_pk[5] = 1;
+	CHECK_EQ(ledger_membership_encode(&d, b, sizeof(b)), -EINVAL, "remove with a TLS key");
+	d.nb_sigs = 0;
+	CHECK_EQ(ledger_membership_sign(&c, &d, 0, sks[0]), -EINVAL, "remove with a TLS key");
+
+	/* applied: the new member is known by its TLS key */
+	CHECK_EQ(ledger_membership_apply(&c, &mc), 0, "apply");
+	CHECK(c.nb_members == 4 && c.members[3].has_tls &&
+	      memcmp(c.members[3].tls_pk, tls, 32) == 0, "the new member's TLS key");
+	CHECK_EQ(ledger_member_find_tls(&c, tls), 3, "found by TLS key");
 }
 
 static void test_csv(void)
@@ -522,6 +741,8 @@ int main(void)
 	test_refusals();
 	test_blocks();
 	test_genesis_and_membership();
+	test_genesis_tls();
+	test_membership_tls();
 	test_csv();
 	test_text_rules();
 	return CHECK_DONE();

@@ -322,13 +322,17 @@ static void test_all(void)
 		struct ledger_membership_change mc = { 0 };
 		struct ledger_entry me = { 0 };
 		struct ledger_identity *idb;
+		struct ledger_member pubc;
 
+		snprintf(dir, sizeof(dir), "%s/c", base);
+		CHECK_EQ(ledger_pub_load(dir, &pubc, err, sizeof(err)), 0, "c pub: %s", err);
 		snprintf(dir, sizeof(dir), "%s/b", base);
 		idb = ledger_identity_load(dir, err, sizeof(err));
 		mc.action = 1;
 		mc.seq = 1;
 		snprintf(mc.name, sizeof(mc.name), "bank-c");
 		memcpy(mc.pk, idc->pk, 32);
+		memcpy(mc.tls_pk, pubc.tls_pk, 32);
 		ledger_membership_sign(ledger_consortium(a), &mc, 0, ida->sk);
 		me.op = LEDGER_OP_MEMBERSHIP;
 		me.time_ms = ledger_now_ms();
@@ -339,6 +343,9 @@ static void test_all(void)
 		me.payload_len = (uint16_t)ledger_membership_encode(&mc, me.payload, LEDGER_PAYLOAD_MAX);
 		CHECK_EQ(append1(a, &me, err), 0, "2 of 2 refused: %s", err);
 		CHECK_EQ(ledger_consortium(a)->nb_members, 3, "c is a member");
+		CHECK(ledger_consortium(a)->members[2].has_tls &&
+		      memcmp(ledger_consortium(a)->members[2].tls_pk, pubc.tls_pk, 32) == 0,
+		      "c's TLS key listed");
 		ledger_identity_free(idb);
 		CHECK_EQ(ledger_verify(a, report, sizeof(report), &n), 0, "verify a: %s", report);
 	}
@@ -352,6 +359,7 @@ static void test_all(void)
 	a = fixture_open(base, "a", LEDGER_OPEN_WRITE);
 	if (a != NULL) {
 		CHECK_EQ(ledger_consortium(a)->nb_members, 3, "membership after reopen");
+		CHECK(ledger_consortium(a)->members[2].has_tls, "c's TLS key after reopen");
 		CHECK_EQ(ledger_verify(a, report, sizeof(report), &n), 0, "verify: %s", report);
 		ledger_close(a);
 	}

@@ -61,6 +61,7 @@ void ctl_config_defaults(struct ctl_config *c)
 	c->events_max_bytes = 64ull << 20;
 	c->events_keep = 4;
 	snprintf(c->metrics_listen, sizeof(c->metrics_listen), "127.0.0.1:9464");
+	c->sync_poll_ms = 1000;
 	c->stale_after_sec = 300;
 	c->hits_kept = 1024;
 	c->log_level = CTL_LOG_INFO;
@@ -216,6 +217,50 @@ static int get_level(struct cf *f, config_setting_t *s, enum ctl_log_level *out)
 	return -EINVAL;
 }
 
+static int get_peers(struct cf *f, config_setting_t *s, struct ctl_config *c)
+{
+	if (!config_setting_is_list(s)) {
+		cf_error(f, s, "must be a list ( { member = \"NAME\"; url = \"https://HOST:PORT\"; }"
+			 ", ... )");
+		return -EINVAL;
+	}
+	if (config_setting_length(s) > CTL_PEERS_MAX) {
+		cf_error(f, s, "at most %d peers", CTL_PEERS_MAX);
+		return -EINVAL;
+	}
+	c->nb_peers = 0;
+	for (int i = 0; i < config_setting_length(s); i++) {
+		config_setting_t *e = config_setting_get_elem(s, (unsigned)i);
+		struct ctl_peer_addr *p = &c->peers[c->nb_peers];
+		const char *m = NULL, *u = NULL;
+
+		if (!config_setting_is_group(e) || !config_setting_lookup_string(e, "member", &m) ||
+		    !config_setting_lookup_string(e, "url", &u)) {
+			cf_error(f, e, "peer %d: needs member = \"NAME\" and url = \"https://HOST:PORT\"",
+				 i);
+			return -EINVAL;
+		}
+		if (strlen(m) == 0 || strlen(m) >= sizeof(p->member) || ledger_name_check(m) != NULL) {
+			cf_error(f, e, "peer %d: member is not a member name", i);
+			return -EINVAL;
+		}
+		if (strncmp(u, "https://", 8) != 0 || strlen(u) >= sizeof(p->url) ||
+		    strchr(u + 8, '/') != NULL || strpbrk(u, " \t\r\n") != NULL) {
+			cf_error(f, e, "peer %d: url must be \"https://HOST:PORT\" (no path)", i);
+			return -EINVAL;
+		}
+		for (unsigned k = 0; k < c->nb_peers; k++)
+			if (strcmp(c->peers[k].member, m) == 0 && strcmp(c->peers[k].url, u) == 0) {
+				cf_error(f, e, "peer %d: listed twice", i);
+				return -EINVAL;
+			}
+		snprintf(p->member, sizeof(p->member), "%s", m);
+		snprintf(p->url, sizeof(p->url), "%s", u);
+		c->nb_peers++;
+	}
+	return 0;
+}
+
 static int apply_setting(struct cf *f, config_setting_t *s, struct ctl_config *c)
 {
 	const char *n = config_setting_name(s);
@@ -250,6 +295,12 @@ static int apply_setting(struct cf *f, config_setting_t *s, struct ctl_config *c
 		return get_str(f, s, c->table_path, sizeof(c->table_path));
 	if (strcmp(n, "events") == 0)
 		return get_str(f, s, c->events_path, sizeof(c->events_path));
+	if (strcmp(n, "sync_listen") == 0)
+		return get_str(f, s, c->sync_listen, sizeof(c->sync_listen));
+	if (strcmp(n, "peers") == 0)
+		return get_peers(f, s, c);
+	if (strcmp(n, "sync_poll_ms") == 0)
+		return get_unsigned(f, s, 50, 600000, &c->sync_poll_ms);
 	if (strcmp(n, "metrics") == 0) /* the address is checked with metrics_public */
 		return get_str(f, s, c->metrics_listen, sizeof(c->metrics_listen));
 	if (strcmp(n, "segment_lcores") == 0)
@@ -354,6 +405,13 @@ int ctl_config_check(const struct ctl_config *c, const char **key, char *err, si
 {
 	struct sockaddr_in sa;
 
+	if (c->sync_listen[0] && ctl_metrics_addr(c->sync_listen, &sa) != 0) {
+		if (key != NULL)
+			*key = "sync_listen";
+		snprintf(err, cap, "sync_listen: \"%s\" is not an IPv4 \"ADDR:PORT\"",
+			 c->sync_listen);
+		return -EINVAL;
+	}
 	if (c->metrics_listen[0] && ctl_metrics_addr(c->metrics_listen, &sa) != 0) {
 		if (key)
 			*key = "metrics";

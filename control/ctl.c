@@ -448,7 +448,7 @@ static json_t *build(int argc, char **argv, const char **cmd, bool *follow, doub
 			json_object_set_new(a, "top", json_integer(atoi(argv[2])));
 		else if (argc != 1)
 			usage();
-	} else if (!strcmp(c0, "receipts")) {
+	} else if (!strcmp(c0, "receipts") || !strcmp(c0, "peers")) {
 		NEED(1);
 	} else if (!strcmp(c0, "receipt")) {
 		const char *num = argc == 3 ? argv[2] : argc == 4 ? argv[3] : NULL;

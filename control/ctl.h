@@ -47,6 +47,16 @@ void ctl_log(enum ctl_log_level lvl, const char *fmt, ...) __attribute__((format
 
 /* ---- configuration (control/config.c) ---- */
 
+#define CTL_PEERS_MAX 64
+#define CTL_URL_MAX 256
+
+/* A peer to fetch from: a member (by name; its TLS key comes from the
+ * ledger's membership) at a base URL "https://HOST:PORT". */
+struct ctl_peer_addr {
+	char member[33];
+	char url[CTL_URL_MAX];
+};
+
 struct ctl_config {
 	char ledger_dir[CTL_PATH_MAX];
 	char socket_path[CTL_PATH_MAX];
@@ -68,6 +78,10 @@ struct ctl_config {
 	uint64_t events_max_bytes;      /* rotate when larger; 0 = never */
 	unsigned events_keep;           /* rotated files kept (.1 .. .N) */
 	char metrics_listen[64];        /* "ADDR:PORT", "" = off */
+	char sync_listen[64];           /* sync service "ADDR:PORT" (TLS), "" = off */
+	struct ctl_peer_addr peers[CTL_PEERS_MAX];
+	unsigned nb_peers;
+	unsigned sync_poll_ms;          /* checkpoint polling period per peer, 50..600000 */
 	bool metrics_public;            /* metrics_listen may be beyond the loopback */
 	unsigned stale_after_sec;       /* staleness alarm after this (0 = off) */
 	bool stale_fallback;            /* on alarm, lists at decline act as monitor */

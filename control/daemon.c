@@ -33,11 +33,13 @@
 #include <unistd.h>
 
 #include "control/daemon.h"
+#include "control/sync_net.h"
 
 #define EP_LISTEN ((void *)1)
 #define EP_TIMER ((void *)2)
 #define EP_SIGNAL ((void *)3)
 #define EP_MHD ((void *)4)
+#define EP_SYNCSRV ((void *)5)
 #define CTL_MADE_MAX 16 /* paths one start may create */
 
 /* What this start created, in order (removed in reverse if it fails). */
@@ -345,6 +347,22 @@ static void every_second(struct ctl_daemon *d)
 	ctl_metrics_run(d);
 }
 
+/* The ledger's hook: what is written goes out on the push feeds. */
+static void on_ledger_block(void *arg, unsigned member, const struct ledger_block *b,
+			    const uint8_t *const *entries, const uint16_t *lens)
+{
+	struct ctl_daemon *d = arg;
+
+	ctl_syncsrv_block(d->syncsrv, member, b, entries, lens);
+}
+
+static void on_ledger_checkpoint(void *arg, unsigned member, const struct ledger_checkpoint *c)
+{
+	struct ctl_daemon *d = arg;
+
+	ctl_syncsrv_checkpoint(d->syncsrv, member, c);
+}
+
 static int ep_add(int ep, int fd, uint32_t events, void *ptr)
 {
 	struct epoll_event e = { .events = events, .data.ptr = ptr };
@@ -519,12 +537,32 @@ struct ctl_daemon *ctl_daemon_open(const struct ctl_config *cfg, const char *con
 		snprintf(err, cap, "event loop: %s", strerror(errno));
 		goto out_close_metrics;
 	}
+	rc = ctl_syncsrv_open(d, err, cap);
+	if (rc != 0)
+		goto out_close_metrics;
+	if (d->syncsrv != NULL &&
+	    ep_add(d->ep, ctl_syncsrv_fd(d->syncsrv), EPOLLIN, EP_SYNCSRV) < 0) {
+		snprintf(err, cap, "event loop: %s", strerror(errno));
+		goto out_close_syncsrv;
+	}
+	if (d->syncsrv != NULL) {
+		struct ledger_hook hook = { on_ledger_block, on_ledger_checkpoint, d };
+
+		ledger_set_hook(d->l, &hook);
+	}
+	rc = ctl_syncnet_open(d, err, cap);
+	if (rc != 0)
+		goto out_close_syncsrv;
 	segment_check(d);
 	/* started: from now on nothing is undone */
 	free(d->made);
 	d->made = NULL;
 	return d;
 
+out_close_syncsrv:
+	ledger_set_hook(d->l, NULL);
+	ctl_syncsrv_close(d->syncsrv);
+	d->syncsrv = NULL;
 out_close_metrics:
 	ctl_metrics_close(d);
 out_close_server:
@@ -599,6 +637,8 @@ int ctl_daemon_run(struct ctl_daemon *d)
 					continue;
 				drain_events(d);
 				ctl_receipts_tick(d->receipts);
+				ctl_syncsrv_tick(d->syncsrv, ctl_now_ns());
+				ctl_syncnet_tick(d->syncnet, ctl_now_ns());
 				if (d->ticks / 1000 != (d->ticks + exp) / 1000)
 					every_second(d);
 				d->ticks += exp;
@@ -608,6 +648,10 @@ int ctl_daemon_run(struct ctl_daemon *d)
 				ctl_server_accept(d);
 			} else if (p == EP_MHD) {
 				ctl_metrics_run(d);
+			} else if (p == EP_SYNCSRV) {
+				ctl_syncsrv_run(d->syncsrv, ctl_now_ns());
+			} else if (ctl_syncnet_owns(d->syncnet, p)) {
+				ctl_syncnet_event(d->syncnet, p, evs[i].events);
 			} else {
 				ctl_server_event(d, p, evs[i].events);
 			}
@@ -631,6 +675,9 @@ void ctl_daemon_close(struct ctl_daemon *d)
 	/* the queued hit lines become receipts before the ledger closes */
 	ctl_events_set_tap(d->ev, NULL, NULL);
 	ctl_receipts_close(d->receipts);
+	ctl_syncnet_close(d);
+	ledger_set_hook(d->l, NULL);
+	ctl_syncsrv_close(d->syncsrv);
 	ctl_metrics_close(d);
 	ctl_server_close(d);
 	close(d->signal_fd);

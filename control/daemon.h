@@ -22,6 +22,8 @@
 
 struct MHD_Daemon;
 struct ctl_import_job;
+struct ctl_syncsrv;
+struct ctl_syncnet;
 
 /* What a peer may run (control/protocol.h, "Rights"); each right holds
  * the ones below it. */
@@ -74,6 +76,8 @@ struct ctl_daemon {
 	int signal_fd;
 	int mhd_fd;
 	struct MHD_Daemon *mhd;
+	struct ctl_syncsrv *syncsrv; /* the sync service, NULL when off (syncsrv.c) */
+	struct ctl_syncnet *syncnet; /* fetching from peers, NULL when none (syncpeer.c) */
 	struct ledger *l;
 	struct ctl_sync *sync;
 	struct ctl_events *ev;

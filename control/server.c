@@ -36,6 +36,7 @@
 
 #include "common/ident.h"
 #include "control/daemon.h"
+#include "control/sync_net.h"
 
 /* bytes of a hits reply line kept for the envelope and an echoed id */
 #define CTL_HITS_ENVELOPE 1024
@@ -913,6 +914,16 @@ static int cmd_receipt_open(struct ctl_daemon *d, struct ctl_client *c, json_t *
 static int cmd_help(struct ctl_daemon *d, struct ctl_client *c, json_t *args, json_t **result,
 		    char *why, size_t cap);
 
+static int cmd_peers(struct ctl_daemon *d, struct ctl_client *c, json_t *args, json_t **result,
+		     char *why, size_t cap)
+{
+	(void)c, (void)args, (void)why, (void)cap;
+	*result = json_pack("{s:s, s:o, s:o}", "listen", d->cfg.sync_listen, "serving",
+			    ctl_syncsrv_stats(d->syncsrv), "peers",
+			    ctl_syncnet_peers_json(d->syncnet));
+	return 0;
+}
+
 static const struct ctl_cmd ctl_cmds[] = {
 	{ "version", cmd_version, "daemon and protocol versions", CTL_RIGHT_READ },
 	{ "help", cmd_help, "the commands and the right each needs (read, lookup, admin)", CTL_RIGHT_READ },
@@ -935,6 +946,7 @@ static const struct ctl_cmd ctl_cmds[] = {
 	{ "ledger-verify", cmd_ledger_verify, "full audit of the ledger", CTL_RIGHT_ADMIN },
 	{ "reload", cmd_reload, "re-read the configuration file (validated first)", CTL_RIGHT_ADMIN },
 	{ "receipts", cmd_receipts, "hit receipts: policy, counters, receipts by contributing member and list", CTL_RIGHT_READ },
+	{ "peers", cmd_peers, "member sync: what is served, and per peer and log: connected, lag, bytes, last error", CTL_RIGHT_READ },
 	{ "receipt-open", cmd_receipt_open, "{n | pos}: a kept receipt's salt and detail, its commitment checked", CTL_RIGHT_READ },
 };
 

@@ -616,7 +616,10 @@ int ledger_checkpoint_now(struct ledger *l, char *err, size_t cap)
 	ledger_key_member_u64(key, l->cons.members[l->self].id, c.size);
 	rocksdb_put_cf(l->db, l->wsync, l->cf[LEDGER_CF_CHECKPOINTS], (const char *)key,
 		       sizeof(key), buf, (size_t)len, &errptr);
-	return ledger_rocks_err(errptr, err, cap, "rocksdb put checkpoint");
+	rc = ledger_rocks_err(errptr, err, cap, "rocksdb put checkpoint");
+	if (rc == 0 && l->hook.checkpoint != NULL)
+		l->hook.checkpoint(l->hook.arg, (unsigned)l->self, &c);
+	return rc;
 }
 
 int ledger_append(struct ledger *l, const uint8_t *const *entries, const uint16_t *lens,
@@ -643,11 +646,21 @@ int ledger_append(struct ledger *l, const uint8_t *const *entries, const uint16_
 	ledger_txn_free(t);
 	if (rc != 0)
 		return rc;
+	if (l->hook.block != NULL)
+		l->hook.block(l->hook.arg, (unsigned)l->self, &b, entries, lens);
 	/* The block is durable: only now is a checkpoint covering it signed. */
 	rc = ledger_checkpoint_now(l, err, cap);
 	if (rc == 0 && blk != NULL)
 		*blk = b;
 	return rc;
+}
+
+void ledger_set_hook(struct ledger *l, const struct ledger_hook *h)
+{
+	if (h != NULL)
+		l->hook = *h;
+	else
+		memset(&l->hook, 0, sizeof(l->hook));
 }
 
 /* ---- evidence ---- */
@@ -818,6 +831,9 @@ int ledger_apply_block(struct ledger *l, const struct ledger_block *b,
 	if (rc == 0)
 		rc = ledger_txn_commit(t, err, cap);
 	ledger_txn_free(t);
+	if (rc == 0 && l->hook.block != NULL)
+		l->hook.block(l->hook.arg, (unsigned)ledger_member_find(&l->cons, b->member), b,
+			      entries, lens);
 	return rc;
 }
 
@@ -959,5 +975,7 @@ int ledger_store_checkpoint(struct ledger *l, const struct ledger_checkpoint *c,
 	if (rc == 0)
 		rc = ledger_txn_commit(t, err, cap);
 	ledger_txn_free(t);
+	if (rc == 0 && l->hook.checkpoint != NULL)
+		l->hook.checkpoint(l->hook.arg, (unsigned)ledger_checkpoint_member(&l->cons, c), c);
 	return rc;
 }

@@ -306,6 +306,11 @@ int ledger_tile_path(const struct ledger_tile_ref *t, char *out, size_t cap);
 /* Parse such a path (exactly the canonical spelling).  0, -ENOENT (not a
  * tile path), -EINVAL (a malformed one), with *why. */
 int ledger_tile_parse(const char *path, size_t len, struct ledger_tile_ref *t, const char **why);
+/* The "<N>[.p/<W>]" part alone (also used for block headers).  Length,
+ * or -ENOSPC; 0, or -EINVAL with *why. */
+int ledger_tile_index_path(uint64_t index, unsigned width, char *out, size_t cap);
+int ledger_tile_index_parse(const char *in, size_t len, uint64_t *index, unsigned *width,
+			    const char **why);
 /* Hashes (or entries) a tree of size holds in tile (level, index): 0..256. */
 unsigned ledger_tile_width(int level, uint64_t index, uint64_t size);
 
@@ -317,6 +322,15 @@ struct ledger;
  * promises), -EBADMSG. */
 int ledger_tile_read(struct ledger *l, unsigned member, const struct ledger_tile_ref *t,
 		     uint64_t size, uint8_t *out, size_t cap, size_t *len);
+/* Split an entry bundle of width entries (from a peer): ptrs[i], lens[i]
+ * point into in.  0, or -EBADMSG with *why.  Entries are not decoded. */
+int ledger_entry_bundle_parse(const uint8_t *in, size_t len, unsigned width,
+			      const uint8_t **ptrs, uint16_t *lens, const char **why);
+/* The signed headers of member's blocks index*256 .. index*256+width-1
+ * (LEDGER_BLOCK_BYTES each) of a log of nb_blocks blocks: what a peer
+ * needs besides the entry bundles to take the blocks in.  Same returns. */
+int ledger_blocks_read(struct ledger *l, unsigned member, uint64_t index, unsigned width,
+		       uint64_t nb_blocks, uint8_t *out, size_t cap, size_t *len);
 
 /* ---- members, genesis, membership ---- */
 
@@ -499,6 +513,19 @@ int ledger_state_get(struct ledger *l, const struct rg_fp *fp, unsigned list, un
  * refused, with its index).  *blk (may be NULL) receives the block. */
 int ledger_append(struct ledger *l, const uint8_t *const *entries, const uint16_t *lens,
 		  unsigned n, struct ledger_block *blk, char *err, size_t cap);
+
+/* Told after a block of any log is durable (ledger_append, ledger_apply_block;
+ * not the blocks of a pull, which the caller follows by a full pass) with
+ * its entries (borrowed until return), and after a checkpoint is stored
+ * (the own ones after their block; another member's by
+ * ledger_store_checkpoint).  Callbacks may read the ledger, not write. */
+struct ledger_hook {
+	void (*block)(void *arg, unsigned member, const struct ledger_block *b,
+		      const uint8_t *const *entries, const uint16_t *lens);
+	void (*checkpoint)(void *arg, unsigned member, const struct ledger_checkpoint *c);
+	void *arg;
+};
+void ledger_set_hook(struct ledger *l, const struct ledger_hook *h);
 
 /* Take in one block of member's log (from a bundle): the same checks as
  * ledger_append plus membership, signature and chain.  Returns 0, 1 when

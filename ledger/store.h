@@ -51,6 +51,7 @@ struct ledger {
 	unsigned long nb_writes;
 	bool head_loaded[LEDGER_MEMBERS_MAX];
 	struct ledger_head heads[LEDGER_MEMBERS_MAX];
+	struct ledger_hook hook; /* told of what is written (ledger_set_hook) */
 };
 
 /* What both RocksDB databases (the ledger's, the receipts store) set the

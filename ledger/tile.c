@@ -28,10 +28,10 @@
 _Static_assert(LEDGER_TILE_HEIGHT % LEDGER_NODE_STRIDE == 0,
 	       "the levels of tiles must be levels whose subtree hashes are stored");
 
-int ledger_tile_path(const struct ledger_tile_ref *t, char *out, size_t cap)
+int ledger_tile_index_path(uint64_t index, unsigned width, char *out, size_t cap)
 {
 	char elems[64];
-	uint64_t n = t->index;
+	uint64_t n = index;
 	size_t off = sizeof(elems) - 1;
 	int len;
 
@@ -48,19 +48,27 @@ int ledger_tile_path(const struct ledger_tile_ref *t, char *out, size_t cap)
 		if (n == 0)
 			break;
 	}
-	if (t->level < 0)
-		len = snprintf(out, cap, "tile/entries/%s", elems + off);
-	else
-		len = snprintf(out, cap, "tile/%d/%s", t->level, elems + off);
-	if (len >= 0 && (size_t)len < cap && t->width < LEDGER_TILE_WIDTH)
-		len += snprintf(out + len, cap - (size_t)len, ".p/%u", t->width);
+	len = snprintf(out, cap, "%s", elems + off);
+	if (len >= 0 && (size_t)len < cap && width < LEDGER_TILE_WIDTH)
+		len += snprintf(out + len, cap - (size_t)len, ".p/%u", width);
 	return len < 0 || (size_t)len >= cap ? -ENOSPC : len;
+}
+
+int ledger_tile_path(const struct ledger_tile_ref *t, char *out, size_t cap)
+{
+	int len = t->level < 0 ? snprintf(out, cap, "tile/entries/")
+			       : snprintf(out, cap, "tile/%d/", t->level);
+	int n;
+
+	if (len < 0 || (size_t)len >= cap)
+		return -ENOSPC;
+	n = ledger_tile_index_path(t->index, t->width, out + len, cap - (size_t)len);
+	return n < 0 ? n : len + n;
 }
 
 int ledger_tile_parse(const char *path, size_t len, struct ledger_tile_ref *t, const char **why)
 {
 	const char *p = path, *end = path + len;
-	uint64_t n = 0;
 
 	memset(t, 0, sizeof(*t));
 	*why = "not a tile path (tile/<L>/<N>[.p/<W>] or tile/entries/<N>[.p/<W>])";
@@ -84,6 +92,15 @@ int ledger_tile_parse(const char *path, size_t len, struct ledger_tile_ref *t, c
 	} else {
 		return -ENOENT;
 	}
+	return ledger_tile_index_parse(p, (size_t)(end - p), &t->index, &t->width, why);
+}
+
+int ledger_tile_index_parse(const char *in, size_t len, uint64_t *index, unsigned *width,
+			    const char **why)
+{
+	const char *p = in, *end = in + len;
+	uint64_t n = 0;
+
 	/* index: ("x" ddd "/")* ddd */
 	for (unsigned groups = 0;; groups++) {
 		bool more = p < end && *p == 'x';
@@ -111,8 +128,8 @@ int ledger_tile_parse(const char *path, size_t len, struct ledger_tile_ref *t, c
 		*why = "tile index beyond 2^56";
 		return -EINVAL;
 	}
-	t->index = n;
-	t->width = LEDGER_TILE_WIDTH;
+	*index = n;
+	*width = LEDGER_TILE_WIDTH;
 	if (p == end)
 		return 0;
 	if (end - p < 4 || memcmp(p, ".p/", 3) != 0) {
@@ -138,7 +155,7 @@ int ledger_tile_parse(const char *path, size_t len, struct ledger_tile_ref *t, c
 			*why = "partial tile width is not 1..255";
 			return -EINVAL;
 		}
-		t->width = w;
+		*width = w;
 	}
 	return 0;
 }
@@ -228,4 +245,76 @@ int ledger_tile_read(struct ledger *l, unsigned member, const struct ledger_tile
 	if (rc == 0)
 		*len = off;
 	return rc;
+}
+
+int ledger_blocks_read(struct ledger *l, unsigned member, uint64_t index, unsigned width,
+		       uint64_t nb_blocks, uint8_t *out, size_t cap, size_t *len)
+{
+	const struct ledger_consortium *cs = ledger_consortium(l);
+	uint64_t first = index * LEDGER_TILE_WIDTH;
+	rocksdb_iterator_t *it;
+	uint8_t key[16];
+	unsigned got = 0;
+	int rc = 0;
+
+	*len = 0;
+	if (member >= cs->nb_members || width == 0 || width > LEDGER_TILE_WIDTH)
+		return -EINVAL;
+	if (width > ledger_tile_width(0, index, nb_blocks))
+		return -ENOENT;
+	if (cap < (size_t)width * LEDGER_BLOCK_BYTES)
+		return -ENOSPC;
+	ledger_key_member_u64(key, cs->members[member].id, first);
+	it = rocksdb_create_iterator_cf(l->db, l->ro, l->cf[LEDGER_CF_BLOCKS]);
+	for (rocksdb_iter_seek(it, (const char *)key, sizeof(key));
+	     got < width && rocksdb_iter_valid(it); rocksdb_iter_next(it), got++) {
+		size_t klen, vlen;
+		const uint8_t *k = (const uint8_t *)rocksdb_iter_key(it, &klen);
+		const uint8_t *v = (const uint8_t *)rocksdb_iter_value(it, &vlen);
+
+		if (klen != 16 || memcmp(k, key, LEDGER_ID_BYTES) != 0 ||
+		    ledger_get64(k + 8) != first + got || vlen != LEDGER_BLOCK_BYTES) {
+			rc = -EIO;
+			break;
+		}
+		memcpy(out + (size_t)got * LEDGER_BLOCK_BYTES, v, LEDGER_BLOCK_BYTES);
+	}
+	if (rc == 0 && got < width)
+		rc = -EIO;
+	rocksdb_iter_destroy(it);
+	if (rc == 0)
+		*len = (size_t)width * LEDGER_BLOCK_BYTES;
+	return rc;
+}
+
+int ledger_entry_bundle_parse(const uint8_t *in, size_t len, unsigned width,
+			      const uint8_t **ptrs, uint16_t *lens, const char **why)
+{
+	size_t off = 0;
+
+	for (unsigned i = 0; i < width; i++) {
+		uint16_t el;
+
+		if (len - off < 2) {
+			*why = "entry bundle ends before its last entry";
+			return -EBADMSG;
+		}
+		el = ledger_get16(in + off);
+		if (el == 0 || el > LEDGER_ENTRY_MAX) {
+			*why = "entry bundle holds an entry of length 0 or beyond 2125 bytes";
+			return -EBADMSG;
+		}
+		if (len - off - 2 < el) {
+			*why = "entry bundle ends inside an entry";
+			return -EBADMSG;
+		}
+		ptrs[i] = in + off + 2;
+		lens[i] = el;
+		off += 2 + (size_t)el;
+	}
+	if (off != len) {
+		*why = "entry bundle holds bytes after its last entry";
+		return -EBADMSG;
+	}
+	return 0;
 }

@@ -5,7 +5,7 @@
 # when something is.
 set -eu
 
-pkgs="meson ninja-build golang-go golang-golang-x-mod-dev pkg-config gcc clang llvm libclang-rt-14-dev python3
+pkgs="meson ninja-build golang-go golang-golang-x-mod-dev libgnutls28-dev libcurl4-openssl-dev pkg-config gcc clang llvm libclang-rt-14-dev python3
 python3-scapy python3-cryptography libdpdk-dev dpdk dpdk-dev librocksdb-dev libsodium-dev libbpf-dev bpftool
 libxdp-dev libpcap-dev libssl-dev libjansson-dev libconfig-dev libmicrohttpd-dev tshark
 tcpreplay iproute2 ethtool"

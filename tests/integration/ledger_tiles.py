@@ -29,7 +29,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from ctl_util import free_port, loopback_accepts  # noqa: E402
-from ledger_util import check, main_in_tmp  # noqa: E402
+from ledger_util import check, main_in_tmp, merchant_csv  # noqa: E402
 
 TLOGCHECK = sys.argv[2]
 
@@ -70,19 +70,12 @@ def expected_tiles(size):
     return tiles, (size + 255) // 256
 
 
-def csv(path, prefix, n):
-    with open(path, "w") as f:
-        f.write("list,kind,value\n")
-        f.writelines(f"marketing_cheat,MERCHANT,{prefix}{i}\n" for i in range(n))
-    return path
-
-
 def run(led, work):
     a, b = led.consortium(work, ["bank-a", "bank-b"], name="tiles")
     www, www_b = os.path.join(work, "www"), os.path.join(work, "www-b")
 
     # 1. 600 entries in blocks of 100
-    led.run(a, "import", csv(os.path.join(work, "1.csv"), "m", 600), "--block", "100")
+    led.run(a, "import", merchant_csv(os.path.join(work, "1.csv"), "m", 600), "--block", "100")
     r = led.json(a, "tiles", "--out", www)[0]
     check(r["size"] == 600 and r["tiles"] + r["entry_bundles"] == sum(expected_tiles(600)),
           f"first export: {r}")
@@ -92,7 +85,7 @@ def run(led, work):
     shutil.copy(os.path.join(www, origin, "checkpoint"), old)
 
     # 2. past 65 536 entries: level-2 tiles
-    led.run(a, "import", csv(os.path.join(work, "2.csv"), "n", 66000))
+    led.run(a, "import", merchant_csv(os.path.join(work, "2.csv"), "n", 66000))
     r = led.json(a, "tiles", "--out", www)[0]
     size = r["size"]
     tiles, bundles = expected_tiles(size)

@@ -39,6 +39,14 @@ class Ledger:
         return dirs
 
 
+def merchant_csv(path, prefix, n):
+    """A list file of n MERCHANT entries prefix0 .. on marketing_cheat."""
+    with open(path, "w") as f:
+        f.write("list,kind,value\n")
+        f.writelines(f"marketing_cheat,MERCHANT,{prefix}{i}\n" for i in range(n))
+    return path
+
+
 failures = []
 
 

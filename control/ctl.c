@@ -48,6 +48,9 @@ static const char usage_text[] =
 	"  hits [-n N] [--follow]          recent hit events; --follow streams\n"
 	"  flows [--top N]                 busiest flows by messages (default 10)\n"
 	"  ledger head|verify\n"
+	"  peers                           member sync: serving, and per peer and log: lag, errors\n"
+	"  forks                           fork evidence kept, logs frozen by it\n"
+	"  fork-clear MEMBER               let a frozen log advance again (admin)\n"
 	"  receipts                        hit receipts: policy, counters, by contributing member\n"
 	"  receipt open N | --pos POS      a kept receipt's salt and detail, commitment checked\n"
 	"  reload                          re-read the configuration (validated first)\n"
@@ -448,8 +451,11 @@ static json_t *build(int argc, char **argv, const char **cmd, bool *follow, doub
 			json_object_set_new(a, "top", json_integer(atoi(argv[2])));
 		else if (argc != 1)
 			usage();
-	} else if (!strcmp(c0, "receipts") || !strcmp(c0, "peers")) {
+	} else if (!strcmp(c0, "receipts") || !strcmp(c0, "peers") || !strcmp(c0, "forks")) {
 		NEED(1);
+	} else if (!strcmp(c0, "fork-clear")) {
+		NEED(2);
+		json_object_set_new(a, "member", json_string(argv[1]));
 	} else if (!strcmp(c0, "receipt")) {
 		const char *num = argc == 3 ? argv[2] : argc == 4 ? argv[3] : NULL;
 		char *end = NULL;

@@ -276,30 +276,67 @@ static void drain_events(struct ctl_daemon *d)
 static void staleness_check(struct ctl_daemon *d, uint64_t now_ns)
 {
 	struct ctl_sync_stats st;
-	uint64_t last, age_s;
+	uint64_t last, age_s = 0;
 	bool stale;
 	char detail[160];
 
 	if (d->cfg.stale_after_sec == 0) {
 		stale = false;
-		age_s = 0;
+		detail[0] = '\0';
+	} else if (ctl_syncnet_staleness(d->syncnet, now_ns, &age_s, detail, sizeof(detail)) ==
+		   0) {
+		/* with peers: stale means behind what they hold, or cut off */
+		stale = age_s >= d->cfg.stale_after_sec;
 	} else {
 		ctl_sync_stats(d->sync, &st);
 		last = ctl_receipts_list_advance_ns(d->receipts, st.last_advance_ns);
 		last = last > d->last_pull_ns ? last : d->last_pull_ns;
 		age_s = now_ns > last ? (now_ns - last) / 1000000000ull : 0;
 		stale = age_s >= d->cfg.stale_after_sec;
+		snprintf(detail, sizeof(detail), "table not advanced for %llu s (limit %u s)",
+			 (unsigned long long)age_s, d->cfg.stale_after_sec);
 	}
 	if (stale == d->stale)
 		return;
 	d->stale = stale;
-	snprintf(detail, sizeof(detail), "table not advanced for %llu s (limit %u s)",
-		 (unsigned long long)age_s, d->cfg.stale_after_sec);
 	ctl_log(stale ? CTL_LOG_WARN : CTL_LOG_INFO, "staleness alarm %s: %s",
 		stale ? "raised" : "cleared", detail);
 	ctl_events_alarm(d->ev, "table_stale", stale, detail, ctl_server_follow_line, d);
 	ctl_events_flush(d->ev);
 	ctl_daemon_push_policy(d);
+}
+
+void ctl_daemon_fork(struct ctl_daemon *d, unsigned member, const char *detail)
+{
+	const struct ledger_consortium *cs = ledger_consortium(d->l);
+	char what[LEDGER_ERR_MAX + 96];
+
+	if (member >= cs->nb_members || d->frozen[member])
+		return;
+	d->fork_kept[member] = true;
+	d->frozen[member] = true;
+	d->nb_forks++;
+	snprintf(what, sizeof(what), "member %s signed a fork: its log is frozen here (%s)",
+		 cs->members[member].name, detail);
+	rg_mask_text(what);
+	ctl_log(CTL_LOG_ERR, "FORK: %s", what);
+	ctl_events_alarm(d->ev, "fork", true, what, ctl_server_follow_line, d);
+	ctl_events_flush(d->ev);
+}
+
+/* At start: logs whose evidence shows a fork stay frozen. */
+static int freeze_forked(void *arg, const struct ledger_evidence *ev)
+{
+	struct ctl_daemon *d = arg;
+
+	if (ev->member >= 0 && ev->problem != LEDGER_EVIDENCE_BEYOND && !d->frozen[ev->member]) {
+		d->frozen[ev->member] = true;
+		d->fork_kept[ev->member] = ev->problem == LEDGER_EVIDENCE_FORK;
+		d->nb_forks++;
+		ctl_log(CTL_LOG_WARN, "log of %s frozen: fork evidence kept (riskgate-ctl forks)",
+			ledger_consortium(d->l)->members[ev->member].name);
+	}
+	return 0;
 }
 
 static void rates_update(struct ctl_daemon *d, uint64_t now_ns)
@@ -361,6 +398,10 @@ static void on_ledger_checkpoint(void *arg, unsigned member, const struct ledger
 	struct ctl_daemon *d = arg;
 
 	ctl_syncsrv_checkpoint(d->syncsrv, member, c);
+	if ((int)member == ledger_self(d->l))
+		ctl_syncnet_witness(d->syncnet, c); /* after the push: never delays it */
+	else
+		ctl_witness_stored(d, member, c);
 }
 
 static int ep_add(int ep, int fd, uint32_t events, void *ptr)
@@ -480,14 +521,21 @@ struct ctl_daemon *ctl_daemon_open(const struct ctl_config *cfg, const char *con
 	sigaddset(&ss, SIGHUP);
 	sigprocmask(SIG_BLOCK, &ss, NULL);
 
-	d->l = ledger_open(cfg->ledger_dir, LEDGER_OPEN_WRITE, err, cap);
+	/* with peers, a member not in the membership yet may start: it joins
+	 * once the change that admits it arrives */
+	d->l = ledger_open(cfg->ledger_dir,
+			   LEDGER_OPEN_WRITE | (cfg->nb_peers > 0 ? LEDGER_OPEN_JOIN : 0), err, cap);
 	if (d->l == NULL)
 		goto out_free;
-	if (ledger_self(d->l) < 0) {
+	if (ledger_self(d->l) < 0 && cfg->nb_peers == 0) {
 		snprintf(err, cap, "ledger %s: this member is not in the consortium's membership",
 			 cfg->ledger_dir);
 		goto out_close_ledger;
 	}
+	if (ledger_self(d->l) < 0)
+		ctl_log(CTL_LOG_WARN, "ledger %s: this member is not in the membership yet: "
+			"joining (it appends nothing until a membership change lists it)",
+			cfg->ledger_dir);
 	d->sync = ctl_sync_open(d->l, cfg->table_path, cfg->table_capacity, err, cap);
 	if (d->sync == NULL)
 		goto out_close_ledger;
@@ -537,6 +585,7 @@ struct ctl_daemon *ctl_daemon_open(const struct ctl_config *cfg, const char *con
 		snprintf(err, cap, "event loop: %s", strerror(errno));
 		goto out_close_metrics;
 	}
+	ledger_evidence_iterate(d->l, freeze_forked, d);
 	rc = ctl_syncsrv_open(d, err, cap);
 	if (rc != 0)
 		goto out_close_metrics;
@@ -545,14 +594,14 @@ struct ctl_daemon *ctl_daemon_open(const struct ctl_config *cfg, const char *con
 		snprintf(err, cap, "event loop: %s", strerror(errno));
 		goto out_close_syncsrv;
 	}
-	if (d->syncsrv != NULL) {
+	rc = ctl_syncnet_open(d, err, cap);
+	if (rc != 0)
+		goto out_close_syncsrv;
+	if (d->syncsrv != NULL || d->syncnet != NULL) {
 		struct ledger_hook hook = { on_ledger_block, on_ledger_checkpoint, d };
 
 		ledger_set_hook(d->l, &hook);
 	}
-	rc = ctl_syncnet_open(d, err, cap);
-	if (rc != 0)
-		goto out_close_syncsrv;
 	segment_check(d);
 	/* started: from now on nothing is undone */
 	free(d->made);

@@ -107,6 +107,17 @@ struct ctl_daemon {
 	uint64_t nb_seg_attaches, nb_sync_errors;
 	uint64_t nb_lookups, nb_lookup_hits, nb_lookups_denied, nb_lookups_limited;
 	uint64_t refusal_log_ns, nb_refusals_quiet; /* refusals logged once a second */
+	/* member sync: logs frozen by a fork (their evidence kept), until an
+	 * operator clears them (fork-clear) */
+	bool frozen[LEDGER_MEMBERS_MAX];
+	bool fork_kept[LEDGER_MEMBERS_MAX]; /* fork evidence of that member is held */
+	uint64_t nb_forks, nb_forks_told;   /* detected here; learnt from peers */
+	/* witnessing (witness.c): peers' cosignatures of the own latest
+	 * checkpoint, and counters */
+	uint64_t cosig_size[LEDGER_MEMBERS_MAX];
+	char cosig_line[LEDGER_MEMBERS_MAX][200];
+	uint64_t nb_witness_requests, nb_witness_cosigned, nb_witness_conflicts;
+	uint64_t nb_witness_inconsistent;
 };
 
 /* server.c */
@@ -124,6 +135,9 @@ void ctl_server_request(struct ctl_daemon *d, struct ctl_client *c, const char *
 /* The table brought to the ledger by a full pass (after a pull, or an
  * import block that missed it).  0, or CTL_ERR_FAILED with why set. */
 int ctl_server_resync(struct ctl_daemon *d, char *why, size_t cap);
+/* Whether this member is not in the membership yet (a joining daemon),
+ * with why saying so: such a member appends nothing. */
+bool ctl_joining(struct ctl_daemon *d, char *why, size_t cap);
 /* Queue n bytes of output for c.  0 or -ENOMEM. */
 int ctl_client_append(struct ctl_client *c, const char *s, size_t n);
 /* Write what is queued; false when the client is gone (freed). */
@@ -191,6 +205,11 @@ void ctl_daemon_made(struct ctl_daemon *d, const char *path, bool dir);
 int ctl_daemon_mkdirs(struct ctl_daemon *d, const char *file, mode_t mode, char *err, size_t cap);
 /* Apply a (re)loaded configuration; returns a JSON note of what needs a restart. */
 json_t *ctl_daemon_apply_config(struct ctl_daemon *d, const struct ctl_config *n);
+
+/* A member signed two things that contradict each other (evidence kept by
+ * the ledger): its log stops advancing here, the fork alarm is raised
+ * (event, log, metric, riskgate-ctl forks).  Idempotent per member. */
+void ctl_daemon_fork(struct ctl_daemon *d, unsigned member, const char *detail);
 
 /* metrics.c */
 int ctl_metrics_open(struct ctl_daemon *d, char *err, size_t cap);

@@ -147,6 +147,8 @@ int ctl_cmd_import(struct ctl_daemon *d, struct ctl_client *c, json_t *args, jso
 	struct ctl_import_job *j;
 
 	(void)result;
+	if (ctl_joining(d, why, cap))
+		return CTL_ERR_FAILED;
 	if (path == NULL || path[0] != '/' || strlen(path) >= PATH_MAX) {
 		snprintf(why, cap, "needs \"path\", absolute");
 		return CTL_ERR_BAD_ARGS;

@@ -16,6 +16,7 @@
 #include <microhttpd.h>
 
 #include "control/daemon.h"
+#include "control/sync_net.h"
 
 struct mbuf {
 	char *p;
@@ -60,6 +61,65 @@ static void metric(struct mbuf *b, const char *name, const char *type, const cha
 		   double v)
 {
 	mput(b, "# HELP %s %s\n# TYPE %s %s\n%s %.17g\n", name, help, name, type, name, v);
+}
+
+/* Member sync: forks, witnessing, and per peer (from the peers view). */
+static void sync_metrics(struct mbuf *b, struct ctl_daemon *d)
+{
+	json_t *peers = ctl_syncnet_peers_json(d->syncnet), *p;
+	unsigned nb_frozen = 0;
+	size_t i;
+
+	for (unsigned m = 0; m < ledger_consortium(d->l)->nb_members; m++)
+		nb_frozen += d->frozen[m];
+	metric(b, "riskgate_sync_forks_total", "counter", "forks detected (evidence kept)",
+	       (double)d->nb_forks);
+	metric(b, "riskgate_sync_frozen_logs", "gauge", "logs frozen by a fork", nb_frozen);
+	metric(b, "riskgate_witness_cosigned_total", "counter",
+	       "checkpoints cosigned for add-checkpoint", (double)d->nb_witness_cosigned);
+	metric(b, "riskgate_witness_inconsistent_total", "counter",
+	       "add-checkpoint refused as inconsistent", (double)d->nb_witness_inconsistent);
+	if (json_array_size(peers) > 0) {
+		static const struct {
+			const char *name, *type, *help, *key;
+		} per_peer[] = {
+			{ "riskgate_sync_peer_connected", "gauge", "peer answered last time",
+			  "connected" },
+			{ "riskgate_sync_peer_errors_total", "counter", "errors counted against a peer",
+			  "errors" },
+			{ "riskgate_sync_peer_entries_total", "counter", "entries taken from a peer",
+			  "entries_in" },
+			{ "riskgate_sync_peer_bytes_total", "counter", "bytes received from a peer",
+			  "bytes_in" },
+		};
+
+		for (size_t k = 0; k < sizeof(per_peer) / sizeof(per_peer[0]); k++) {
+			mput(b, "# HELP %s %s\n# TYPE %s %s\n", per_peer[k].name, per_peer[k].help,
+			     per_peer[k].name, per_peer[k].type);
+			json_array_foreach(peers, i, p) {
+				json_t *v = json_object_get(p, per_peer[k].key);
+
+				mput(b, "%s{peer=\"%s\"} %lld\n", per_peer[k].name,
+				     json_string_value(json_object_get(p, "member")),
+				     json_is_boolean(v) ? (long long)json_is_true(v)
+							: (long long)json_integer_value(v));
+			}
+		}
+		mput(b, "# HELP riskgate_sync_lag_entries entries a peer holds of a log beyond this "
+			"member\n# TYPE riskgate_sync_lag_entries gauge\n");
+		json_array_foreach(peers, i, p) {
+			json_t *lg;
+			size_t k;
+
+			json_array_foreach(json_object_get(p, "logs"), k, lg)
+				mput(b, "riskgate_sync_lag_entries{peer=\"%s\",log=\"%s\"} %lld\n",
+				     json_string_value(json_object_get(p, "member")),
+				     json_string_value(json_object_get(lg, "member")),
+				     (long long)json_integer_value(json_object_get(lg,
+										   "lag_entries")));
+		}
+	}
+	json_decref(peers);
 }
 
 bool ctl_metrics_beyond_host(const struct ctl_daemon *d)
@@ -133,6 +193,7 @@ char *ctl_metrics_text(struct ctl_daemon *d, size_t *len)
 	metric(&b, "riskgate_table_staleness_seconds", "gauge", "time since the table last advanced",
 	       now > ss.last_advance_ns ? (double)(now - ss.last_advance_ns) / 1e9 : 0);
 	metric(&b, "riskgate_table_stale", "gauge", "staleness alarm raised", d->stale);
+	sync_metrics(&b, d);
 	metric(&b, "riskgate_events_total", "counter", "hit events drained", (double)es.nb_events);
 	metric(&b, "riskgate_event_lines_total", "counter", "hit event lines written",
 	       (double)es.nb_lines);

@@ -388,6 +388,9 @@ static int write_receipts(struct ctl_receipts *rc)
 	char err[LEDGER_ERR_MAX];
 	unsigned self = (unsigned)ledger_self(rc->l);
 
+	if (ledger_self(rc->l) < 0)
+		return -EPERM; /* joining: no own log to write HIT entries in yet */
+
 	for (unsigned i = 0; i < rc->nb_r; i += LEDGER_BLOCK_MAX) {
 		unsigned n = rc->nb_r - i < LEDGER_BLOCK_MAX ? rc->nb_r - i : LEDGER_BLOCK_MAX;
 		struct ctl_sync_stats ss;

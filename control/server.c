@@ -250,7 +250,9 @@ static int cmd_status(struct ctl_daemon *d, struct ctl_client *c, json_t *args, 
 	*result = json_pack("{s:s, s:i, s:I, s:s, s:s, s:I, s:o, s:o, s:b, s:I, s:i, s:s}",
 			    "version", CTL_VERSION, "pid", (int)getpid(), "uptime_sec",
 			    (json_int_t)((ctl_now_ns() - d->start_ns) / 1000000000ull), "member",
-			    cs->members[ledger_self(d->l)].name, "consortium", cs->name,
+			    ledger_self(d->l) >= 0 ? cs->members[ledger_self(d->l)].name
+						   : "(joining)",
+			    "consortium", cs->name,
 			    "ledger_pos", (json_int_t)ctl_ledger_pos(d), "table", table_json(d),
 			    "segment", segment_json(d), "stale", d->stale, "events",
 			    (json_int_t)es.nb_events, "clients", (int)d->nb_clients, "config",
@@ -558,6 +560,15 @@ static int entry_args(struct ctl_daemon *d, json_t *args, int *l, struct ledger_
 	return rc;
 }
 
+bool ctl_joining(struct ctl_daemon *d, char *why, size_t cap)
+{
+	if (ledger_self(d->l) >= 0)
+		return false;
+	snprintf(why, cap, "this member is not in the membership yet (joining): it appends "
+		 "nothing until a membership change taken in lists it");
+	return true;
+}
+
 static int cmd_add(struct ctl_daemon *d, struct ctl_client *c, json_t *args, json_t **result,
 		   char *why, size_t cap)
 {
@@ -570,6 +581,8 @@ static int cmd_add(struct ctl_daemon *d, struct ctl_client *c, json_t *args, jso
 	unsigned kind;
 	int l, s, rc;
 
+	if (ctl_joining(d, why, cap))
+		return CTL_ERR_FAILED;
 	rc = entry_args(d, args, &l, &e, &kind, masked, sizeof(masked), why, cap);
 	if (rc != 0)
 		return rc;
@@ -646,6 +659,8 @@ static int cmd_revoke(struct ctl_daemon *d, struct ctl_client *c, json_t *args, 
 	unsigned kind;
 	int l, rc;
 
+	if (ctl_joining(d, why, cap))
+		return CTL_ERR_FAILED;
 	rc = entry_args(d, args, &l, &e, &kind, masked, sizeof(masked), why, cap);
 	if (rc != 0)
 		return rc;
@@ -914,6 +929,89 @@ static int cmd_receipt_open(struct ctl_daemon *d, struct ctl_client *c, json_t *
 static int cmd_help(struct ctl_daemon *d, struct ctl_client *c, json_t *args, json_t **result,
 		    char *why, size_t cap);
 
+struct forks_ctx {
+	struct ctl_daemon *d;
+	json_t *a;
+};
+
+static json_t *evidence_object(unsigned object, const uint8_t *p, size_t len)
+{
+	char hex[2 * LEDGER_BLOCK_BYTES + 1];
+
+	if (object == LEDGER_EVIDENCE_CHECKPOINT)
+		return json_stringn((const char *)p, len);
+	if (len != LEDGER_BLOCK_BYTES)
+		return json_null();
+	ledger_hex(p, len, hex);
+	return json_string(hex);
+}
+
+static int fork_line(void *arg, const struct ledger_evidence *ev)
+{
+	struct forks_ctx *x = arg;
+	const struct ledger_consortium *cs = ledger_consortium(x->d->l);
+	json_t *signed_objs = json_array();
+
+	json_array_append_new(signed_objs, evidence_object(ev->object, ev->a, ev->alen));
+	if (ev->problem == LEDGER_EVIDENCE_FORK)
+		json_array_append_new(signed_objs, evidence_object(ev->object, ev->b, ev->blen));
+	json_array_append_new(x->a, json_pack(
+		"{s:o, s:s, s:s, s:I, s:b, s:o}", "member",
+		ev->member >= 0 ? json_string(cs->members[ev->member].name) : json_null(),
+		"problem", ledger_evidence_name(ev->problem), "object",
+		ev->object == LEDGER_EVIDENCE_BLOCK ? "block" : "checkpoint", "at",
+		(json_int_t)ev->at, "frozen", ev->member >= 0 && x->d->frozen[ev->member],
+		"signed", signed_objs));
+	return 0;
+}
+
+static int cmd_forks(struct ctl_daemon *d, struct ctl_client *c, json_t *args, json_t **result,
+		     char *why, size_t cap)
+{
+	struct forks_ctx x = { d, json_array() };
+	json_t *frozen = json_array();
+	int rc;
+
+	(void)c, (void)args;
+	rc = ledger_evidence_iterate(d->l, fork_line, &x);
+	if (rc != 0) {
+		json_decref(x.a);
+		json_decref(frozen);
+		snprintf(why, cap, "evidence unreadable: %s", strerror(-rc));
+		return CTL_ERR_FAILED;
+	}
+	for (unsigned m = 0; m < ledger_consortium(d->l)->nb_members; m++)
+		if (d->frozen[m])
+			json_array_append_new(frozen,
+					      json_string(ledger_consortium(d->l)->members[m].name));
+	*result = json_pack("{s:o, s:o, s:I}", "evidence", x.a, "frozen", frozen, "forks_seen",
+			    (json_int_t)d->nb_forks);
+	return 0;
+}
+
+static int cmd_fork_clear(struct ctl_daemon *d, struct ctl_client *c, json_t *args,
+			  json_t **result, char *why, size_t cap)
+{
+	const char *name = json_string_value(json_object_get(args, "member"));
+	int m = name != NULL ? ledger_member_find_name(ledger_consortium(d->l), name) : -1;
+
+	if (m < 0) {
+		snprintf(why, cap, "member: not a member of the consortium");
+		return CTL_ERR_BAD_ARGS;
+	}
+	if (!d->frozen[m]) {
+		snprintf(why, cap, "the log of %s is not frozen", name);
+		return CTL_ERR_BAD_ARGS;
+	}
+	d->frozen[m] = false;
+	ctl_log(CTL_LOG_WARN, "fork-clear: the log of %s advances again, by uid %u (its evidence "
+		"stays)", name, (unsigned)c->uid);
+	ctl_events_alarm(d->ev, "fork", false, name, ctl_server_follow_line, d);
+	ctl_events_flush(d->ev);
+	*result = json_pack("{s:s, s:b}", "member", name, "frozen", 0);
+	return 0;
+}
+
 static int cmd_peers(struct ctl_daemon *d, struct ctl_client *c, json_t *args, json_t **result,
 		     char *why, size_t cap)
 {
@@ -946,6 +1044,8 @@ static const struct ctl_cmd ctl_cmds[] = {
 	{ "ledger-verify", cmd_ledger_verify, "full audit of the ledger", CTL_RIGHT_ADMIN },
 	{ "reload", cmd_reload, "re-read the configuration file (validated first)", CTL_RIGHT_ADMIN },
 	{ "receipts", cmd_receipts, "hit receipts: policy, counters, receipts by contributing member and list", CTL_RIGHT_READ },
+	{ "forks", cmd_forks, "fork evidence kept (both signed objects) and the logs frozen by it", CTL_RIGHT_READ },
+	{ "fork-clear", cmd_fork_clear, "{member}: let a frozen log advance again (its evidence stays)", CTL_RIGHT_ADMIN },
 	{ "peers", cmd_peers, "member sync: what is served, and per peer and log: connected, lag, bytes, last error", CTL_RIGHT_READ },
 	{ "receipt-open", cmd_receipt_open, "{n | pos}: a kept receipt's salt and detail, its commitment checked", CTL_RIGHT_READ },
 };

@@ -66,8 +66,32 @@ bool ctl_syncnet_owns(const struct ctl_syncnet *n, const void *ptr);
 void ctl_syncnet_event(struct ctl_syncnet *n, void *ptr, uint32_t events);
 /* Every loop tick: curl's timer, and checkpoints polled when due. */
 void ctl_syncnet_tick(struct ctl_syncnet *n, uint64_t now_ns);
+/* Staleness with peers (docs/operations.md): *age_s is how long a log has
+ * been behind what a peer holds of it, or how long no peer has answered,
+ * whichever is longer, said in detail.  0, or -ENOENT without peers. */
+int ctl_syncnet_staleness(struct ctl_syncnet *n, uint64_t now_ns, uint64_t *age_s, char *detail,
+			  size_t cap);
 /* `riskgate-ctl peers`: per peer, per log. */
 json_t *ctl_syncnet_peers_json(const struct ctl_syncnet *n);
+
+/* ---- witnessing (witness.c) ---- */
+
+/* POST /add-checkpoint (C2SP tlog-witness): the HTTP status, the reply
+ * body in out (cap bytes; *out_len), its content type. */
+unsigned ctl_witness_add(struct ctl_daemon *d, const char *body, size_t len, char *out,
+			 size_t cap, size_t *out_len, const char **ctype);
+/* Another member's checkpoint was stored (consistent with the log held):
+ * it becomes what this member has witnessed of that log. */
+void ctl_witness_stored(struct ctl_daemon *d, unsigned member, const struct ledger_checkpoint *c);
+/* The checkpoint served for member's log, with the cosignatures this
+ * member has for it.  Length, or -ENOENT (none held). */
+int ctl_witness_view(struct ctl_daemon *d, unsigned member, char *out, size_t cap);
+/* A witness's reply to the own checkpoint c: keep peer's cosignature when
+ * one line of it verifies under peer's key.  Whether one did. */
+bool ctl_witness_collect(struct ctl_daemon *d, unsigned peer, const struct ledger_checkpoint *c,
+			 const char *reply, size_t len);
+/* Ask every peer to witness the own checkpoint c (syncpeer.c). */
+void ctl_syncnet_witness(struct ctl_syncnet *n, const struct ledger_checkpoint *c);
 
 /* ---- the push feed's wire format (syncwire.c) ---- */
 

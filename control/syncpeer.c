@@ -46,7 +46,16 @@
 #define SYNC_BACKOFF_MIN_MS 500
 #define SYNC_BACKOFF_MAX_MS 30000
 
-enum fetch_kind { FETCH_CHECKPOINT, FETCH_BLOCKS, FETCH_BUNDLE, FETCH_FEED };
+enum fetch_kind {
+	FETCH_CHECKPOINT,
+	FETCH_BLOCKS,
+	FETCH_BUNDLE,
+	FETCH_FEED,
+	FETCH_WITNESS,
+	FETCH_FORKS,
+};
+
+#define SYNC_FORKS_MAX (64u * (5 + 2 * LEDGER_NOTE_MAX))
 
 #define SYNC_FEED_EVENT_MAX CTL_SSE_EVENT_MAX
 #define SYNC_FEED_RETRY_MS 1000
@@ -68,6 +77,10 @@ struct sync_peer {
 		uint64_t feed_retry_ns; /* not before */
 	} seen[LEDGER_MEMBERS_MAX];
 	uint64_t nb_feed_blocks;
+	uint64_t wit_size;	/* the size of the own log it last cosigned (its 409 says) */
+	uint64_t nb_cosigs;	/* cosignatures of the own log received */
+	bool forks_polling;
+	bool usable;	/* an active member with a TLS key, at the last tick */
 };
 
 struct sync_fetch {
@@ -118,6 +131,8 @@ struct ctl_syncnet {
 	struct sync_fetch *fetches;
 	struct sync_catchup cu[LEDGER_MEMBERS_MAX];
 	struct sync_sock socks[SYNC_SOCKS_MAX];
+	uint64_t behind_ns[LEDGER_MEMBERS_MAX]; /* since when a peer holds more of a log */
+	uint64_t start_ns;
 	const uint8_t **ptrs; /* LEDGER_BLOCK_MAX: a feed block's entries */
 	uint16_t *lens;
 	uint64_t nb_blocks_in, nb_entries_in, nb_checkpoints_in, nb_forks;
@@ -154,6 +169,28 @@ static void peer_ok(struct sync_peer *p, uint64_t now)
 	p->connected = true;
 	p->backoff_ms = 0;
 	p->last_ok_ns = now;
+}
+
+/* The membership as it stands: p is contacted only while it is an active
+ * member whose membership lists a TLS key, pinned to that key. */
+static bool peer_refresh(const struct ledger_consortium *cs, struct sync_peer *p)
+{
+	int m = ledger_member_find_name(cs, p->name);
+
+	if (m < 0 || !cs->members[m].active || !cs->members[m].has_tls) {
+		if (p->member >= 0 || p->last_error[0] == '\0')
+			snprintf(p->last_error, sizeof(p->last_error), "%s",
+				 m < 0			      ? "not a member of the consortium"
+				 : !cs->members[m].active ? "removed from the membership"
+							  : "its membership lists no TLS key");
+		p->member = -1;
+		p->connected = false;
+		return false;
+	}
+	if (p->member != m)
+		ledger_tls_pin(cs->members[m].tls_pk, p->pin);
+	p->member = m;
+	return true;
 }
 
 /* ---- curl in the daemon's loop ---- */
@@ -264,8 +301,12 @@ static struct sync_fetch *fetch_start(struct ctl_syncnet *n, struct sync_peer *p
 	f->kind = kind;
 	f->origin = origin;
 	f->max = max;
-	ledger_origin(ledger_consortium(n->d->l), origin, orig, sizeof(orig));
-	snprintf(f->url, sizeof(f->url), "%s/%s/%s", p->url, orig, path);
+	if (path[0] == '/') {
+		snprintf(f->url, sizeof(f->url), "%s%s", p->url, path);
+	} else {
+		ledger_origin(ledger_consortium(n->d->l), origin, orig, sizeof(orig));
+		snprintf(f->url, sizeof(f->url), "%s/%s/%s", p->url, orig, path);
+	}
 	f->easy = curl_easy_init();
 	if (f->easy == NULL) {
 		free(f);
@@ -333,14 +374,18 @@ static int take_block(struct ctl_syncnet *n, struct sync_peer *p, unsigned o,
 	const char *why;
 	int rc, r;
 
+	if (n->d->frozen[o])
+		return -EPERM; /* a forked log advances no more (riskgate-ctl forks) */
 	rc = ledger_apply_block(n->d->l, b, ptrs, lens, err, sizeof(err));
 	if (rc == 1)
 		return 0;
 	if (rc == -EAGAIN)
 		return rc;
 	if (rc < 0) {
-		if (rc == -EEXIST)
+		if (rc == -EEXIST) {
 			n->nb_forks++;
+			ctl_daemon_fork(n->d, o, err);
+		}
 		peer_error(p, now, "log %s block %llu refused: %s", cs->members[o].name,
 			   (unsigned long long)b->height, err);
 		return rc;
@@ -547,8 +592,10 @@ static void catchup_next(struct ctl_syncnet *n, unsigned o, uint64_t now)
 	if (h.size >= cu->cp.size) {
 		rc = ledger_store_checkpoint(l, &cu->cp, err, sizeof(err));
 		if (rc < 0 && rc != -EAGAIN) {
-			if (rc == -EEXIST)
+			if (rc == -EEXIST) {
 				n->nb_forks++;
+				ctl_daemon_fork(n->d, o, err);
+			}
 			peer_error(cu->from, now, "checkpoint of %s at %llu: %s", cu->cp.origin,
 				   (unsigned long long)cu->cp.size, err);
 		} else if (rc == 0) {
@@ -605,18 +652,159 @@ static void on_checkpoint(struct ctl_syncnet *n, struct sync_fetch *f, uint64_t 
 		rc = ledger_store_checkpoint(l, &cp, err, sizeof(err));
 		if (rc == -EEXIST) {
 			n->nb_forks++;
+			ctl_daemon_fork(n->d, o, err);
 			peer_error(p, now, "%s", err);
 		} else if (rc == 0) {
 			n->nb_checkpoints_in++;
 		}
 		return;
 	}
-	if (n->cu[o].active)
+	if (n->cu[o].active || n->d->frozen[o])
 		return;
 	n->cu[o].active = true;
 	n->cu[o].from = p;
 	n->cu[o].cp = cp;
 	catchup_next(n, o, now);
+}
+
+/* ---- witnessing: the own checkpoints, cosigned by the peers ---- */
+
+/* POST /add-checkpoint to p: "old <size>", the consistency proof from it,
+ * an empty line, the note. */
+static void witness_submit(struct ctl_syncnet *n, struct sync_peer *p,
+			   const struct ledger_checkpoint *c, bool retry)
+{
+	struct ledger *l = n->d->l;
+	uint8_t path[LEDGER_PROOF_MAX][LEDGER_HASH_BYTES];
+	struct ledger_node_ctx ctx = { l, (unsigned)ledger_self(l) };
+	char body[LEDGER_NOTE_MAX + LEDGER_PROOF_MAX * 48 + 32];
+	unsigned nb = 0;
+	uint64_t old = p->wit_size <= c->size ? p->wit_size : 0;
+	struct sync_fetch *f;
+	int off, len;
+
+	if (old > 0 && old < c->size &&
+	    ledger_consistency_proof(ledger_node_get, &ctx, old, c->size, path, &nb) != 0)
+		return;
+	off = snprintf(body, sizeof(body), "old %llu\n", (unsigned long long)old);
+	for (unsigned i = 0; i < nb; i++) {
+		sodium_bin2base64(body + off, sizeof(body) - (size_t)off, path[i], LEDGER_HASH_BYTES,
+				  sodium_base64_VARIANT_ORIGINAL);
+		off += (int)strlen(body + off);
+		body[off++] = '\n';
+	}
+	body[off++] = '\n';
+	len = ledger_checkpoint_encode(c, body + off, sizeof(body) - (size_t)off);
+	if (len < 0)
+		return;
+	f = fetch_start(n, p, FETCH_WITNESS, (unsigned)ctx.member, "/add-checkpoint",
+			LEDGER_NOTE_MAX);
+	if (f == NULL)
+		return;
+	curl_easy_setopt(f->easy, CURLOPT_POSTFIELDSIZE, (long)(off + len));
+	curl_easy_setopt(f->easy, CURLOPT_COPYPOSTFIELDS, body);
+	f->index = c->size;
+	f->width = retry ? 1 : 0;
+}
+
+void ctl_syncnet_witness(struct ctl_syncnet *n, const struct ledger_checkpoint *c)
+{
+	if (n == NULL)
+		return;
+	for (unsigned i = 0; i < n->nb_peers; i++)
+		if (n->peers[i].member >= 0)
+			witness_submit(n, &n->peers[i], c, false);
+}
+
+static void on_witness_reply(struct ctl_syncnet *n, struct sync_fetch *f, long status,
+			     uint64_t now)
+{
+	struct sync_peer *p = f->p;
+	struct ledger_checkpoint cp;
+
+	if (ledger_checkpoint_latest(n->d->l, (unsigned)ledger_self(n->d->l), &cp) != 0 ||
+	    cp.size != f->index)
+		return; /* a newer checkpoint went out meanwhile */
+	if (status == 200) {
+		if (ctl_witness_collect(n->d, (unsigned)p->member, &cp, (const char *)f->body,
+					f->len)) {
+			p->wit_size = cp.size;
+			p->nb_cosigs++;
+		} else {
+			peer_error(p, now, "%s: no valid cosignature by %s in the reply", f->url,
+				   p->name);
+		}
+	} else if (status == 409 && f->width == 0) {
+		/* it last cosigned another size: say that one */
+		char num[24];
+		size_t k = f->len < sizeof(num) - 1 ? f->len : sizeof(num) - 1;
+
+		memcpy(num, f->body, k);
+		num[k] = '\0';
+		p->wit_size = strtoull(num, NULL, 10);
+		witness_submit(n, p, &cp, true);
+	} else {
+		char msg[128];
+		size_t k = f->len < sizeof(msg) - 1 ? f->len : sizeof(msg) - 1;
+
+		memcpy(msg, f->body, k);
+		msg[k] = '\0';
+		if (k > 0 && msg[k - 1] == '\n')
+			msg[k - 1] = '\0';
+		peer_error(p, now, "witness refused the own checkpoint at %llu: HTTP %ld %s",
+			   (unsigned long long)cp.size, status, msg);
+		if (status == 422)
+			ctl_log(CTL_LOG_ERR, "sync: peer %s, as a witness, holds another history of "
+				"this member's log: %s", p->name, msg);
+	}
+}
+
+/* ---- forks other members saw ---- */
+
+/* GET /forks: records "object u8 | len u16 | a | len u16 | b"; each that
+ * proves a fork on its own, of a member whose fork is not held yet, is
+ * kept and freezes that member's log. */
+static void on_forks(struct ctl_syncnet *n, struct sync_fetch *f, uint64_t now)
+{
+	const struct ledger_consortium *cs = ledger_consortium(n->d->l);
+	const uint8_t *p = f->body, *end = f->body + f->len;
+
+	while (p < end) {
+		const uint8_t *a, *b;
+		size_t alen, blen;
+		unsigned m, object;
+		uint64_t at;
+		const char *why = "";
+		char what[160];
+
+		if (end - p < 3)
+			goto bad;
+		object = p[0];
+		alen = (size_t)p[1] << 8 | p[2];
+		a = p + 3;
+		if ((size_t)(end - a) < alen + 2)
+			goto bad;
+		blen = (size_t)a[alen] << 8 | a[alen + 1];
+		b = a + alen + 2;
+		if ((size_t)(end - b) < blen)
+			goto bad;
+		p = b + blen;
+		if (ledger_fork_check(cs, object, a, alen, b, blen, &m, &at, &why) != 0) {
+			peer_error(f->p, now, "%s: a record that proves no fork: %s", f->url, why);
+			return;
+		}
+		if (n->d->fork_kept[m] || (int)m == ledger_self(n->d->l))
+			continue;
+		ledger_keep_fork(n->d->l, m, at, object, a, alen, b, blen);
+		n->d->nb_forks_told++;
+		snprintf(what, sizeof(what), "evidence from peer %s: two %s signed at %llu",
+			 f->p->name, object == LEDGER_EVIDENCE_BLOCK ? "blocks" : "checkpoints",
+			 (unsigned long long)at);
+		ctl_daemon_fork(n->d, m, what);
+	}
+	return;
+bad:
+	peer_error(f->p, now, "%s: malformed fork records", f->url);
 }
 
 /* ---- the push feed (server-sent events) ---- */
@@ -676,6 +864,7 @@ static void feed_event(struct ctl_syncnet *n, struct sync_fetch *f,
 			n->nb_checkpoints_in++;
 		} else if (rc == -EEXIST) {
 			n->nb_forks++;
+			ctl_daemon_fork(n->d, o, err);
 			peer_error(p, now, "%s", err);
 		} else if (rc == -EAGAIN) {
 			p->next_poll_ns = 0; /* beyond what is held: catch up */
@@ -749,6 +938,25 @@ static void on_done(struct ctl_syncnet *n, struct sync_fetch *f, CURLcode res, u
 	f->p->bytes_in += f->len;
 	if (f->kind == FETCH_CHECKPOINT)
 		f->p->seen[f->origin].polling = false;
+	if (f->kind == FETCH_FORKS) {
+		f->p->forks_polling = false;
+		if (res == CURLE_OK && status == 200)
+			on_forks(n, f, now);
+		else if (res != CURLE_OK)
+			peer_error(f->p, now, "%s: %s", f->url,
+				   res == CURLE_WRITE_ERROR ? "answer larger than allowed"
+							    : curl_easy_strerror(res));
+		fetch_free(f);
+		return;
+	}
+	if (f->kind == FETCH_WITNESS) {
+		if (res == CURLE_OK)
+			on_witness_reply(n, f, status, now);
+		else
+			peer_error(f->p, now, "%s: %s", f->url, curl_easy_strerror(res));
+		fetch_free(f);
+		return;
+	}
 	if (f->kind == FETCH_FEED) {
 		/* ended: opened again after a pause (a catch-up may run meanwhile) */
 		f->p->seen[f->origin].feed = false;
@@ -802,6 +1010,8 @@ static void on_done(struct ctl_syncnet *n, struct sync_fetch *f, CURLcode res, u
 			catchup_apply(n, f->origin, now);
 		break;
 	case FETCH_FEED:
+	case FETCH_WITNESS:
+	case FETCH_FORKS:
 		break;
 	}
 }
@@ -842,6 +1052,7 @@ int ctl_syncnet_open(struct ctl_daemon *d, char *err, size_t cap)
 	}
 	n->d = d;
 	n->timer_ns = UINT64_MAX;
+	n->start_ns = ctl_now_ns();
 	for (unsigned i = 0; i < SYNC_SOCKS_MAX; i++)
 		n->socks[i].fd = -1;
 	n->peers = calloc(d->cfg.nb_peers, sizeof(*n->peers));
@@ -851,18 +1062,13 @@ int ctl_syncnet_open(struct ctl_daemon *d, char *err, size_t cap)
 		goto fail_nomem;
 	for (unsigned i = 0; i < d->cfg.nb_peers; i++) {
 		struct sync_peer *p = &n->peers[i];
-		int m = ledger_member_find_name(cs, d->cfg.peers[i].member);
 
-		if (m < 0 || !cs->members[m].has_tls) {
-			snprintf(err, cap, "peers: %s is %s", d->cfg.peers[i].member,
-				 m < 0 ? "not a member of the consortium"
-				       : "a member whose membership lists no TLS key");
-			goto fail;
-		}
 		snprintf(p->name, sizeof(p->name), "%s", d->cfg.peers[i].member);
 		snprintf(p->url, sizeof(p->url), "%s", d->cfg.peers[i].url);
-		p->member = m;
-		ledger_tls_pin(cs->members[m].tls_pk, p->pin);
+		p->member = -1;
+		if (!peer_refresh(cs, p))
+			ctl_log(CTL_LOG_WARN, "sync: peer %s: %s; asked nothing until that changes",
+				p->name, p->last_error);
 	}
 	n->nb_peers = d->cfg.nb_peers;
 	snprintf(path, sizeof(path), "%s/tls.key", d->cfg.ledger_dir);
@@ -940,6 +1146,22 @@ void ctl_syncnet_event(struct ctl_syncnet *n, void *ptr, uint32_t events)
 	drain_done(n);
 }
 
+/* p is no longer to be talked to: what is in flight with it ends. */
+static void peer_drop(struct ctl_syncnet *n, struct sync_peer *p)
+{
+	for (unsigned o = 0; o < LEDGER_MEMBERS_MAX; o++) {
+		if (n->cu[o].active && n->cu[o].from == p)
+			catchup_end(n, o);
+		p->seen[o].feed = p->seen[o].polling = false;
+	}
+	for (struct sync_fetch *f = n->fetches, *next; f != NULL; f = next) {
+		next = f->next;
+		if (f->p == p && f->kind != FETCH_BUNDLE)
+			fetch_free(f);
+	}
+	p->forks_polling = false;
+}
+
 void ctl_syncnet_tick(struct ctl_syncnet *n, uint64_t now)
 {
 	const struct ledger_consortium *cs;
@@ -956,6 +1178,13 @@ void ctl_syncnet_tick(struct ctl_syncnet *n, uint64_t now)
 	for (unsigned i = 0; i < n->nb_peers; i++) {
 		struct sync_peer *p = &n->peers[i];
 
+		if (!peer_refresh(cs, p)) {
+			if (p->usable)
+				peer_drop(n, p);
+			p->usable = false;
+			continue;
+		}
+		p->usable = true;
 		for (unsigned o = 0; o < cs->nb_members; o++)
 			if (p->connected && p->seen[o].ns != 0 && !p->seen[o].feed &&
 			    now >= p->seen[o].feed_retry_ns && !n->cu[o].active)
@@ -963,6 +1192,9 @@ void ctl_syncnet_tick(struct ctl_syncnet *n, uint64_t now)
 		if (now < p->next_poll_ns)
 			continue;
 		p->next_poll_ns = now + ms_ns(n->d->cfg.sync_poll_ms);
+		if (!p->forks_polling &&
+		    fetch_start(n, p, FETCH_FORKS, 0, "/forks", SYNC_FORKS_MAX) != NULL)
+			p->forks_polling = true;
 		for (unsigned o = 0; o < cs->nb_members; o++) {
 			struct sync_fetch *f;
 
@@ -974,6 +1206,52 @@ void ctl_syncnet_tick(struct ctl_syncnet *n, uint64_t now)
 				p->seen[o].polling = true;
 		}
 	}
+}
+
+int ctl_syncnet_staleness(struct ctl_syncnet *n, uint64_t now, uint64_t *age_s, char *detail,
+			  size_t cap)
+{
+	const struct ledger_consortium *cs;
+	uint64_t contact = 0, oldest = 0;
+	int worst = -1;
+
+	if (n == NULL)
+		return -ENOENT;
+	cs = ledger_consortium(n->d->l);
+	for (unsigned i = 0; i < n->nb_peers; i++)
+		if (n->peers[i].last_ok_ns > contact)
+			contact = n->peers[i].last_ok_ns;
+	for (unsigned o = 0; o < cs->nb_members; o++) {
+		struct ledger_head h;
+		uint64_t most = 0;
+
+		if ((int)o == ledger_self(n->d->l) || ledger_head_get(n->d->l, o, &h) != 0)
+			continue;
+		for (unsigned i = 0; i < n->nb_peers; i++)
+			if (n->peers[i].seen[o].size > most)
+				most = n->peers[i].seen[o].size;
+		if (most <= h.size || n->d->frozen[o]) {
+			n->behind_ns[o] = 0;
+			continue;
+		}
+		if (n->behind_ns[o] == 0)
+			n->behind_ns[o] = now;
+		if (oldest == 0 || n->behind_ns[o] < oldest) {
+			oldest = n->behind_ns[o];
+			worst = (int)o;
+		}
+	}
+	if (contact == 0)
+		contact = n->start_ns;
+	if (oldest != 0 && now - oldest >= now - contact) {
+		*age_s = (now - oldest) / 1000000000ull;
+		snprintf(detail, cap, "log %s: peers have had more of it than held here for %llu s",
+			 cs->members[worst].name, (unsigned long long)*age_s);
+	} else {
+		*age_s = (now - contact) / 1000000000ull;
+		snprintf(detail, cap, "no peer has answered for %llu s", (unsigned long long)*age_s);
+	}
+	return 0;
 }
 
 json_t *ctl_syncnet_peers_json(const struct ctl_syncnet *n)

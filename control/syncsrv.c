@@ -11,6 +11,8 @@
  *   GET /<origin>/blocks/<N>[.p/<W>]         block headers N*256 ...
  *   GET /<origin>/feed?from=<size>           server-sent events: each block
  *                                            and checkpoint as it is written
+ *   POST /add-checkpoint                     C2SP tlog-witness (witness.c)
+ *   GET /forks                               the fork evidence held
  *
  * Peers are known by key, not by name or CA: the client certificate's
  * Ed25519 key must be the TLS key that an active member's membership entry
@@ -74,7 +76,15 @@ struct srv_conn {
 	bool refused;
 };
 
-static int srv_marker; /* *req_cls of a request seen once */
+static int srv_marker; /* *req_cls of a GET seen once */
+
+#define SRV_POST_MAX (64u << 10) /* an add-checkpoint body */
+
+struct srv_post {
+	char *body;
+	size_t len;
+	bool too_big;
+};
 
 /* The raw Ed25519 key of a DER certificate.  0 or -1. */
 int ctl_tls_cert_key(const gnutls_datum_t *der, uint8_t pk[32])
@@ -588,6 +598,49 @@ static void feeds_beat(struct ctl_syncsrv *s, uint64_t now)
 			feed_put(f, ": beat\n\n", 9);
 }
 
+#define SRV_FORKS_MAX 64
+
+struct forks_out {
+	uint8_t *buf;
+	size_t len;
+	unsigned nb;
+};
+
+static int fork_record(void *arg, const struct ledger_evidence *ev)
+{
+	struct forks_out *o = arg;
+
+	if (ev->problem != LEDGER_EVIDENCE_FORK || o->nb == SRV_FORKS_MAX)
+		return 0;
+	o->buf[o->len] = (uint8_t)ev->object;
+	o->buf[o->len + 1] = (uint8_t)(ev->alen >> 8);
+	o->buf[o->len + 2] = (uint8_t)ev->alen;
+	memcpy(o->buf + o->len + 3, ev->a, ev->alen);
+	o->len += 3 + ev->alen;
+	o->buf[o->len] = (uint8_t)(ev->blen >> 8);
+	o->buf[o->len + 1] = (uint8_t)ev->blen;
+	memcpy(o->buf + o->len + 2, ev->b, ev->blen);
+	o->len += 2 + ev->blen;
+	o->nb++;
+	return 0;
+}
+
+/* GET /forks: the fork evidence held, so every member learns of a fork
+ * (docs/sync.md, "Forks"). */
+static enum MHD_Result serve_forks(struct ctl_syncsrv *s, struct MHD_Connection *c)
+{
+	struct forks_out o = { malloc(SRV_FORKS_MAX * (5 + 2 * LEDGER_NOTE_MAX)), 0, 0 };
+
+	if (o.buf == NULL)
+		return MHD_NO;
+	if (ledger_evidence_iterate(s->d->l, fork_record, &o) != 0) {
+		free(o.buf);
+		return reply_error(s, c, MHD_HTTP_INTERNAL_SERVER_ERROR, "evidence unreadable");
+	}
+	return reply(s, c, MHD_HTTP_OK, o.buf, o.len, MHD_RESPMEM_MUST_FREE,
+		     "application/octet-stream", "no-cache");
+}
+
 static enum MHD_Result serve_get(struct ctl_syncsrv *s, struct MHD_Connection *c,
 				 const char *url)
 {
@@ -597,6 +650,8 @@ static enum MHD_Result serve_get(struct ctl_syncsrv *s, struct MHD_Connection *c
 	struct ledger_head h;
 	int m = route_origin(cs, url, &rest), rc;
 
+	if (strcmp(url, "/forks") == 0)
+		return serve_forks(s, c);
 	if (m < 0)
 		return reply_error(s, c, MHD_HTTP_NOT_FOUND,
 				   "no log of this consortium at %s (want /riskgate/<consortium>/"
@@ -604,14 +659,14 @@ static enum MHD_Result serve_get(struct ctl_syncsrv *s, struct MHD_Connection *c
 	if (ledger_head_get(l, (unsigned)m, &h) != 0)
 		return reply_error(s, c, MHD_HTTP_INTERNAL_SERVER_ERROR, "cannot read the head");
 	if (strcmp(rest, "checkpoint") == 0) {
-		struct ledger_checkpoint cp;
-		char *note = malloc(LEDGER_CHECKPOINT_MAX);
+		char *note = malloc(LEDGER_NOTE_MAX);
 		int len;
 
 		if (note == NULL)
 			return MHD_NO;
-		if (ledger_checkpoint_latest(l, (unsigned)m, &cp) != 0 ||
-		    (len = ledger_checkpoint_encode(&cp, note, LEDGER_CHECKPOINT_MAX)) < 0) {
+		/* this member's view: with the cosignatures it holds for it */
+		len = ctl_witness_view(s->d, (unsigned)m, note, LEDGER_NOTE_MAX);
+		if (len < 0) {
 			free(note);
 			return reply_error(s, c, MHD_HTTP_NOT_FOUND,
 					   "member %s has no checkpoint here yet",
@@ -695,20 +750,82 @@ static enum MHD_Result serve_get(struct ctl_syncsrv *s, struct MHD_Connection *c
 	return reply_error(s, c, MHD_HTTP_NOT_FOUND, "%s: no such resource", url);
 }
 
+static enum MHD_Result serve_witness(struct ctl_syncsrv *s, struct MHD_Connection *c,
+				     struct srv_post *post)
+{
+	char *out = malloc(LEDGER_NOTE_MAX);
+	const char *ctype = "text/plain";
+	size_t len = 0;
+	unsigned status;
+
+	if (out == NULL)
+		return MHD_NO;
+	status = ctl_witness_add(s->d, post->body != NULL ? post->body : "", post->len, out,
+				 LEDGER_NOTE_MAX, &len, &ctype);
+	if (status != 200)
+		s->nb_bad_requests++;
+	return reply(s, c, status, out, len, MHD_RESPMEM_MUST_FREE, ctype, "no-store");
+}
+
+static void on_completed(void *cls, struct MHD_Connection *c, void **req_cls,
+			 enum MHD_RequestTerminationCode toe)
+{
+	(void)cls, (void)c, (void)toe;
+	if (*req_cls != NULL && *req_cls != &srv_marker) {
+		struct srv_post *post = *req_cls;
+
+		free(post->body);
+		free(post);
+	}
+	*req_cls = NULL;
+}
+
 static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *url,
 			       const char *method, const char *version, const char *upload,
 			       size_t *upload_len, void **req_cls)
 {
 	struct ctl_syncsrv *s = cls;
 
-	(void)version, (void)upload;
+	(void)version;
 	if (*req_cls == NULL) {
 		/* replying on the first call would close the connection */
-		*req_cls = &srv_marker;
+		if (strcmp(method, "POST") == 0 && strcmp(url, "/add-checkpoint") == 0) {
+			struct srv_post *post = calloc(1, sizeof(*post));
+
+			if (post == NULL)
+				return MHD_NO;
+			*req_cls = post;
+		} else {
+			*req_cls = &srv_marker;
+		}
 		return MHD_YES;
 	}
+	if (*req_cls != &srv_marker) {
+		struct srv_post *post = *req_cls;
+
+		if (*upload_len != 0) {
+			if (post->too_big || post->len + *upload_len > SRV_POST_MAX) {
+				post->too_big = true;
+			} else {
+				char *nb = realloc(post->body, post->len + *upload_len + 1);
+
+				if (nb == NULL)
+					return MHD_NO;
+				post->body = nb;
+				memcpy(post->body + post->len, upload, *upload_len);
+				post->len += *upload_len;
+			}
+			*upload_len = 0;
+			return MHD_YES;
+		}
+		s->nb_requests++;
+		if (post->too_big)
+			return reply_error(s, c, MHD_HTTP_CONTENT_TOO_LARGE,
+					   "add-checkpoint: body beyond 64 KiB");
+		return serve_witness(s, c, post);
+	}
 	if (*upload_len != 0) {
-		*upload_len = 0; /* no method here takes a body (yet) */
+		*upload_len = 0; /* no GET takes a body */
 		return MHD_YES;
 	}
 	s->nb_requests++;
@@ -772,10 +889,9 @@ int ctl_syncsrv_open(struct ctl_daemon *d, char *err, size_t cap)
 	d->syncsrv = NULL;
 	if (!d->cfg.sync_listen[0])
 		return 0;
-	if (self < 0) {
-		snprintf(err, cap, "sync_listen: the ledger has no own member to serve as");
-		return -EINVAL;
-	}
+	if (self < 0)
+		ctl_log(CTL_LOG_WARN, "sync: serving before this member is in the membership: "
+			"members accept its key once a membership change lists it");
 	if (ctl_metrics_addr(d->cfg.sync_listen, &sa) != 0) {
 		snprintf(err, cap, "sync_listen: \"%s\" is not an IPv4 \"ADDR:PORT\"",
 			 d->cfg.sync_listen);
@@ -806,7 +922,7 @@ int ctl_syncsrv_open(struct ctl_daemon *d, char *err, size_t cap)
 		NULL, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa, MHD_OPTION_HTTPS_MEM_KEY, key,
 		MHD_OPTION_HTTPS_MEM_CERT, cert, MHD_OPTION_HTTPS_PRIORITIES,
 		"NORMAL:-VERS-ALL:+VERS-TLS1.3", MHD_OPTION_NOTIFY_CONNECTION, on_connection, s,
-		MHD_OPTION_CONNECTION_LIMIT, (unsigned)SRV_CONNECTIONS_MAX,
+		MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_CONNECTION_LIMIT, (unsigned)SRV_CONNECTIONS_MAX,
 		MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)SRV_PER_IP_MAX,
 		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)SRV_IDLE_SEC, MHD_OPTION_END);
 	/* the key went into GnuTLS's credentials at start */

@@ -243,8 +243,16 @@ int ledger_txn_commit(struct ledger_txn *t, char *err, size_t cap)
 
 	if (rc != 0)
 		return rc;
-	if (t->cons != NULL)
+	if (t->cons != NULL) {
 		l->cons = *t->cons;
+		if (l->self < 0 && l->ident != NULL) {
+			/* a membership change may have admitted this member */
+			uint8_t id[LEDGER_ID_BYTES];
+
+			ledger_member_id(l->ident->pk, id);
+			l->self = ledger_member_find(&l->cons, id);
+		}
+	}
 	for (unsigned i = 0; i < t->nb_heads; i++) {
 		l->heads[t->heads[i].m] = t->heads[i].h;
 		l->head_loaded[t->heads[i].m] = true;
@@ -717,12 +725,12 @@ void ledger_keep_bad_checkpoint(struct ledger *l, const struct ledger_checkpoint
 		      (size_t)len, root, root != NULL ? LEDGER_HASH_BYTES : 0);
 }
 
-void ledger_keep_fork_notes(struct ledger *l, unsigned member, uint64_t at, const char *a,
-			    size_t alen, const char *b, size_t blen)
+void ledger_keep_fork(struct ledger *l, unsigned member, uint64_t at, unsigned object,
+		      const void *a, size_t alen, const void *b, size_t blen)
 {
 	if (member < l->cons.nb_members)
-		keep_evidence(l, LEDGER_EVIDENCE_FORK, LEDGER_EVIDENCE_CHECKPOINT,
-			      l->cons.members[member].id, at, a, alen, b, blen);
+		keep_evidence(l, LEDGER_EVIDENCE_FORK, object, l->cons.members[member].id, at, a,
+			      alen, b, blen);
 }
 
 int ledger_evidence_iterate(struct ledger *l, ledger_evidence_fn cb, void *arg)

@@ -470,6 +470,9 @@ enum ledger_open_flags {
 	LEDGER_OPEN_READ_ONLY = 4, /* read only: writes nothing to the directory
 				    * (no WAL, no table file, no flush); not with
 				    * LEDGER_OPEN_WRITE */
+	LEDGER_OPEN_JOIN = 8,	   /* with LEDGER_OPEN_WRITE: the key may not be a
+				    * member yet (ledger_self -1); it becomes one
+				    * when a membership change taken in lists it */
 };
 
 /* Open the ledger in dir (creating the database on first use, unless read
@@ -550,6 +553,19 @@ enum ledger_evidence_problem {
 	LEDGER_EVIDENCE_ROOT = 4,	/* a head whose root is not the log's at that size */
 	LEDGER_EVIDENCE_MAX
 };
+/* Keep two signed objects of member's log that contradict each other
+ * (object: enum ledger_evidence_object; at: the size or height) as fork
+ * evidence, synced.  Best effort. */
+void ledger_keep_fork(struct ledger *l, unsigned member, uint64_t at, unsigned object,
+		      const void *a, size_t alen, const void *b, size_t blen);
+/* Whether a and b, received from anyone, prove a fork on their own: two
+ * checkpoint notes of one member's log (its origin, its key) for one size
+ * with different roots, or two different block headers of one member at
+ * one height, each signed by that member.  0 with *member and *at set, or
+ * -EBADMSG with *why. */
+int ledger_fork_check(const struct ledger_consortium *cs, unsigned object, const void *a,
+		      size_t alen, const void *b, size_t blen, unsigned *member, uint64_t *at,
+		      const char **why);
 /* "fork", "empty_root", "beyond", "root"; NULL for another value. */
 const char *ledger_evidence_name(unsigned problem);
 
@@ -573,6 +589,18 @@ typedef int (*ledger_evidence_fn)(void *arg, const struct ledger_evidence *ev);
 /* Every evidence record kept, in key order; a non-zero return of cb stops
  * and is returned.  0, cb's return or -EIO. */
 int ledger_evidence_iterate(struct ledger *l, ledger_evidence_fn cb, void *arg);
+/* Witness state (ledger/witness.c): the checkpoint of member's log this
+ * member last cosigned.  get: 0, -ENOENT (none yet), -EBADMSG.  put: one
+ * synced write; 0 or -errno with err. */
+int ledger_witness_get(struct ledger *l, unsigned member, struct ledger_checkpoint *c);
+int ledger_witness_put(struct ledger *l, unsigned member, const struct ledger_checkpoint *c,
+		       char *err, size_t cap);
+/* A cosignature/v1 line over a checkpoint text by this member, as a
+ * witness under its own origin's name, with its ledger key (which never
+ * leaves the library).  Length, or -EPERM (opened without the key), or
+ * -errno. */
+int ledger_cosign_own(struct ledger *l, uint64_t time_s, const char *text, size_t text_len,
+		      char *line, size_t cap);
 /* Sign and store a checkpoint of the own log at its current size if the
  * latest one is older (after a crash between block and checkpoint). */
 int ledger_checkpoint_now(struct ledger *l, char *err, size_t cap);

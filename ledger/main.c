@@ -230,7 +230,13 @@ static int cmd_init(struct ledger_cli *c, int argc, char **argv)
 		fprintf(stderr, "riskgate-ledger: %s\n", err);
 		return 1;
 	}
-	l = ledger_cli_open(c, LEDGER_OPEN_WRITE);
+	/* a genesis that does not list this member: it joins later, when a
+	 * membership change admits it (docs/sync.md, "Joining") */
+	l = ledger_cli_open(c, LEDGER_OPEN_WRITE | (genesis != NULL ? LEDGER_OPEN_JOIN : 0));
+	if (ledger_self(l) < 0)
+		fprintf(stderr, "riskgate-ledger: %s is not in this genesis: it joins once a "
+			"membership change admits it (membership propose add %s)\n", me.name,
+			c->dir);
 	ledger_close(l);
 	o = json_pack("{s:s, s:o, s:o}", "member", me.name, "id",
 		      ledger_cli_hexj(me.id, LEDGER_ID_BYTES), "public_key",

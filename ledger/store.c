@@ -646,7 +646,7 @@ struct ledger *ledger_open(const char *dir, unsigned flags, char *err, size_t ca
 
 		ledger_member_id(l->ident->pk, id);
 		l->self = ledger_member_find(&l->cons, id);
-		if (l->self < 0) {
+		if (l->self < 0 && (flags & LEDGER_OPEN_JOIN) == 0) {
 			char name[LEDGER_NAME_MAX + 8];
 
 			ledger_mask_copy(l->ident->name, strlen(l->ident->name), name, sizeof(name));
@@ -655,7 +655,7 @@ struct ledger *ledger_open(const char *dir, unsigned flags, char *err, size_t ca
 			rc = -EPERM;
 			goto out_db;
 		}
-		rc = ledger_checkpoint_now(l, err, cap);
+		rc = l->self >= 0 ? ledger_checkpoint_now(l, err, cap) : 0;
 		if (rc != 0)
 			goto out_db;
 	} else {

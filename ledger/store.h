@@ -143,9 +143,5 @@ int ledger_txn_checkpoint(struct ledger_txn *t, const struct ledger_checkpoint *
  * NULL). */
 void ledger_keep_bad_checkpoint(struct ledger *l, const struct ledger_checkpoint *c,
 				unsigned problem, const uint8_t *root);
-/* Keep two checkpoint notes of member that contradict each other (at: the
- * larger size). */
-void ledger_keep_fork_notes(struct ledger *l, unsigned member, uint64_t at, const char *a,
-			    size_t alen, const char *b, size_t blen);
 
 #endif

@@ -63,15 +63,19 @@ class Member:
         self.proc = None
         self.log = None
 
-    def configure(self, ports):
+    def configure(self, ports, peers=None, poll_ms=2000):
+        """riskgated.cfg: serving on its port, fetching from peers (default:
+        PEERS[name]) at ports[peer].  A peer "bank-d@1" is member bank-d at
+        ports["bank-d@1"] (two daemons of one member)."""
         import grp
         admin = grp.getgrgid(os.getgid()).gr_name
         text = config_text(daemon_settings(self.dir, self.ldir, self.sock, socket_group="",
                                            admin_group=admin,
                                            sync_listen=f"127.0.0.1:{self.port}",
-                                           sync_poll_ms=2000))
-        peers = ", ".join(f'{{ member = "{p}"; url = "https://127.0.0.1:{ports[p]}"; }}'
-                          for p in PEERS[self.name])
+                                           sync_poll_ms=poll_ms))
+        peers = ", ".join(f'{{ member = "{p.split("@")[0]}"; '
+                          f'url = "https://127.0.0.1:{ports[p]}"; }}'
+                          for p in (PEERS[self.name] if peers is None else peers))
         with open(self.cfg, "w") as f:
             f.write(text + f"peers = ( {peers} );\n")
 
@@ -267,8 +271,10 @@ def run(work):
                 sys.stderr.write(f"--- {m.name} log ---\n{m.log_tail()}\n")
 
 
-def main():
-    work = tempfile.mkdtemp(prefix="rg-sync-")
+def main_in_work(prefix, run):
+    """run(work) in a new temporary directory, removed afterwards; exit 1
+    when a check failed."""
+    work = tempfile.mkdtemp(prefix=prefix)
     try:
         run(work)
     finally:
@@ -280,4 +286,4 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    main_in_work("rg-sync-", run)

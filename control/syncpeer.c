@@ -38,7 +38,8 @@
 #include "control/daemon.h"
 #include "control/sync_net.h"
 
-#define SYNC_BATCH_BUNDLES 64
+#define SYNC_BATCH_BUNDLES 256
+#define SYNC_DECODE_CHUNK 512 /* entries decoded at once for the table */
 #define SYNC_CHECKPOINT_MAX LEDGER_NOTE_MAX
 #define SYNC_TIMEOUT_MS 30000
 #define SYNC_LOW_SPEED_BYTES 1024 /* a peer slower than this ... */
@@ -133,6 +134,7 @@ struct ctl_syncnet {
 	struct sync_sock socks[SYNC_SOCKS_MAX];
 	uint64_t behind_ns[LEDGER_MEMBERS_MAX]; /* since when a peer holds more of a log */
 	uint64_t start_ns;
+	struct ledger_entry *dec; /* SYNC_DECODE_CHUNK entries decoded for the table */
 	const uint8_t **ptrs; /* LEDGER_BLOCK_MAX: a feed block's entries */
 	uint16_t *lens;
 	uint64_t nb_blocks_in, nb_entries_in, nb_checkpoints_in, nb_forks;
@@ -361,49 +363,66 @@ static void catchup_end(struct ctl_syncnet *n, unsigned o)
 
 static void catchup_next(struct ctl_syncnet *n, unsigned o, uint64_t now);
 
-/* Block b of log o with its entries, from peer p: through the ledger's
- * checks, then into the table.  0 taken (or already held), -EAGAIN when
- * blocks before it are missing, other -errno refused (p's error set). */
-static int take_block(struct ctl_syncnet *n, struct sync_peer *p, unsigned o,
-		      const struct ledger_block *b, const uint8_t *const *ptrs,
-		      const uint16_t *lens, uint64_t now)
+/* Blocks b[0..nb) of log o, consecutive, with their entries one after the
+ * other, from peer p: through the ledger's checks in one synced write,
+ * then into the table.  0 taken (or already held), -EAGAIN when blocks
+ * before them are missing, other -errno refused (p's error set); the
+ * blocks before a refused one are taken. */
+static int take_blocks(struct ctl_syncnet *n, struct sync_peer *p, unsigned o,
+		       const struct ledger_block *b, unsigned nb, const uint8_t *const *ptrs,
+		       const uint16_t *lens, uint64_t now)
 {
 	const struct ledger_consortium *cs = ledger_consortium(n->d->l);
-	struct ledger_entry *dec;
+	struct ledger_entry *dec = NULL;
 	char err[LEDGER_ERR_MAX];
+	unsigned held, fresh;
+	uint64_t skip = 0, count = 0;
 	const char *why;
 	int rc, r;
 
 	if (n->d->frozen[o])
 		return -EPERM; /* a forked log advances no more (riskgate-ctl forks) */
-	rc = ledger_apply_block(n->d->l, b, ptrs, lens, err, sizeof(err));
-	if (rc == 1)
-		return 0;
-	if (rc == -EAGAIN)
-		return rc;
-	if (rc < 0) {
+	rc = ledger_apply_blocks(n->d->l, b, nb, ptrs, lens, &held, &fresh, err, sizeof(err));
+	if (rc < 0 && rc != -EAGAIN) {
 		if (rc == -EEXIST) {
 			n->nb_forks++;
 			ctl_daemon_fork(n->d, o, err);
 		}
 		peer_error(p, now, "log %s block %llu refused: %s", cs->members[o].name,
-			   (unsigned long long)b->height, err);
-		return rc;
+			   (unsigned long long)b[held + fresh].height, err);
 	}
-	n->nb_blocks_in++;
-	n->nb_entries_in += b->nb_entries;
-	p->nb_entries_in += b->nb_entries;
-	dec = malloc((size_t)b->nb_entries * sizeof(*dec));
-	if (dec == NULL)
-		return -ENOMEM;
-	for (unsigned k = 0; k < b->nb_entries; k++)
-		ledger_entry_decode(ptrs[k], lens[k], &dec[k], &why); /* the ledger took it */
-	r = ctl_sync_apply(n->d->sync, o, b->first_pos, dec, b->nb_entries);
-	if (r != 0)
-		ctl_log(CTL_LOG_ERR, "sync: table after log %s block %llu: %s",
-			cs->members[o].name, (unsigned long long)b->height, strerror(-r));
-	free(dec);
-	return 0;
+	if (fresh == 0)
+		return rc;
+	for (unsigned i = 0; i < held; i++)
+		skip += b[i].nb_entries;
+	for (unsigned i = held; i < held + fresh; i++)
+		count += b[i].nb_entries;
+	n->nb_blocks_in += fresh;
+	n->nb_entries_in += count;
+	p->nb_entries_in += count;
+	/* into the table in chunks: a decoded entry is 2 KiB (its payload room) */
+	dec = n->dec;
+	for (uint64_t k = 0; k < count; k += SYNC_DECODE_CHUNK) {
+		unsigned c = count - k < SYNC_DECODE_CHUNK ? (unsigned)(count - k) : SYNC_DECODE_CHUNK;
+
+		for (unsigned i = 0; i < c; i++) /* cannot fail: the ledger took them */
+			ledger_entry_decode(ptrs[skip + k + i], lens[skip + k + i], &dec[i], &why);
+		r = ctl_sync_apply(n->d->sync, o, b[held].first_pos + k, dec, c);
+		if (r != 0) {
+			ctl_log(CTL_LOG_ERR, "sync: table after log %s position %llu: %s",
+				cs->members[o].name, (unsigned long long)(b[held].first_pos + k),
+				strerror(-r));
+			break;
+		}
+	}
+	return rc;
+}
+
+static int take_block(struct ctl_syncnet *n, struct sync_peer *p, unsigned o,
+		      const struct ledger_block *b, const uint8_t *const *ptrs,
+		      const uint16_t *lens, uint64_t now)
+{
+	return take_blocks(n, p, o, b, 1, ptrs, lens, now);
 }
 
 /* Every bundle of the batch is in: take the blocks in, in order. */
@@ -416,6 +435,7 @@ static void catchup_apply(struct ctl_syncnet *n, unsigned o, uint64_t now)
 	uint16_t *lens = malloc(cu->nb_entries * sizeof(*lens));
 	uint64_t got = 0, skip = cu->base_pos - cu->first_bundle * LEDGER_TILE_WIDTH;
 	struct sync_peer *p = cu->from;
+	struct ledger_block *blks = NULL;
 	int rc = 0;
 
 	if (ptrs == NULL || lens == NULL) {
@@ -450,22 +470,22 @@ static void catchup_apply(struct ctl_syncnet *n, unsigned o, uint64_t now)
 		rc = -EBADMSG;
 		goto out;
 	}
-	got = 0;
-	for (unsigned i = 0; i < cu->nb_headers; i++) {
-		struct ledger_block blk;
-
-		ledger_block_decode(cu->headers + (size_t)i * LEDGER_BLOCK_BYTES,
-				    LEDGER_BLOCK_BYTES, &blk);
-		rc = take_block(n, p, o, &blk, ptrs + got, lens + got, now);
-		if (rc == -EAGAIN)
-			peer_error(p, now, "log %s block %llu: blocks before it are missing",
-				   cs->members[o].name, (unsigned long long)blk.height);
-		if (rc != 0)
-			goto out;
-		got += blk.nb_entries;
+	blks = malloc(cu->nb_headers * sizeof(*blks));
+	if (blks == NULL) {
+		rc = -ENOMEM;
+		goto out;
 	}
-	peer_ok(p, now);
+	for (unsigned i = 0; i < cu->nb_headers; i++)
+		ledger_block_decode(cu->headers + (size_t)i * LEDGER_BLOCK_BYTES,
+				    LEDGER_BLOCK_BYTES, &blks[i]);
+	rc = take_blocks(n, p, o, blks, cu->nb_headers, ptrs, lens, now);
+	if (rc == -EAGAIN)
+		peer_error(p, now, "log %s block %llu: blocks before it are missing",
+			   cs->members[o].name, (unsigned long long)blks[0].height);
+	if (rc == 0)
+		peer_ok(p, now);
 out:
+	free(blks);
 	free(ptrs);
 	free(lens);
 	if (rc != 0) {
@@ -1057,8 +1077,9 @@ int ctl_syncnet_open(struct ctl_daemon *d, char *err, size_t cap)
 		n->socks[i].fd = -1;
 	n->peers = calloc(d->cfg.nb_peers, sizeof(*n->peers));
 	n->ptrs = malloc(LEDGER_BLOCK_MAX * sizeof(*n->ptrs));
+	n->dec = malloc(SYNC_DECODE_CHUNK * sizeof(*n->dec));
 	n->lens = malloc(LEDGER_BLOCK_MAX * sizeof(*n->lens));
-	if (n->peers == NULL || n->ptrs == NULL || n->lens == NULL)
+	if (n->peers == NULL || n->ptrs == NULL || n->lens == NULL || n->dec == NULL)
 		goto fail_nomem;
 	for (unsigned i = 0; i < d->cfg.nb_peers; i++) {
 		struct sync_peer *p = &n->peers[i];
@@ -1119,6 +1140,7 @@ void ctl_syncnet_close(struct ctl_daemon *d)
 	free(n->peers);
 	free(n->ptrs);
 	free(n->lens);
+	free(n->dec);
 	free(n);
 	d->syncnet = NULL;
 }

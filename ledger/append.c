@@ -845,6 +845,51 @@ int ledger_apply_block(struct ledger *l, const struct ledger_block *b,
 	return rc;
 }
 
+int ledger_apply_blocks(struct ledger *l, const struct ledger_block *b, unsigned nb,
+			const uint8_t *const *entries, const uint16_t *lens, unsigned *nb_held,
+			unsigned *nb_new, char *err, size_t cap)
+{
+	struct ledger_txn *t = ledger_txn_begin(l, true);
+	unsigned held = 0, staged = 0;
+	size_t off = 0;
+	int rc = 0, crc;
+
+	*nb_held = *nb_new = 0;
+	if (t == NULL) {
+		ledger_err(err, cap, "out of memory");
+		return -ENOMEM;
+	}
+	for (unsigned i = 0; i < nb; i++) {
+		rc = ledger_txn_block(t, &b[i], entries + off, lens + off, err, cap);
+		if (rc < 0)
+			break;
+		if (rc == 1 && staged == 0)
+			held++;
+		else if (rc == 0)
+			staged++;
+		rc = 0;
+		off += b[i].nb_entries;
+	}
+	/* the blocks before a refused one are whole and checked: they stay */
+	crc = staged > 0 ? ledger_txn_commit(t, rc == 0 ? err : NULL, cap) : 0;
+	ledger_txn_free(t);
+	if (crc != 0)
+		return crc;
+	*nb_held = held;
+	*nb_new = staged;
+	if (l->hook.block != NULL) {
+		off = 0;
+		for (unsigned i = 0; i < held + staged; i++) {
+			if (i >= held)
+				l->hook.block(l->hook.arg,
+					      (unsigned)ledger_member_find(&l->cons, b[i].member),
+					      &b[i], entries + off, lens + off);
+			off += b[i].nb_entries;
+		}
+	}
+	return rc;
+}
+
 /* The root of member m's log at size, from the block ending there (found
  * by bisection over the blocks held and staged): 0, or -ENOENT when no
  * block ends at size. */

@@ -537,6 +537,15 @@ void ledger_set_hook(struct ledger *l, const struct ledger_hook *h);
  * evidence is kept), -EAGAIN (blocks missing before it). */
 int ledger_apply_block(struct ledger *l, const struct ledger_block *b,
 		       const uint8_t *const *entries, const uint16_t *lens, char *err, size_t cap);
+/* Take in nb consecutive blocks of one log (their entries one after the
+ * other in entries/lens) in one synced write: each block checked as by
+ * ledger_apply_block, seeing the ones before it.  *nb_held blocks at the
+ * start were held already; the next *nb_new are new and written.  0, or
+ * the first refusal's -errno with err (the blocks before it are written:
+ * each is whole and checked).  The hook is told of each new block. */
+int ledger_apply_blocks(struct ledger *l, const struct ledger_block *b, unsigned nb,
+			const uint8_t *const *entries, const uint16_t *lens, unsigned *nb_held,
+			unsigned *nb_new, char *err, size_t cap);
 /* Store a checkpoint of another member (signature and root checked).
  * 0, 1 already held (or size 0 with the empty tree's root), -EPERM
  * refused, -EEXIST provably bad (a fork, a root that is not the log's at

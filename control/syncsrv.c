@@ -999,7 +999,7 @@ json_t *ctl_syncsrv_stats(const struct ctl_syncsrv *s)
 {
 	if (s == NULL)
 		return json_null();
-	return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
+	return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
 			 "feeds_open", (json_int_t)s->nb_feeds_open, "feeds", (json_int_t)s->nb_feeds,
 			 "feed_blocks", (json_int_t)s->nb_feed_blocks, "feeds_behind",
 			 (json_int_t)s->nb_feeds_behind, "connections",
@@ -1008,5 +1008,6 @@ json_t *ctl_syncsrv_stats(const struct ctl_syncsrv *s)
 			 (json_int_t)s->nb_checkpoints, "tiles", (json_int_t)s->nb_tiles,
 			 "blocks", (json_int_t)s->nb_blocks, "not_found",
 			 (json_int_t)s->nb_not_found, "bad_requests",
-			 (json_int_t)s->nb_bad_requests, "bytes_out", (json_int_t)s->bytes_out);
+			 (json_int_t)s->nb_bad_requests, "bytes_out", (json_int_t)s->bytes_out,
+			 "feed_bytes", (json_int_t)s->feed_bytes);
 }

@@ -4,14 +4,16 @@
 #  1. generate realistic ISO 8583 traffic with lists of risky identifiers,
 #     dissect the captures with the same code the fast path runs, and check
 #     the list hits against the generator's ground truth;
-#  2. three member institutions each import their list into a signed ledger,
-#     exchange bundles, verify, and build the shared screening table
-#     (scripts/demo_ledger.sh);
+#  2. three member institutions each import their list into a signed ledger;
+#     their riskgated daemons sync live over mutual TLS on loopback and an
+#     add at one member is listed at another; then verify, a proof, and the
+#     shared screening table (scripts/demo_ledger.sh);
 #  3. the appliance inline between an acquirer and a card switch in network
 #     namespaces, screening live TCP traffic (scripts/demo_live.sh; needs root);
-#  4. the whole appliance under its control plane: riskgated keeps the table,
-#     an operator lists a card with riskgate-ctl mid-run and its hits appear
-#     (scripts/demo_control.sh; needs root).
+#  4. the whole appliance under its control plane: the members' riskgated
+#     daemons sync live, bank-a's keeps the dataplane's table; an operator at
+#     bank-c lists a card with riskgate-ctl mid-run and its hits appear at
+#     bank-a (scripts/demo_control.sh; needs root).
 set -eu
 build=${1:-build}
 gen=$build/perf/gen/riskgate-gen
@@ -64,7 +66,7 @@ sys.exit(1 if missed or false else 0)
 PY
 done
 
-step "part 2: the consortium ledger"
+step "part 2: the consortium ledger, synced live between the members"
 scripts/demo_ledger.sh "$build"
 
 step "part 3: the appliance inline, live traffic"
@@ -74,5 +76,5 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 scripts/demo_live.sh "$build"
 
-step "part 4: the control plane, an operator listing a card mid-run"
+step "part 4: the control plane, an operator at another member listing a card mid-run"
 scripts/demo_control.sh "$build"

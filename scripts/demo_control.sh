@@ -6,14 +6,18 @@
 #   scripts/demo_control.sh BUILD_DIR [SECONDS]
 #
 # 1. three members (bank-a, bank-b, bank-c) with their own ledgers import
-#    their risk lists and exchange signed bundles; bank-a holds one of its
-#    cards back;
-# 2. riskgated on bank-a's ledger builds the shared table and the segment;
+#    their risk lists; bank-c holds one of its cards back;
+# 2. each member's riskgated syncs with the two others over mutual TLS 1.3
+#    on loopback (scripts/demo_members.sh) until all hold the three logs;
+#    bank-a's keeps the appliance's shared table and segment;
 # 3. scripts/topology.sh up puts riskgate-dp inline between the acquirer
-#    (netns rgacq) and the switch (netns rgsw), on that table and segment;
-# 4. while traffic runs, `riskgate-ctl add` lists the held-back card and its
-#    hit events appear (time from the add to the first event shown);
-# 5. `riskgate-ctl stats`, the last hit events and the busiest flows;
+#    (netns rgacq) and the switch (netns rgsw), on bank-a's table and
+#    segment;
+# 4. while traffic runs, `add` at bank-c lists the held-back card: the time
+#    until bank-a holds it and until bank-a's dataplane hits it is shown,
+#    with the hit events;
+# 5. `riskgate-ctl peers` at bank-a, `stats`, the last hit events and the
+#    busiest flows;
 # 6. everything torn down on exit, failure or Ctrl-C.
 # Needs root and huge pages (scripts/hugepages.sh); about 20 s.
 set -eu
@@ -33,6 +37,7 @@ LISTED=16
 
 say() { printf '\n== %s\n' "$*"; }
 . "$HERE/demo_inline.sh"
+. "$HERE/demo_members.sh"
 
 if [ "$(id -u)" != 0 ]; then
 	echo "control demo skipped: needs root (network namespaces, DPDK)"
@@ -51,28 +56,28 @@ WORK=$(mktemp -d /tmp/rg-demo-control.XXXXXX)
 chmod 755 "$WORK"
 TABLE=$HUGE/rgdemoctl-$$.table
 SEG=$HUGE/rgdemoctl-$$.seg
-SOCK=$WORK/ctl.sock
+SOCK=$WORK/bank-a.sock
 export RG_TOPO_RUN=$WORK/run
 SW_PID=
 ACQ_PID=
-D_PID=
 
 ctl() { "$CTL" --socket "$SOCK" "$@"; }
 
 cleanup() {
 	rc=$?
 	set +e
-	if [ "$rc" != 0 ] && [ -s "$WORK/riskgated.log" ]; then
-		echo "control demo failed; riskgated's log:" >&2
-		tail -n 20 "$WORK/riskgated.log" >&2
+	if [ "$rc" != 0 ]; then
+		for m in $MEMBERS; do
+			[ -s "$WORK/$m.log" ] || continue
+			echo "control demo failed; riskgated's log at $m:" >&2
+			tail -n 20 "$WORK/$m.log" >&2
+		done
 	fi
 	for p in $ACQ_PID $SW_PID; do
 		kill -TERM "$p" 2>/dev/null && wait "$p" 2>/dev/null
 	done
 	"$TOPO" down >/dev/null 2>&1
-	if [ -n "$D_PID" ]; then
-		kill -TERM "$D_PID" 2>/dev/null && wait "$D_PID" 2>/dev/null
-	fi
+	members_down
 	for f in "$TABLE" "$TABLE.next" "$SEG"; do
 		# short of huge pages a file may live in /dev/shm behind a symlink
 		[ -L "$f" ] && rm -f "$(readlink "$f")"
@@ -88,7 +93,7 @@ trap 'exit 130' INT TERM
 say "three members' risk lists (one generated card population, seed $SEED)"
 "$ACQ" --lists-only --lists "$WORK/L.csv" --members 3 --seed "$SEED" --listed "$LISTED" \
 	--list-size 200
-# bank-a holds back one card of its txn_fraud list, to add it live later: a
+# bank-c holds back one card of its txn_fraud list, to add it live later: a
 # card the acquirer uses (the same population without decoys) that no other
 # list holds, so its hits before the add are none
 "$ACQ" --lists-only --lists "$WORK/P.csv" --seed "$SEED" --listed "$LISTED" --list-size 0
@@ -100,66 +105,42 @@ pop = [r for r in csv.DictReader(open(os.path.join(work, "P.csv"))) if r["kind"]
 lists_of = {}
 for r in pop:
     lists_of.setdefault(digits(r["value"]), set()).add(r["list"])
-rows = list(csv.reader(open(os.path.join(work, "L-1.csv"))))
+rows = list(csv.reader(open(os.path.join(work, "L-3.csv"))))
 mine = {digits(r[2]) for r in rows[1:] if r[:2] == ["txn_fraud", "PAN"]}
 card = next((c for c, l in lists_of.items() if l == {"txn_fraud"} and c in mine), "")
 if card:
-    with open(os.path.join(work, "L-1.csv"), "w", newline="") as f:
+    with open(os.path.join(work, "L-3.csv"), "w", newline="") as f:
         csv.writer(f).writerows(r for r in rows if len(r) < 3 or digits(r[2]) != card)
 print(card)
 PY
 )
-[ -n "$CARD" ] || { echo "control demo: no card to hold back in bank-a's list" >&2; exit 1; }
+[ -n "$CARD" ] || { echo "control demo: no card to hold back in bank-c's list" >&2; exit 1; }
 for i in 1 2 3; do
 	printf '  member %d: %5d entries in L-%d.csv\n' "$i" $(($(wc -l < "$WORK/L-$i.csv") - 1)) "$i"
 done
 
-say "ledgers: bank-a, bank-b, bank-c import their lists and exchange signed bundles"
-KEY=
-for m in bank-a bank-b bank-c; do
-	if [ -z "$KEY" ]; then
-		"$LEDGER" --dir "$WORK/$m" init --member "$m" >/dev/null
-		KEY=$WORK/$m/fp.key
-	else
-		"$LEDGER" --dir "$WORK/$m" init --member "$m" --fp-key "$KEY" >/dev/null
-	fi
-done
-"$LEDGER" genesis --out "$WORK/genesis.json" --consortium demo --install \
-	"$WORK/bank-a" "$WORK/bank-b" "$WORK/bank-c" >/dev/null
+say "ledgers: bank-a, bank-b, bank-c, each importing its own list"
+members_ledgers
+KEY=$WORK/bank-a/fp.key
 i=1
-for m in bank-a bank-b bank-c; do
+for m in $MEMBERS; do
 	"$LEDGER" --dir "$WORK/$m" import "$WORK/L-$i.csv" --no-progress >/dev/null 2>&1 || [ $? = 3 ]
-	"$LEDGER" --dir "$WORK/$m" bundle --out "$WORK/$m.bundle" >/dev/null
 	i=$((i + 1))
 done
-for m in bank-b bank-c; do
-	"$LEDGER" --dir "$WORK/bank-a" pull "$WORK/$m.bundle" >/dev/null
-done
-"$LEDGER" --dir "$WORK/bank-a" head --all | cut -c1-100 | sed 's/^/  /'
 
-say "riskgated on bank-a's ledger: table, segment, control socket"
-cat > "$WORK/riskgated.cfg" <<CFG
-ledger = "$WORK/bank-a";
-socket = "$SOCK";
-segment = "$SEG";
-table = "$TABLE";
-table_capacity = 65536;
-events = "$WORK/hits.jsonl";
-metrics = "";
-stale_after_sec = 0;
-log_level = "warn";
-lists = { txn_fraud = "monitor"; high_risk_account = "monitor";
-          marketing_cheat = "monitor"; telecom_fraud = "monitor"; };
-exempt_mti_classes = [ 8 ];
-CFG
-"$DAEMON" --config "$WORK/riskgated.cfg" >> "$WORK/riskgated.log" 2>&1 &
-D_PID=$!
-for _ in $(seq 1 100); do
-	ctl status >/dev/null 2>&1 && break
-	kill -0 "$D_PID" 2>/dev/null || { cat "$WORK/riskgated.log" >&2; exit 1; }
-	sleep 0.1
+say "riskgated at each member, syncing with the two others over mutual TLS 1.3"
+members_ports
+# bank-a is the appliance: its daemon keeps the table and segment riskgate-dp
+# screens with, and writes the hit events
+member_config bank-a "$TABLE" "$SEG" "$WORK/hits.jsonl"
+member_config bank-b "$WORK/bank-b.table" "$WORK/bank-b.seg" ""
+member_config bank-c "$WORK/bank-c.table" "$WORK/bank-c.seg" ""
+for m in $MEMBERS; do
+	echo "  $m serves on 127.0.0.1:$(member_port "$m")"
 done
-ctl table | sed 's/^/  /'
+members_up
+members_synced
+ctl table | grep -E '^(count|ledger_pos|in_sync|hugetlb) ' | sed 's/^/  /'
 
 say "topology: rgacq 10.99.0.1 <-> riskgate-dp (af_packet) <-> rgsw 10.99.0.2"
 inline_up "$TABLE" "$SEG" "$KEY"
@@ -175,32 +156,18 @@ MASKED=$(ctl --json lookup PAN "$CARD" | python3 -c 'import json,sys; print(json
 echo "  hit events so far: $(grep -c . "$WORK/hits.jsonl"); card $MASKED is not listed:"
 ctl lookup PAN "$CARD" | sed 's/^/    /'
 
-say "riskgate-ctl add txn_fraud PAN $MASKED (signed by bank-a, mid-run)"
-count_card() {
-	ctl --json hits -n 1000 | grep -cF "\"$MASKED\"" || true
-}
-t0=$(date +%s%N)
-ctl add txn_fraud PAN "$CARD" --severity high --reason demo | sed 's/^/  /'
-n=0
-for _ in $(seq 1 100); do
-	n=$(count_card)
-	[ "$n" -gt 0 ] && break
-	sleep 0.05
-done
-t1=$(date +%s%N)
-if [ "$n" -gt 0 ]; then
-	echo "  first hit event for $MASKED $(( (t1 - t0) / 1000000 )) ms after the add"
-else
-	echo "control demo: no hit for the added card within 5 s" >&2
-	exit 1
-fi
-ctl --json hits -n 1000 | grep -F "\"$MASKED\"" | head -n 2 | sed 's/^/  /'
+say "riskgate-ctl add txn_fraud PAN $MASKED at bank-c, mid-run; bank-a screens"
+members_add_watch bank-c bank-a txn_fraud PAN "$CARD" --hit
+ctl --json hits -n 1000 | grep -F "\"$MASKED\"" | grep -F '"dataplane"' | head -n 2 | sed 's/^/  /'
 
 wait "$ACQ_PID" || true
 ACQ_PID=
 sleep 0.5
 echo "  hits for $MASKED in the event file by the end of the traffic:" \
 	"$(grep -cF "\"$MASKED\"" "$WORK/hits.jsonl")"
+
+say "riskgate-ctl peers at bank-a"
+ctl peers | sed 's/^/  /'
 
 say "riskgate-ctl stats"
 ctl stats | sed 's/^/  /'

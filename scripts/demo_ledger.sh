@@ -1,17 +1,26 @@
 #!/bin/sh
 # SPDX-License-Identifier: BSD-3-Clause
 # demo_ledger.sh BUILD: the consortium ledger end to end.  Three member
-# institutions each get a ledger (one genesis, one fingerprint key), import
-# their generated risk lists, exchange signed bundles until every member
-# holds all three logs, verify them, and build the shared screening table.
+# institutions each get a ledger (one genesis, one fingerprint key) and
+# import their generated risk lists; their riskgated daemons sync live over
+# mutual TLS on loopback until every member holds all three logs, and an
+# add at one member is listed at another moments later
+# (scripts/demo_members.sh); then the logs are verified, a proof checked
+# and the shared screening table built.
 set -eu
 build=${1:-build}
 gen=$build/perf/gen/riskgate-gen
 ledger=$build/ledger/riskgate-ledger
+LEDGER=$ledger
+DAEMON=$build/control/riskgated
+CTL=$build/control/riskgate-ctl
+. "$(dirname "$0")/demo_members.sh"
 
 work=$(mktemp -d /tmp/riskgate-ledger-demo.XXXXXX)
+WORK=$work
 table=""
 cleanup() {
+	members_down
 	rm -rf "$work"
 	if [ -n "$table" ]; then
 		# short of huge pages the table lives in /dev/shm behind a symlink
@@ -23,19 +32,19 @@ cleanup() {
 trap cleanup EXIT INT TERM
 
 step() { printf '\n== %s\n' "$*"; }
-ms() { date +%s%N | cut -c1-13; }
 
 step "generating the members' lists (3 members, 20000 decoys per list)"
 "$gen" --out "$work/t.pcap" --lists "$work/lists.csv" --members 3 \
 	--list-size 20000 --messages 2000 --seed 2026 >/dev/null
 wc -l "$work"/lists-*.csv | sed 's/^/  /'
 
-step "three member ledgers: identities, one fingerprint key, one genesis"
-"$ledger" --dir "$work/bank-a" init --member bank-a
-"$ledger" --dir "$work/bank-b" init --member bank-b --fp-key "$work/bank-a/fp.key"
-"$ledger" --dir "$work/bank-c" init --member bank-c --fp-key "$work/bank-a/fp.key"
-"$ledger" genesis --out "$work/genesis.json" --consortium demo --install \
-	"$work/bank-a" "$work/bank-b" "$work/bank-c"
+step "three member ledgers: identities and TLS keys, one fingerprint key, one genesis"
+members_ledgers
+"$ledger" --dir "$work/bank-a" members | python3 -c '
+import json, sys
+for line in sys.stdin:
+    m = json.loads(line)
+    print("  %s  ledger key id %s  TLS key pinned as %s" % (m["member"], m["id"], m["tls_pin"]))'
 
 step "each member imports its own list (raw values are fingerprinted, never stored)"
 i=1
@@ -49,19 +58,22 @@ for m in a b c; do
 	i=$((i + 1))
 done
 
-step "exchanging signed bundles (the offline form of sync)"
-for m in a b c; do
-	"$ledger" --dir "$work/bank-$m" bundle --out "$work/bank-$m.bundle"
+step "three riskgated daemons sync live: mutual TLS 1.3 on loopback, member keys pinned"
+members_ports
+for m in $MEMBERS; do
+	member_config "$m" "$work/$m.table" "$work/$m.seg" ""
+	echo "  $m serves on 127.0.0.1:$(member_port "$m") and fetches from the two others"
 done
-start=$(ms)
-for m in a b c; do
-	for o in a b c; do
-		[ "$m" = "$o" ] && continue
-		printf '  bank-%s pulls bank-%s: ' "$m" "$o"
-		"$ledger" --dir "$work/bank-$m" pull "$work/bank-$o.bundle"
-	done
-done
-echo "  6 pulls in $(( $(ms) - start )) ms"
+members_up
+members_synced
+
+step "an add at bank-a, listed at bank-c (pushed to its peers as soon as it is signed)"
+members_add_watch bank-a bank-c telecom_fraud PHONE "+44 7700 900123"
+mctl bank-c lookup PHONE "+44 7700 900123" | sed 's/^/  /'
+
+step "riskgate-ctl peers at bank-c"
+mctl bank-c peers | sed 's/^/  /'
+members_down
 
 step "full verify at every member (entries, tree, signatures, checkpoints, state)"
 for m in a b c; do

@@ -31,6 +31,7 @@ SEED=5
 
 say() { printf '\n== %s\n' "$*"; }
 . "$HERE/demo_inline.sh"
+. "$HERE/demo_members.sh"
 
 if [ "$(id -u)" != 0 ]; then
 	echo "live demo skipped: needs root (network namespaces, DPDK)"
@@ -69,18 +70,8 @@ done
 
 say "shared fingerprint table"
 if [ -x "$LEDGER" ]; then
-	MEMBERS="bank-a bank-b bank-c"
-	KEY=
-	for m in $MEMBERS; do
-		if [ -z "$KEY" ]; then
-			"$LEDGER" --dir "$WORK/$m" init --member "$m" >/dev/null
-			KEY=$WORK/$m/fp.key
-		else
-			"$LEDGER" --dir "$WORK/$m" init --member "$m" --fp-key "$KEY" >/dev/null
-		fi
-	done
-	"$LEDGER" genesis --out "$WORK/genesis.json" --consortium demo --install \
-		"$WORK/bank-a" "$WORK/bank-b" "$WORK/bank-c" >/dev/null
+	members_ledgers
+	KEY=$WORK/bank-a/fp.key
 	i=1
 	for m in $MEMBERS; do
 		"$LEDGER" --dir "$WORK/$m" import "$WORK/L-$i.csv" --no-progress >/dev/null || [ $? = 3 ]

@@ -38,9 +38,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -183,60 +181,6 @@ static int bc_find_bins(struct bc_live *r)
 	return rc;
 }
 
-static int bc_connect(const char *path)
-{
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-
-	if (fd < 0)
-		return -errno;
-	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
-	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
-		int rc = -errno;
-
-		close(fd);
-		return rc;
-	}
-	return fd;
-}
-
-static int bc_write_all(int fd, const char *s, size_t n)
-{
-	while (n > 0) {
-		ssize_t w = write(fd, s, n);
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return -1;
-		s += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
-/* One request, one reply line into buf (blocking); 0 when the reply is ok. */
-static int bc_call(int fd, const char *req, char *buf, size_t cap)
-{
-	size_t len = 0;
-
-	if (bc_write_all(fd, req, strlen(req)) != 0)
-		return -1;
-	while (len + 1 < cap) {
-		ssize_t n = read(fd, buf + len, cap - 1 - len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return -1;
-		len += (size_t)n;
-		buf[len] = '\0';
-		if (memchr(buf, '\n', len) != NULL)
-			return strstr(buf, "\"ok\": true") || strstr(buf, "\"ok\":true") ? 0 : -1;
-	}
-	return -1;
-}
-
 /* The capture and its list file; the first listed PAN becomes the card. */
 static int bc_capture(struct bc_live *r, const struct bench_opts *o, char *err, size_t cap)
 {
@@ -281,16 +225,6 @@ static int bc_capture(struct bc_live *r, const struct bench_opts *o, char *err, 
 	return 0;
 }
 
-static int bc_write_file(const char *path, const char *text)
-{
-	FILE *f = fopen(path, "w");
-
-	if (f == NULL)
-		return -errno;
-	fputs(text, f);
-	return fclose(f) == 0 ? 0 : -errno;
-}
-
 /* riskgated, then riskgate-dp on the same segment and table, then traffic. */
 static int bc_start(struct bc_live *r, char *err, size_t cap)
 {
@@ -309,21 +243,21 @@ static int bc_start(struct bc_live *r, char *err, size_t cap)
 		 "table_capacity = 4096;\nevents = \"\";\nmetrics = \"\";\nstale_after_sec = 0;\n"
 		 "log_level = \"warn\";\nlists = { txn_fraud = \"monitor\"; };\n",
 		 r->ledger, r->sock, r->seg, r->table);
-	if (bc_write_file(r->dconf, text) != 0)
+	if (bench_write_file(r->dconf, text) != 0)
 		goto out_err;
 	snprintf(text, sizeof(text),
 		 "ports = ( { a = \"net_pcap0\"; b = \"net_null0\"; } );\n"
 		 "services = ( { port = 5000; dialect = \"ascii87\"; framing = \"len2\"; } );\n"
 		 "table = \"%s\";\nsegment = \"%s\";\nkey = \"%s/fp.key\";\n", r->table, r->seg,
 		 r->ledger);
-	if (bc_write_file(r->pconf, text) != 0)
+	if (bench_write_file(r->pconf, text) != 0)
 		goto out_err;
 	r->daemon_pid = bench_spawn(dargv, r->dlog);
 	if (r->daemon_pid < 0)
 		goto out_err;
 	for (int i = 0; i < 100 && fd < 0; i++) {
 		bench_sleep_ns(100000000ull);
-		fd = bc_connect(r->sock);
+		fd = bench_ctl_connect(r->sock);
 	}
 	if (fd < 0) {
 		snprintf(err, cap, "riskgated did not come up (see %s)", r->dlog);
@@ -378,7 +312,7 @@ static int bc_stats_rate(struct bc_live *r)
 	for (unsigned i = 0; i < BC_CLIENTS; i++)
 		pfd[i].fd = -1;
 	for (unsigned i = 0; i < BC_CLIENTS; i++) {
-		pfd[i].fd = bc_connect(r->sock);
+		pfd[i].fd = bench_ctl_connect(r->sock);
 		pfd[i].events = POLLIN;
 		buf[i] = malloc(BC_REPLY_MAX);
 		if (pfd[i].fd < 0 || buf[i] == NULL)
@@ -387,7 +321,7 @@ static int bc_stats_rate(struct bc_live *r)
 	t0 = bench_now_ns();
 	end = t0 + (uint64_t)(BC_STATS_SECS * 1e9);
 	for (unsigned i = 0; i < BC_CLIENTS; i++)
-		if (bc_write_all(pfd[i].fd, req, sizeof(req) - 1) != 0)
+		if (bench_write_all(pfd[i].fd, req, sizeof(req) - 1) != 0)
 			goto out_close;
 	while ((t1 = bench_now_ns()) < end) {
 		int n = poll(pfd, BC_CLIENTS, 100);
@@ -414,7 +348,7 @@ static int bc_stats_rate(struct bc_live *r)
 					nb_errors++;
 				memmove(buf[i], buf[i] + line, len[i] - line);
 				len[i] -= line;
-				if (bc_write_all(pfd[i].fd, req, sizeof(req) - 1) != 0)
+				if (bench_write_all(pfd[i].fd, req, sizeof(req) - 1) != 0)
 					goto out_close;
 			}
 			if (len[i] == BC_REPLY_MAX)
@@ -481,7 +415,7 @@ static int bc_add_latency(struct bc_live *r)
 		fprintf(stderr, "bench ctl: %s\n", err);
 		return -1;
 	}
-	fd = bc_connect(r->sock);
+	fd = bench_ctl_connect(r->sock);
 	if (fd < 0)
 		goto out_seg;
 	snprintf(add, sizeof(add),
@@ -498,7 +432,7 @@ static int bc_add_latency(struct bc_live *r)
 		uint64_t t0 = bench_now_ns(), t_hit = 0, t_rep = 0;
 		size_t len = 0;
 
-		if (bc_write_all(fd, add, strlen(add)) != 0)
+		if (bench_write_all(fd, add, strlen(add)) != 0)
 			goto out_close;
 		/* the reply and the hit race: watch both */
 		while (t_hit == 0 || t_rep == 0) {
@@ -509,21 +443,15 @@ static int bc_add_latency(struct bc_live *r)
 			if (t_hit == 0 && rg_segment_sum(seg, RG_CTR_TABLE_HITS) != h0)
 				t_hit = now;
 			if (t_rep == 0) {
-				ssize_t got = recv(fd, reply + len, sizeof(reply) - 1 - len,
-						   MSG_DONTWAIT);
+				int got = bench_ctl_reply_poll(fd, reply, sizeof(reply), &len);
 
-				if (got == 0 || (got < 0 && errno != EAGAIN && errno != EINTR))
+				if (got < 0)
 					goto out_close;
 				if (got > 0) {
-					len += (size_t)got;
-					reply[len] = '\0';
-					if (memchr(reply, '\n', len) != NULL) {
-						t_rep = now;
-						if (strstr(reply, "\"ok\": true") == NULL &&
-						    strstr(reply, "\"ok\":true") == NULL) {
-							fprintf(stderr, "bench ctl: add: %s", reply);
-							goto out_close;
-						}
+					t_rep = now;
+					if (!bench_ctl_reply_ok(reply)) {
+						fprintf(stderr, "bench ctl: add: %s", reply);
+						goto out_close;
 					}
 				}
 			}
@@ -536,7 +464,7 @@ static int bc_add_latency(struct bc_live *r)
 			missed++;
 		else
 			lat[n] = t_hit - t0, rep[n++] = t_rep - t0;
-		if (bc_call(fd, revoke, reply, sizeof(reply)) != 0) {
+		if (bench_ctl_call(fd, revoke, reply, sizeof(reply)) != 0) {
 			fprintf(stderr, "bench ctl: revoke: %s", reply);
 			goto out_close;
 		}

@@ -95,9 +95,7 @@ static void bench_sha(const struct bench_opts *o)
 	bench_result("ledger", "sha256.node", "ns", a, "libsodium", b, b / a, "");
 }
 
-/* A list file of n raw identifiers of the generated kinds: Luhn-valid
- * PANs, accounts, merchants, phones, with severities and some expiries. */
-static int write_list(const char *path, uint64_t n, uint64_t seed)
+int bench_write_list(const char *path, uint64_t first, uint64_t n, uint64_t seed)
 {
 	FILE *f = fopen(path, "w");
 	uint64_t x = seed * 0x9e3779b97f4a7c15ull + 1;
@@ -105,7 +103,7 @@ static int write_list(const char *path, uint64_t n, uint64_t seed)
 	if (f == NULL)
 		return -errno;
 	fputs("list,kind,value,severity,expiry,reason\n", f);
-	for (uint64_t i = 0; i < n; i++) {
+	for (uint64_t i = first; i < first + n; i++) {
 		static const char *const sev[] = { "high", "medium", "low" };
 		char pan[24];
 		unsigned sum = 0;
@@ -227,7 +225,7 @@ int bench_ledger(const struct bench_opts *o)
 	snprintf(bundle, sizeof(bundle), "%s/a.bundle", base);
 	snprintf(table, sizeof(table), "%s/table", base);
 	fprintf(stderr, "bench ledger: writing %llu raw identifiers\n", (unsigned long long)n);
-	if (make_members(base, err, sizeof(err)) != 0 || write_list(list, n, o->seed) != 0) {
+	if (make_members(base, err, sizeof(err)) != 0 || bench_write_list(list, 0, n, o->seed) != 0) {
 		fprintf(stderr, "bench ledger: setup: %s\n", err);
 		goto out;
 	}

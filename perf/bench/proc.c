@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * Child processes for the benchmark suites that drive whole programs
- * (riskgate-dissect, riskgate-dp, riskgated, dpdk-testpmd): finding the
- * project's binaries, starting them with their output in a log, stopping
- * them, sleeping through signals; removing what they leave.
+ * (riskgate-dissect, riskgate-dp, riskgated, riskgate-ledger, dpdk-testpmd):
+ * finding the project's binaries, starting them with their output in a log,
+ * waiting for them or stopping them, sleeping through signals; writing the
+ * files they read and removing what they leave.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -13,6 +14,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -51,6 +53,9 @@ pid_t bench_spawn(char *const argv[], const char *log)
 	if (pid == 0) {
 		int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
 
+		/* a benchmark killed outright takes its daemons with it */
+		prctl(PR_SET_PDEATHSIG, SIGTERM);
+
 		if (fd >= 0) {
 			dup2(fd, 1);
 			dup2(fd, 2);
@@ -65,6 +70,23 @@ pid_t bench_spawn(char *const argv[], const char *log)
 		_exit(127);
 	}
 	return pid;
+}
+
+int bench_run(char *const argv[], const char *log, volatile sig_atomic_t *stop)
+{
+	pid_t pid = bench_spawn(argv, log);
+	int status;
+
+	if (pid < 0)
+		return -1;
+	while (waitpid(pid, &status, WNOHANG) != pid) {
+		if (stop != NULL && *stop) {
+			bench_stop(pid, SIGTERM);
+			return -1;
+		}
+		bench_sleep_ns(5000000ull);
+	}
+	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
 int bench_stop(pid_t pid, int sig)
@@ -93,4 +115,14 @@ static int rmtree_cb(const char *p, const struct stat *sb, int flag, struct FTW 
 void bench_rmtree(const char *path)
 {
 	nftw(path, rmtree_cb, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+int bench_write_file(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+
+	if (f == NULL)
+		return -errno;
+	fputs(text, f);
+	return fclose(f) == 0 ? 0 : -errno;
 }

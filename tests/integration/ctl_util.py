@@ -1,9 +1,10 @@
 # SPDX-License-Identifier: BSD-3-Clause
 """Helpers shared by the control plane's integration tests: riskgate-ctl
 as a client, a raw protocol connection, riskgated started and awaited (also
-on a ledger and configuration of its own), peers run as another user
-(nobody, groups made for the test), the programs a live test needs built,
-and what stays of a run (riskgated's log on failure)."""
+on a ledger and configuration of its own, or as one member of a consortium
+syncing with others), peers run as another user (nobody, groups made for
+the test), the programs a live test needs built, and what stays of a run
+(riskgated's log on failure)."""
 import grp
 import json
 import os
@@ -14,7 +15,7 @@ import sys
 import tempfile
 import urllib.request
 
-from dp_util import failures, hugetlb_dir, skip, stop, wait_for
+from dp_util import check, failures, hugetlb_dir, skip, stop, wait_for
 from ledger_util import Ledger
 
 # A peer of the control socket run as another user (ctl_peer.py).
@@ -225,6 +226,87 @@ class Daemon:
         remove_work(self.work, self.log)
         for g in self.groups:
             g.remove()
+
+
+class Member:
+    """One member of a consortium with its riskgated, run as the caller:
+    ledger WORK/NAME/ledger (the caller makes it), control socket,
+    configuration, table, segment, events and log in WORK/NAME; it serves
+    the logs it holds on 127.0.0.1:port (sync_listen)."""
+
+    def __init__(self, build, work, name, port):
+        self.riskgated = os.path.join(build, "control", "riskgated")
+        self.name, self.port = name, port
+        self.dir = os.path.join(work, name)
+        os.makedirs(self.dir)
+        self.ldir = os.path.join(self.dir, "ledger")
+        self.sock = os.path.join(self.dir, "ctl.sock")
+        self.cfg = os.path.join(self.dir, "riskgated.cfg")
+        self.ctl = Ctl(os.path.join(build, "control", "riskgate-ctl"), self.sock)
+        self.proc = None
+        self.log = None
+
+    def configure(self, peers, **settings):
+        """The configuration file: fetching from peers ({member: port} on
+        127.0.0.1), the caller's group as admin group, then settings."""
+        admin = grp.getgrgid(os.getgid()).gr_name
+        text = config_text(daemon_settings(self.dir, self.ldir, self.sock, socket_group="",
+                                           admin_group=admin,
+                                           sync_listen=f"127.0.0.1:{self.port}", **settings))
+        urls = ", ".join(f'{{ member = "{p}"; url = "https://127.0.0.1:{port}"; }}'
+                         for p, port in peers.items())
+        with open(self.cfg, "w") as f:
+            f.write(text + (f"peers = ( {urls} );\n" if peers else ""))
+
+    def start(self):
+        self.log = open(os.path.join(self.dir, "riskgated.log"), "a")
+        self.proc = start_daemon(self.riskgated, self.cfg, self.log)
+        self.ctl.wait_ready(20)
+
+    def kill(self):
+        self.proc.kill()
+        self.proc.wait()
+        self.proc = None
+
+    def stop(self):
+        if self.proc is not None:
+            self.proc.terminate()
+            try:
+                rc = self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                rc = self.proc.wait()
+            # a sanitizer's report (a leak, a bad access) makes the exit non-zero
+            check(rc == 0, f"{self.name}'s riskgated exited {rc} when stopped")
+            self.proc = None
+        if self.log is not None:
+            self.log.close()
+            self.log = None
+
+    def head(self, member):
+        """member's log as this daemon's `ledger head` shows it, or None."""
+        for h in self.ctl.ok("ledger", "head")["heads"]:
+            if h["member"] == member:
+                return h
+        return None
+
+    def log_tail(self):
+        with open(os.path.join(self.dir, "riskgated.log")) as f:
+            return f.read()[-3000:]
+
+
+def main_in_work(prefix, run):
+    """run(work) in a new temporary directory, removed afterwards; then
+    exit 1 when a check failed, else print that all passed."""
+    work = tempfile.mkdtemp(prefix=prefix)
+    try:
+        run(work)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    if failures:
+        sys.stderr.write(f"{len(failures)} check(s) failed\n")
+        sys.exit(1)
+    print("all checks passed")
 
 
 def own_config(path, work, ldir, sock, table_capacity=65536):

@@ -24,8 +24,8 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from sync_members import LED, Member, listed_by, main_in_work, tls_refused  # noqa: E402
-from ctl_util import free_port  # noqa: E402
+from sync_members import BUILD, LED, listed_by, tls_refused  # noqa: E402
+from ctl_util import Member, free_port, main_in_work  # noqa: E402
 from dp_util import check, failures, wait_for  # noqa: E402
 
 
@@ -50,7 +50,7 @@ def membership(work, action, who, signers, applier):
 def run(work):
     names = ["bank-a", "bank-b", "bank-c", "bank-d"]
     ports = {n: free_port() for n in names}
-    ms = {n: Member(work, n, ports[n]) for n in names}
+    ms = {n: Member(BUILD, work, n, ports[n]) for n in names}
     for i, n in enumerate(names[:3]):
         extra = ["--fp-key", os.path.join(ms["bank-a"].ldir, "fp.key")] if i else []
         LED.run(ms[n].ldir, "init", "--member", n, *extra)
@@ -58,10 +58,10 @@ def run(work):
     LED.run(None, "genesis", "--out", genesis, "--consortium", "join", "--install",
             *[ms[n].ldir for n in names[:3]])
     a, b, c, d = (ms[n] for n in names)
-    a.configure(ports, ["bank-b", "bank-d"], poll_ms=200)
-    b.configure(ports, ["bank-a", "bank-c"], poll_ms=200)
-    c.configure(ports, ["bank-b"], poll_ms=200)
-    d.configure(ports, ["bank-a"], poll_ms=200)
+    a.configure({"bank-b": ports["bank-b"], "bank-d": ports["bank-d"]}, sync_poll_ms=200)
+    b.configure({"bank-a": ports["bank-a"], "bank-c": ports["bank-c"]}, sync_poll_ms=200)
+    c.configure({"bank-b": ports["bank-b"]}, sync_poll_ms=200)
+    d.configure({"bank-a": ports["bank-a"]}, sync_poll_ms=200)
     try:
         for m in (a, b, c):
             m.start()

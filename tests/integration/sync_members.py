@@ -27,93 +27,23 @@ import base64
 import hashlib
 import json
 import os
-import shutil
-import signal
 import socket
 import ssl
 import subprocess
 import sys
-import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from ctl_util import Ctl, config_text, daemon_settings, free_port  # noqa: E402
+from ctl_util import Member, free_port, main_in_work  # noqa: E402
 from dp_util import check, failures, wait_for  # noqa: E402
 from ledger_util import Ledger, merchant_csv  # noqa: E402
 
 BUILD = sys.argv[1]
 TLOGCHECK = sys.argv[2]
-RISKGATED = os.path.join(BUILD, "control", "riskgated")
-CTL = os.path.join(BUILD, "control", "riskgate-ctl")
 LED = Ledger(os.path.join(BUILD, "ledger", "riskgate-ledger"))
 NAMES = ["bank-a", "bank-b", "bank-c"]
 # who fetches from whom: bank-a and bank-c only through bank-b
 PEERS = {"bank-a": ["bank-b"], "bank-b": ["bank-a", "bank-c"], "bank-c": ["bank-b"]}
-
-
-class Member:
-    def __init__(self, work, name, port):
-        self.name, self.port = name, port
-        self.dir = os.path.join(work, name)
-        os.makedirs(self.dir)
-        self.ldir = os.path.join(self.dir, "ledger")
-        self.sock = os.path.join(self.dir, "ctl.sock")
-        self.cfg = os.path.join(self.dir, "riskgated.cfg")
-        self.ctl = Ctl(CTL, self.sock)
-        self.proc = None
-        self.log = None
-
-    def configure(self, ports, peers=None, poll_ms=2000):
-        """riskgated.cfg: serving on its port, fetching from peers (default:
-        PEERS[name]) at ports[peer].  A peer "bank-d@1" is member bank-d at
-        ports["bank-d@1"] (two daemons of one member)."""
-        import grp
-        admin = grp.getgrgid(os.getgid()).gr_name
-        text = config_text(daemon_settings(self.dir, self.ldir, self.sock, socket_group="",
-                                           admin_group=admin,
-                                           sync_listen=f"127.0.0.1:{self.port}",
-                                           sync_poll_ms=poll_ms))
-        peers = ", ".join(f'{{ member = "{p.split("@")[0]}"; '
-                          f'url = "https://127.0.0.1:{ports[p]}"; }}'
-                          for p in (PEERS[self.name] if peers is None else peers))
-        with open(self.cfg, "w") as f:
-            f.write(text + f"peers = ( {peers} );\n")
-
-    def start(self):
-        self.log = open(os.path.join(self.dir, "riskgated.log"), "a")
-        self.proc = subprocess.Popen([RISKGATED, "--config", self.cfg], stdout=self.log,
-                                     stderr=self.log)
-        self.ctl.wait_ready(20)
-
-    def kill(self):
-        self.proc.send_signal(signal.SIGKILL)
-        self.proc.wait()
-        self.proc = None
-
-    def stop(self):
-        if self.proc is not None:
-            self.proc.terminate()
-            try:
-                rc = self.proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                rc = self.proc.wait()
-            # a sanitizer's report (a leak, a bad access) makes the exit non-zero
-            check(rc == 0, f"{self.name}'s riskgated exited {rc} when stopped")
-            self.proc = None
-        if self.log is not None:
-            self.log.close()
-            self.log = None
-
-    def head(self, member):
-        for h in self.ctl.ok("ledger", "head")["heads"]:
-            if h["member"] == member:
-                return h
-        return None
-
-    def log_tail(self):
-        with open(os.path.join(self.dir, "riskgated.log")) as f:
-            return f.read()[-3000:]
 
 
 def lists_of(m, kind, value):
@@ -159,7 +89,7 @@ def tls_refused(port, ctx):
 
 def run(work):
     ports = {n: free_port() for n in NAMES}
-    ms = {n: Member(work, n, ports[n]) for n in NAMES}
+    ms = {n: Member(BUILD, work, n, ports[n]) for n in NAMES}
     first = None
     for n in NAMES:
         extra = ["--fp-key", os.path.join(ms[NAMES[0]].ldir, "fp.key")] if first else []
@@ -168,7 +98,7 @@ def run(work):
     LED.run(None, "genesis", "--out", os.path.join(work, "genesis.json"), "--consortium",
             "sync", "--install", *[ms[n].ldir for n in NAMES])
     for n in NAMES:
-        ms[n].configure(ports)
+        ms[n].configure({p: ports[p] for p in PEERS[n]}, sync_poll_ms=2000)
     a, b, c = (ms[n] for n in NAMES)
     try:
         for m in ms.values():
@@ -271,18 +201,6 @@ def run(work):
                 sys.stderr.write(f"--- {m.name} log ---\n{m.log_tail()}\n")
 
 
-def main_in_work(prefix, run):
-    """run(work) in a new temporary directory, removed afterwards; exit 1
-    when a check failed."""
-    work = tempfile.mkdtemp(prefix=prefix)
-    try:
-        run(work)
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
-    if failures:
-        sys.stderr.write(f"{len(failures)} check(s) failed\n")
-        sys.exit(1)
-    print("all checks passed")
 
 
 if __name__ == "__main__":

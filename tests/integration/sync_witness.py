@@ -33,9 +33,8 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from sync_members import (LED, TLOGCHECK, Member, listed_by, main_in_work,  # noqa: E402
-                          note_vkey, spki_pin)
-from ctl_util import free_port  # noqa: E402
+from sync_members import BUILD, LED, TLOGCHECK, listed_by, note_vkey, spki_pin  # noqa: E402
+from ctl_util import Member, free_port, main_in_work  # noqa: E402
 from dp_util import check, failures, wait_for  # noqa: E402
 
 from cryptography.hazmat.primitives import serialization  # noqa: E402
@@ -112,22 +111,24 @@ def run(work):
     names = ["bank-a", "bank-b", "bank-c", "bank-d"]
     ports = {n: free_port() for n in names}
     ports["bank-d@1"], ports["bank-d@2"] = ports["bank-d"], free_port()
-    ms = {n: Member(work, n, ports[n]) for n in names}
+    ms = {n: Member(BUILD, work, n, ports[n]) for n in names}
     for i, n in enumerate(names):
         extra = ["--fp-key", os.path.join(ms["bank-a"].ldir, "fp.key")] if i else []
         LED.run(ms[n].ldir, "init", "--member", n, *extra)
     LED.run(None, "genesis", "--out", os.path.join(work, "genesis.json"), "--consortium", "w",
             "--install", *[ms[n].ldir for n in names])
     d1 = ms["bank-d"]
-    d2 = Member(work, "bank-d2", ports["bank-d@2"])
+    d2 = Member(BUILD, work, "bank-d2", ports["bank-d@2"])
     shutil.rmtree(d2.ldir, ignore_errors=True)
     shutil.copytree(d1.ldir, d2.ldir)
     a, b, c = ms["bank-a"], ms["bank-b"], ms["bank-c"]
-    a.configure(ports, ["bank-b", "bank-c", "bank-d@1"], poll_ms=200)
-    b.configure(ports, ["bank-a", "bank-c", "bank-d@2"], poll_ms=200)
-    c.configure(ports, ["bank-a", "bank-b"], poll_ms=200)
-    d1.configure(ports, ["bank-a"], poll_ms=200)
-    d2.configure(ports, ["bank-b"], poll_ms=200)
+    a.configure({"bank-b": ports["bank-b"], "bank-c": ports["bank-c"],
+                 "bank-d": ports["bank-d@1"]}, sync_poll_ms=200)
+    b.configure({"bank-a": ports["bank-a"], "bank-c": ports["bank-c"],
+                 "bank-d": ports["bank-d@2"]}, sync_poll_ms=200)
+    c.configure({"bank-a": ports["bank-a"], "bank-b": ports["bank-b"]}, sync_poll_ms=200)
+    d1.configure({"bank-a": ports["bank-a"]}, sync_poll_ms=200)
+    d2.configure({"bank-b": ports["bank-b"]}, sync_poll_ms=200)
     everyone = [a, b, c, d1, d2]
     try:
         for m in everyone:

@@ -40,6 +40,7 @@
 
 #define SYNC_BATCH_BUNDLES 256
 #define SYNC_DECODE_CHUNK 512 /* entries decoded at once for the table */
+#define SYNC_FLUSH_ENTRIES 16384 /* entries taken in between memtable releases */
 #define SYNC_CHECKPOINT_MAX LEDGER_NOTE_MAX
 #define SYNC_TIMEOUT_MS 30000
 #define SYNC_LOW_SPEED_BYTES 1024 /* a peer slower than this ... */
@@ -135,6 +136,7 @@ struct ctl_syncnet {
 	uint64_t behind_ns[LEDGER_MEMBERS_MAX]; /* since when a peer holds more of a log */
 	uint64_t start_ns;
 	struct ledger_entry *dec; /* SYNC_DECODE_CHUNK entries decoded for the table */
+	uint64_t unflushed;	   /* entries taken in since the memtables were released */
 	const uint8_t **ptrs; /* LEDGER_BLOCK_MAX: a feed block's entries */
 	uint16_t *lens;
 	uint64_t nb_blocks_in, nb_entries_in, nb_checkpoints_in, nb_forks;
@@ -159,9 +161,12 @@ static void peer_error(struct sync_peer *p, uint64_t now, const char *fmt, ...)
 	rg_mask_text(p->last_error);
 	p->nb_errors++;
 	p->connected = false;
-	ms = p->backoff_ms ? p->backoff_ms * 2 : SYNC_BACKOFF_MIN_MS;
-	p->backoff_ms = ms > SYNC_BACKOFF_MAX_MS ? SYNC_BACKOFF_MAX_MS : ms;
-	p->next_poll_ns = now + ms_ns(p->backoff_ms);
+	/* the errors of one round (one per log asked) back off once */
+	if (p->backoff_ms == 0 || now >= p->next_poll_ns) {
+		ms = p->backoff_ms ? p->backoff_ms * 2 : SYNC_BACKOFF_MIN_MS;
+		p->backoff_ms = ms > SYNC_BACKOFF_MAX_MS ? SYNC_BACKOFF_MAX_MS : ms;
+		p->next_poll_ns = now + ms_ns(p->backoff_ms);
+	}
 	p->last_error_ns = now;
 	ctl_log(CTL_LOG_WARN, "sync: peer %s (%s): %s", p->name, p->url, p->last_error);
 }
@@ -400,6 +405,12 @@ static int take_blocks(struct ctl_syncnet *n, struct sync_peer *p, unsigned o,
 	n->nb_blocks_in += fresh;
 	n->nb_entries_in += count;
 	p->nb_entries_in += count;
+	n->unflushed += count;
+	if (n->unflushed >= SYNC_FLUSH_ENTRIES) {
+		/* what is served from here (tiles, bundles) reads it next */
+		ledger_memtables_release(n->d->l);
+		n->unflushed = 0;
+	}
 	/* into the table in chunks: a decoded entry is 2 KiB (its payload room) */
 	dec = n->dec;
 	for (uint64_t k = 0; k < count; k += SYNC_DECODE_CHUNK) {
@@ -610,6 +621,10 @@ static void catchup_next(struct ctl_syncnet *n, unsigned o, uint64_t now)
 		return;
 	}
 	if (h.size >= cu->cp.size) {
+		if (n->unflushed > 0) {
+			ledger_memtables_release(l);
+			n->unflushed = 0;
+		}
 		rc = ledger_store_checkpoint(l, &cu->cp, err, sizeof(err));
 		if (rc < 0 && rc != -EAGAIN) {
 			if (rc == -EEXIST) {

@@ -610,6 +610,11 @@ int ledger_witness_put(struct ledger *l, unsigned member, const struct ledger_ch
  * -errno. */
 int ledger_cosign_own(struct ledger *l, uint64_t time_s, const char *text, size_t text_len,
 		      char *line, size_t cap);
+/* Hand the entries and state memtables to RocksDB's background flush:
+ * a reader of what was taken in (tiles, entry bundles, iterators) then no
+ * longer sorts the unflushed entries on every open.  After a burst of
+ * appends (an import, a sync catch-up).  Does not wait. */
+void ledger_memtables_release(struct ledger *l);
 /* Sign and store a checkpoint of the own log at its current size if the
  * latest one is older (after a crash between block and checkpoint). */
 int ledger_checkpoint_now(struct ledger *l, char *err, size_t cap);

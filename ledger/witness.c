@@ -59,6 +59,11 @@ int ledger_witness_put(struct ledger *l, unsigned member, const struct ledger_ch
 	return ledger_rocks_err(errptr, err, cap, "rocksdb put witness state");
 }
 
+void ledger_memtables_release(struct ledger *l)
+{
+	ledger_cf_flush(l, 1u << LEDGER_CF_ENTRIES | 1u << LEDGER_CF_STATE, false);
+}
+
 int ledger_cosign_own(struct ledger *l, uint64_t time_s, const char *text, size_t text_len,
 		      char *line, size_t cap)
 {

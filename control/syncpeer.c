@@ -134,7 +134,7 @@ struct ctl_syncnet {
 	struct sync_catchup cu[LEDGER_MEMBERS_MAX];
 	struct sync_sock socks[SYNC_SOCKS_MAX];
 	uint64_t behind_ns[LEDGER_MEMBERS_MAX]; /* since when a peer holds more of a log */
-	uint64_t start_ns;
+	uint64_t start_ns, behind_tick_ns;
 	struct ledger_entry *dec; /* SYNC_DECODE_CHUNK entries decoded for the table */
 	uint64_t unflushed;	   /* entries taken in since the memtables were released */
 	const uint8_t **ptrs; /* LEDGER_BLOCK_MAX: a feed block's entries */
@@ -1183,6 +1183,27 @@ void ctl_syncnet_event(struct ctl_syncnet *n, void *ptr, uint32_t events)
 	drain_done(n);
 }
 
+/* Since when each log has been behind what some peer holds of it. */
+static void behind_update(struct ctl_syncnet *n, uint64_t now)
+{
+	const struct ledger_consortium *cs = ledger_consortium(n->d->l);
+
+	for (unsigned o = 0; o < cs->nb_members; o++) {
+		struct ledger_head h;
+		uint64_t most = 0;
+
+		if ((int)o == ledger_self(n->d->l) || ledger_head_get(n->d->l, o, &h) != 0)
+			continue;
+		for (unsigned i = 0; i < n->nb_peers; i++)
+			if (n->peers[i].seen[o].size > most)
+				most = n->peers[i].seen[o].size;
+		if (most <= h.size || n->d->frozen[o])
+			n->behind_ns[o] = 0;
+		else if (n->behind_ns[o] == 0)
+			n->behind_ns[o] = now;
+	}
+}
+
 /* p is no longer to be talked to: what is in flight with it ends. */
 static void peer_drop(struct ctl_syncnet *n, struct sync_peer *p)
 {
@@ -1206,6 +1227,10 @@ void ctl_syncnet_tick(struct ctl_syncnet *n, uint64_t now)
 
 	if (n == NULL)
 		return;
+	if (now - n->behind_tick_ns >= 1000000000ull) {
+		n->behind_tick_ns = now;
+		behind_update(n, now);
+	}
 	if (now >= n->timer_ns) {
 		n->timer_ns = UINT64_MAX;
 		curl_multi_socket_action(n->multi, CURL_SOCKET_TIMEOUT, 0, &running);
@@ -1258,22 +1283,9 @@ int ctl_syncnet_staleness(struct ctl_syncnet *n, uint64_t now, uint64_t *age_s, 
 	for (unsigned i = 0; i < n->nb_peers; i++)
 		if (n->peers[i].last_ok_ns > contact)
 			contact = n->peers[i].last_ok_ns;
+	behind_update(n, now);
 	for (unsigned o = 0; o < cs->nb_members; o++) {
-		struct ledger_head h;
-		uint64_t most = 0;
-
-		if ((int)o == ledger_self(n->d->l) || ledger_head_get(n->d->l, o, &h) != 0)
-			continue;
-		for (unsigned i = 0; i < n->nb_peers; i++)
-			if (n->peers[i].seen[o].size > most)
-				most = n->peers[i].seen[o].size;
-		if (most <= h.size || n->d->frozen[o]) {
-			n->behind_ns[o] = 0;
-			continue;
-		}
-		if (n->behind_ns[o] == 0)
-			n->behind_ns[o] = now;
-		if (oldest == 0 || n->behind_ns[o] < oldest) {
+		if (n->behind_ns[o] != 0 && (oldest == 0 || n->behind_ns[o] < oldest)) {
 			oldest = n->behind_ns[o];
 			worst = (int)o;
 		}
@@ -1305,18 +1317,23 @@ json_t *ctl_syncnet_peers_json(const struct ctl_syncnet *n)
 
 		for (unsigned o = 0; o < cs->nb_members; o++) {
 			struct ledger_head h;
+			bool behind;
 
 			if ((int)o == ledger_self(n->d->l) || p->seen[o].ns == 0)
 				continue;
 			if (ledger_head_get(n->d->l, o, &h) != 0)
 				continue;
+			behind = p->seen[o].size > h.size && n->behind_ns[o] != 0 &&
+				 now > n->behind_ns[o];
 			json_array_append_new(logs, json_pack(
-				"{s:s, s:I, s:I, s:I, s:f}", "member", cs->members[o].name,
+				"{s:s, s:I, s:I, s:I, s:f, s:f, s:b}", "member", cs->members[o].name,
 				"peer_size", (json_int_t)p->seen[o].size, "held",
 				(json_int_t)h.size, "lag_entries",
 				(json_int_t)(p->seen[o].size > h.size ? p->seen[o].size - h.size
 								      : 0),
-				"seen_sec_ago", (double)(now - p->seen[o].ns) / 1e9));
+				"lag_sec", behind ? (double)(now - n->behind_ns[o]) / 1e9 : 0.0,
+				"seen_sec_ago", (double)(now - p->seen[o].ns) / 1e9, "frozen",
+				n->d->frozen[o]));
 		}
 		json_array_append_new(a, json_pack(
 			"{s:s, s:s, s:b, s:I, s:I, s:I, s:I, s:s, s:o}", "member", p->name, "url",

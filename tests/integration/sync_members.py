@@ -21,13 +21,18 @@ through bank-b (relay).
   5. a TLS client whose key no membership lists, or without a
      certificate, or with TLS 1.2 only, is refused in the handshake; the
      daemon counts the refusals and keeps serving members;
-  6. `riskgate-ctl peers` at bank-b: both peers connected, no lag, bytes.
+  6. `riskgate-ctl peers` at bank-b: both peers connected, no lag, bytes;
+  7. partition and heal: bank-b, the only path between bank-a and bank-c,
+     hangs (SIGSTOP): bank-a's add does not reach bank-c, and both keep
+     answering their control sockets; bank-b resumes (SIGCONT): the add
+     arrives.
 """
 import base64
 import hashlib
 import json
 import os
 import socket
+import signal
 import ssl
 import subprocess
 import sys
@@ -193,6 +198,22 @@ def run(work):
         la = [x for x in peers["bank-a"]["logs"] if x["member"] == "bank-a"]
         check(la and la[0]["lag_entries"] == 0 and peers["bank-a"]["bytes_in"] > 0,
               f"no lag behind bank-a: {peers['bank-a']}")
+
+        # 7. partition (bank-b hangs) and heal
+        b.proc.send_signal(signal.SIGSTOP)
+        try:
+            a.ctl.ok("add", "telecom_fraud", "PHONE", "+8613900000007")
+            time.sleep(2)
+            check(not listed_by(c, "PHONE", "+8613900000007", "bank-a"),
+                  "partitioned: bank-a's add does not reach bank-c")
+            check(a.ctl.run("status")[0] == 0 and c.ctl.run("status")[0] == 0,
+                  "bank-a and bank-c keep answering while their peer hangs")
+        finally:
+            b.proc.send_signal(signal.SIGCONT)
+        t0 = time.monotonic()
+        check(wait_for(lambda: listed_by(c, "PHONE", "+8613900000007", "bank-a"), 60),
+              "healed: the add arrives at bank-c")
+        print(f"after the heal, the add reached bank-c in {time.monotonic() - t0:.2f} s")
     finally:
         for m in ms.values():
             m.stop()

@@ -366,6 +366,21 @@ static size_t checkpoint_event(const struct ledger_checkpoint *c, char *out, siz
 	return off < cap ? off : 0;
 }
 
+/* A feed whose subscriber was removed from the membership ends. */
+static bool feed_alive(struct srv_feed *f)
+{
+	const struct ledger_consortium *cs = ledger_consortium(f->s->d->l);
+
+	if (f->member >= 0 && (unsigned)f->member < cs->nb_members &&
+	    cs->members[f->member].active)
+		return !f->ending;
+	if (!f->ending) {
+		f->ending = true;
+		feed_wake(f);
+	}
+	return false;
+}
+
 void ctl_syncsrv_block(struct ctl_syncsrv *s, unsigned member, const struct ledger_block *b,
 		       const uint8_t *const *entries, const uint16_t *lens)
 {
@@ -375,7 +390,7 @@ void ctl_syncsrv_block(struct ctl_syncsrv *s, unsigned member, const struct ledg
 	if (s == NULL)
 		return;
 	for (struct srv_feed *f = s->feeds; f != NULL; f = f->next) {
-		if (f->origin != member || f->ending)
+		if (f->origin != member || !feed_alive(f))
 			continue;
 		if (ev == NULL) {
 			ev = ctl_block_event_encode(b, entries, lens, &len);
@@ -397,7 +412,7 @@ void ctl_syncsrv_checkpoint(struct ctl_syncsrv *s, unsigned member,
 	if (s == NULL)
 		return;
 	for (struct srv_feed *f = s->feeds; f != NULL; f = f->next) {
-		if (f->origin != member || f->ending)
+		if (f->origin != member || !feed_alive(f))
 			continue;
 		if (len == 0 && (len = checkpoint_event(c, ev, sizeof(ev))) == 0)
 			return;
@@ -594,7 +609,7 @@ static enum MHD_Result serve_feed(struct ctl_syncsrv *s, struct MHD_Connection *
 static void feeds_beat(struct ctl_syncsrv *s, uint64_t now)
 {
 	for (struct srv_feed *f = s->feeds; f != NULL; f = f->next)
-		if (!f->ending && now - f->sent_ns > SRV_FEED_BEAT_NS)
+		if (feed_alive(f) && now - f->sent_ns > SRV_FEED_BEAT_NS)
 			feed_put(f, ": beat\n\n", 9);
 }
 
@@ -780,6 +795,22 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **req_cls,
 	*req_cls = NULL;
 }
 
+/* Whether the member whose key opened c is (still) an active member. */
+static bool conn_member_active(struct ctl_syncsrv *s, struct MHD_Connection *c)
+{
+	const union MHD_ConnectionInfo *ci =
+		MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+	const struct srv_conn *sc = ci != NULL ? ci->socket_context : NULL;
+	const struct ledger_consortium *cs = ledger_consortium(s->d->l);
+
+	if (sc == NULL || sc->member < 0 || (unsigned)sc->member >= cs->nb_members ||
+	    !cs->members[sc->member].active) {
+		s->nb_tls_refused++;
+		return false;
+	}
+	return true;
+}
+
 static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *url,
 			       const char *method, const char *version, const char *upload,
 			       size_t *upload_len, void **req_cls)
@@ -788,6 +819,10 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
 
 	(void)version;
 	if (*req_cls == NULL) {
+		/* a kept-alive connection of a member removed since its handshake
+		 * is asked for nothing more */
+		if (!conn_member_active(s, c))
+			return MHD_NO;
 		/* replying on the first call would close the connection */
 		if (strcmp(method, "POST") == 0 && strcmp(url, "/add-checkpoint") == 0) {
 			struct srv_post *post = calloc(1, sizeof(*post));

@@ -41,6 +41,7 @@
 #define SYNC_BATCH_BUNDLES 256
 #define SYNC_DECODE_CHUNK 512 /* entries decoded at once for the table */
 #define SYNC_FLUSH_ENTRIES 16384 /* entries taken in between memtable releases */
+#define SYNC_REQUEST_CONNECTIONS 4 /* per peer, besides its feeds */
 #define SYNC_CHECKPOINT_MAX LEDGER_NOTE_MAX
 #define SYNC_TIMEOUT_MS 30000
 #define SYNC_LOW_SPEED_BYTES 1024 /* a peer slower than this ... */
@@ -82,6 +83,7 @@ struct sync_peer {
 	uint64_t wit_size;	/* the size of the own log it last cosigned (its 409 says) */
 	uint64_t nb_cosigs;	/* cosignatures of the own log received */
 	bool forks_polling;
+	bool round_failed;	/* an error since the current polling round began */
 	bool usable;	/* an active member with a TLS key, at the last tick */
 };
 
@@ -92,6 +94,8 @@ struct sync_fetch {
 	enum fetch_kind kind;
 	unsigned origin;
 	uint64_t gen; /* of the catch-up it serves */
+	size_t scanned;	     /* feed: body bytes searched for an event's end */
+	const char *refused; /* feed: why the reader ended it (static text) */
 	uint64_t index;
 	unsigned width;
 	uint8_t *body;
@@ -111,7 +115,7 @@ struct sync_catchup {
 	uint8_t *headers;	     /* the batch's block headers */
 	unsigned nb_headers;
 	uint64_t first_bundle;
-	unsigned nb_bundles, nb_bundles_in;
+	unsigned nb_bundles, nb_bundles_in, nb_started;
 	struct sync_fetch *bundles[SYNC_BATCH_BUNDLES * 4]; /* owned */
 };
 
@@ -120,7 +124,7 @@ struct sync_sock {
 	uint32_t events;
 };
 
-#define SYNC_SOCKS_MAX 256
+#define SYNC_SOCKS_MAX 4096
 
 struct ctl_syncnet {
 	struct ctl_daemon *d;
@@ -161,12 +165,14 @@ static void peer_error(struct sync_peer *p, uint64_t now, const char *fmt, ...)
 	rg_mask_text(p->last_error);
 	p->nb_errors++;
 	p->connected = false;
-	/* the errors of one round (one per log asked) back off once */
-	if (p->backoff_ms == 0 || now >= p->next_poll_ns) {
+	/* a round with an error (one request per log: one lie is enough) backs
+	 * the peer off once; a round without any lets it go back to normal */
+	if (!p->round_failed) {
+		p->round_failed = true;
 		ms = p->backoff_ms ? p->backoff_ms * 2 : SYNC_BACKOFF_MIN_MS;
 		p->backoff_ms = ms > SYNC_BACKOFF_MAX_MS ? SYNC_BACKOFF_MAX_MS : ms;
-		p->next_poll_ns = now + ms_ns(p->backoff_ms);
 	}
+	p->next_poll_ns = now + ms_ns(p->backoff_ms);
 	p->last_error_ns = now;
 	ctl_log(CTL_LOG_WARN, "sync: peer %s (%s): %s", p->name, p->url, p->last_error);
 }
@@ -174,8 +180,15 @@ static void peer_error(struct sync_peer *p, uint64_t now, const char *fmt, ...)
 static void peer_ok(struct sync_peer *p, uint64_t now)
 {
 	p->connected = true;
-	p->backoff_ms = 0;
 	p->last_ok_ns = now;
+}
+
+/* Ask p for its checkpoints at once (a gap, "behind"), unless it is being
+ * backed off. */
+static void poll_soon(struct sync_peer *p)
+{
+	if (p->backoff_ms == 0)
+		p->next_poll_ns = 0;
 }
 
 /* The membership as it stands: p is contacted only while it is an active
@@ -367,6 +380,7 @@ static void catchup_end(struct ctl_syncnet *n, unsigned o)
 }
 
 static void catchup_next(struct ctl_syncnet *n, unsigned o, uint64_t now);
+static void catchup_pump(struct ctl_syncnet *n, unsigned o);
 
 /* Blocks b[0..nb) of log o, consecutive, with their entries one after the
  * other, from peer p: through the ledger's checks in one synced write,
@@ -579,9 +593,19 @@ static void catchup_bundles(struct ctl_syncnet *n, unsigned o, struct sync_fetch
 		catchup_end(n, o);
 		return;
 	}
-	for (unsigned i = 0; i < cu->nb_bundles; i++) {
+	cu->nb_started = 0;
+	catchup_pump(n, o);
+}
+
+/* Keep SYNC_REQUEST_CONNECTIONS entry bundles of the batch in flight. */
+static void catchup_pump(struct ctl_syncnet *n, unsigned o)
+{
+	struct sync_catchup *cu = &n->cu[o];
+
+	while (cu->active && cu->nb_started < cu->nb_bundles &&
+	       cu->nb_started - cu->nb_bundles_in < SYNC_REQUEST_CONNECTIONS) {
 		char path[LEDGER_TILE_PATH_MAX];
-		struct ledger_tile_ref t = { -1, cu->first_bundle + i, 0 };
+		struct ledger_tile_ref t = { -1, cu->first_bundle + cu->nb_started, 0 };
 		struct sync_fetch *bf;
 
 		t.width = ledger_tile_width(-1, t.index, cu->cp.size);
@@ -595,7 +619,7 @@ static void catchup_bundles(struct ctl_syncnet *n, unsigned o, struct sync_fetch
 		bf->index = t.index;
 		bf->width = t.width;
 		bf->gen = cu->gen;
-		cu->bundles[i] = bf;
+		cu->bundles[cu->nb_started++] = bf;
 	}
 }
 
@@ -615,7 +639,7 @@ static void catchup_next(struct ctl_syncnet *n, unsigned o, uint64_t now)
 	}
 	free(cu->headers);
 	cu->headers = NULL;
-	cu->nb_headers = cu->nb_bundles = cu->nb_bundles_in = 0;
+	cu->nb_headers = cu->nb_bundles = cu->nb_bundles_in = cu->nb_started = 0;
 	if (ledger_head_get(l, o, &h) != 0) {
 		catchup_end(n, o);
 		return;
@@ -874,7 +898,7 @@ static void feed_event(struct ctl_syncnet *n, struct sync_fetch *f,
 		p->nb_feed_blocks++;
 		rc = take_block(n, p, o, &b, n->ptrs, n->lens, now);
 		if (rc == -EAGAIN)
-			p->next_poll_ns = 0; /* a gap: catch up from its checkpoint */
+			poll_soon(p); /* a gap: catch up from its checkpoint */
 		free(raw);
 	} else if (strcmp(ev->type, "checkpoint") == 0) {
 		struct ledger_checkpoint cp;
@@ -902,24 +926,35 @@ static void feed_event(struct ctl_syncnet *n, struct sync_fetch *f,
 			ctl_daemon_fork(n->d, o, err);
 			peer_error(p, now, "%s", err);
 		} else if (rc == -EAGAIN) {
-			p->next_poll_ns = 0; /* beyond what is held: catch up */
+			poll_soon(p); /* beyond what is held: catch up */
 		}
 	} else if (strcmp(ev->type, "behind") == 0) {
-		p->next_poll_ns = 0;
+		poll_soon(p);
 	}
 }
 
-/* Feed bytes: whole events are handled as they come. */
+/* Feed bytes: whole events are handled as they come.  Only the bytes not
+ * scanned yet are searched for an event's end, so an event that arrives
+ * in many pieces costs its length once, not once per piece. */
 static size_t on_feed_body(char *data, size_t size, size_t nmemb, void *userp)
 {
 	struct sync_fetch *f = userp;
-	size_t n = size * nmemb, start = 0;
+	size_t n = size * nmemb, start = 0, from = f->scanned > 0 ? f->scanned - 1 : 0;
 	uint64_t now = ctl_now_ns();
 	char *dbuf;
+	bool whole = false;
 	int rc = 0;
 
-	if (on_body(data, size, nmemb, f) != n)
-		return 0; /* an event larger than allowed: the feed ends */
+	if (on_body(data, size, nmemb, f) != n) {
+		f->refused = "an event larger than 24 MiB";
+		return 0;
+	}
+	for (size_t i = from + 1; i < f->len && !whole; i++)
+		whole = f->body[i] == '\n' && f->body[i - 1] == '\n';
+	if (!whole) {
+		f->scanned = f->len;
+		return n;
+	}
 	dbuf = malloc(f->len + 2);
 	if (dbuf == NULL)
 		return 0;
@@ -940,7 +975,13 @@ static size_t on_feed_body(char *data, size_t size, size_t nmemb, void *userp)
 		memmove(f->body, f->body + start, f->len - start);
 		f->len -= start;
 	}
-	return rc < 0 ? 0 : n;
+	f->scanned = f->len;
+	if (rc < 0) {
+		f->refused = rc == -EMSGSIZE ? "an event larger than 24 MiB"
+					     : "an event type longer than 15 bytes";
+		return 0;
+	}
+	return n;
 }
 
 static void feed_open(struct ctl_syncnet *n, struct sync_peer *p, unsigned o)
@@ -996,7 +1037,9 @@ static void on_done(struct ctl_syncnet *n, struct sync_fetch *f, CURLcode res, u
 		/* ended: opened again after a pause (a catch-up may run meanwhile) */
 		f->p->seen[f->origin].feed = false;
 		f->p->seen[f->origin].feed_retry_ns = now + ms_ns(SYNC_FEED_RETRY_MS);
-		if (res != CURLE_OK && res != CURLE_PARTIAL_FILE && res != CURLE_WRITE_ERROR)
+		if (f->refused != NULL)
+			peer_error(f->p, now, "%s: feed refused: %s", f->url, f->refused);
+		else if (res != CURLE_OK && res != CURLE_PARTIAL_FILE && res != CURLE_WRITE_ERROR)
 			peer_error(f->p, now, "%s: %s", f->url, curl_easy_strerror(res));
 		else if (res == CURLE_OK && status != 200)
 			peer_error(f->p, now, "%s: HTTP %ld", f->url, status);
@@ -1043,6 +1086,8 @@ static void on_done(struct ctl_syncnet *n, struct sync_fetch *f, CURLcode res, u
 		/* kept in the batch until it is applied */
 		if (++cu->nb_bundles_in == cu->nb_bundles)
 			catchup_apply(n, f->origin, now);
+		else
+			catchup_pump(n, f->origin);
 		break;
 	case FETCH_FEED:
 	case FETCH_WITNESS:
@@ -1122,7 +1167,12 @@ int ctl_syncnet_open(struct ctl_daemon *d, char *err, size_t cap)
 	curl_multi_setopt(n->multi, CURLMOPT_SOCKETDATA, n);
 	curl_multi_setopt(n->multi, CURLMOPT_TIMERFUNCTION, on_timer);
 	curl_multi_setopt(n->multi, CURLMOPT_TIMERDATA, n);
-	curl_multi_setopt(n->multi, CURLMOPT_MAX_HOST_CONNECTIONS, 4L);
+	/* a feed holds a connection for good: one per log, and four more for
+	 * checkpoints, catch-up and witnessing */
+	curl_multi_setopt(n->multi, CURLMOPT_MAX_HOST_CONNECTIONS,
+			  (long)(LEDGER_MEMBERS_MAX + SYNC_REQUEST_CONNECTIONS));
+	curl_multi_setopt(n->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS,
+			  (long)(d->cfg.nb_peers * (LEDGER_MEMBERS_MAX + SYNC_REQUEST_CONNECTIONS)));
 	d->syncnet = n;
 	ctl_log(CTL_LOG_INFO, "sync: fetching from %u peer(s), checkpoints every %u ms",
 		n->nb_peers, d->cfg.sync_poll_ms);
@@ -1253,6 +1303,10 @@ void ctl_syncnet_tick(struct ctl_syncnet *n, uint64_t now)
 				feed_open(n, p, o);
 		if (now < p->next_poll_ns)
 			continue;
+		/* a new round: the last one went without an error? back to normal */
+		if (!p->round_failed)
+			p->backoff_ms = 0;
+		p->round_failed = false;
 		p->next_poll_ns = now + ms_ns(n->d->cfg.sync_poll_ms);
 		if (!p->forks_polling &&
 		    fetch_start(n, p, FETCH_FORKS, 0, "/forks", SYNC_FORKS_MAX) != NULL)

@@ -47,8 +47,8 @@
 #include "control/daemon.h"
 #include "control/sync_net.h"
 
-#define SRV_CONNECTIONS_MAX 256
-#define SRV_PER_IP_MAX 64
+#define SRV_CONNECTIONS_MAX 1024
+#define SRV_PER_IP_MAX (LEDGER_MEMBERS_MAX + 16) /* a peer: a feed per log, requests */
 #define SRV_IDLE_SEC 60
 #define SRV_PEM_MAX (16u << 10)
 #define SRV_FEED_QUEUE_MAX (16u << 20)	/* bytes queued per feed before it is cut */
@@ -957,7 +957,8 @@ int ctl_syncsrv_open(struct ctl_daemon *d, char *err, size_t cap)
 		NULL, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa, MHD_OPTION_HTTPS_MEM_KEY, key,
 		MHD_OPTION_HTTPS_MEM_CERT, cert, MHD_OPTION_HTTPS_PRIORITIES,
 		"NORMAL:-VERS-ALL:+VERS-TLS1.3", MHD_OPTION_NOTIFY_CONNECTION, on_connection, s,
-		MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_CONNECTION_LIMIT, (unsigned)SRV_CONNECTIONS_MAX,
+		MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_CONNECTION_LIMIT,
+		(unsigned)SRV_CONNECTIONS_MAX,
 		MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)SRV_PER_IP_MAX,
 		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)SRV_IDLE_SEC, MHD_OPTION_END);
 	/* the key went into GnuTLS's credentials at start */

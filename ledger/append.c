@@ -686,7 +686,8 @@ const char *ledger_evidence_name(unsigned problem)
 }
 
 /* Evidence into the peers column family, at once and synced (docs/ledger.md,
- * "Evidence"): "fork" or "badc" | id | at -> problem u8 | object u8 |
+ * "Evidence"): "fork" (heads), "forb" (blocks) or "badc" | id | at ->
+ * problem u8 | object u8 |
  * len u16 | a | len u16 | b (b: the second signed object of a fork, or the
  * log's root at that size, or nothing). */
 static void keep_evidence(struct ledger *l, unsigned problem, unsigned object,
@@ -698,7 +699,12 @@ static void keep_evidence(struct ledger *l, unsigned problem, unsigned object,
 
 	if (alen > LEDGER_NOTE_MAX || blen > LEDGER_NOTE_MAX)
 		return;
-	memcpy(key, problem == LEDGER_EVIDENCE_FORK ? "fork" : "badc", 4);
+	/* forks of blocks (by height) and of heads (by size) apart: one height
+	 * and one size can both be forked */
+	memcpy(key, problem != LEDGER_EVIDENCE_FORK	  ? "badc"
+		    : object == LEDGER_EVIDENCE_BLOCK ? "forb"
+						      : "fork",
+	       4);
 	ledger_key_member_u64(key + 4, id, at);
 	val[0] = (uint8_t)problem;
 	val[1] = (uint8_t)object;
@@ -744,7 +750,8 @@ int ledger_evidence_iterate(struct ledger *l, ledger_evidence_fn cb, void *arg)
 		const uint8_t *v = (const uint8_t *)rocksdb_iter_value(it, &vlen);
 		struct ledger_evidence ev = { 0 };
 
-		if (klen != 4 + 16 || (memcmp(k, "fork", 4) != 0 && memcmp(k, "badc", 4) != 0))
+		if (klen != 4 + 16 || (memcmp(k, "fork", 4) != 0 && memcmp(k, "forb", 4) != 0 &&
+					memcmp(k, "badc", 4) != 0))
 			continue;
 		if (vlen < 6 || ledger_evidence_name(v[0]) == NULL ||
 		    (v[1] != LEDGER_EVIDENCE_BLOCK && v[1] != LEDGER_EVIDENCE_CHECKPOINT))

@@ -290,9 +290,15 @@ class Member:
                 return h
         return None
 
-    def log_tail(self):
+    def log_text(self):
+        """Everything its riskgated wrote to its log."""
+        if self.log is not None:
+            self.log.flush()
         with open(os.path.join(self.dir, "riskgated.log")) as f:
-            return f.read()[-3000:]
+            return f.read()
+
+    def log_tail(self):
+        return self.log_text()[-3000:]
 
 
 def main_in_work(prefix, run):

@@ -23,66 +23,14 @@ as a faulty or dishonest bank-a could sign them) and pulled by bank-b:
   6. then a second head for size 6 with another root: a fork (exit 4),
      kept, the log held unchanged.
 """
-import base64
 import hashlib
 import json
 import os
-import struct
 import sys
 
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from ledger_util import check, main_in_tmp  # noqa: E402
-
-MAGIC = b"RGBUNDL2"
-REC_BLOCK, REC_CHECKPOINT, REC_END = 1, 2, 0xFF
-
-
-def read_bundle(path):
-    """(consortium id, [(type, body)]) of a bundle file."""
-    data = open(path, "rb").read()
-    assert data[:8] == MAGIC
-    recs, off = [], 40
-    while True:
-        typ, n = data[off], struct.unpack(">I", data[off + 1:off + 5])[0]
-        if typ == REC_END:
-            return data[8:40], recs
-        recs.append((typ, data[off + 5:off + 5 + n]))
-        off += 5 + n
-
-
-def write_bundle(path, cons, recs):
-    out = MAGIC + cons + b"".join(bytes([t]) + struct.pack(">I", len(b)) + b for t, b in recs)
-    out += bytes([REC_END]) + struct.pack(">I", 32) + hashlib.sha256(out).digest()
-    with open(path, "wb") as f:
-        f.write(out)
-    return path
-
-
-def member_key(d):
-    """bank's Ed25519 key from DIR/member.key (libsodium: seed || public)."""
-    for line in open(os.path.join(d, "member.key")):
-        if line.startswith("secret "):
-            return Ed25519PrivateKey.from_private_bytes(bytes.fromhex(line.split()[1])[:32])
-    raise SystemExit("no secret in member.key")
-
-
-def checkpoint(key, origin, size, root):
-    """A checkpoint note (C2SP signed-note, tlog-checkpoint), made here."""
-    text = f"{origin}\n{size}\n{base64.b64encode(root).decode()}\n".encode()
-    pub = key.public_key().public_bytes(serialization.Encoding.Raw,
-                                        serialization.PublicFormat.Raw)
-    keyid = hashlib.sha256(origin.encode() + b"\n\x01" + pub).digest()[:4]
-    sig = base64.b64encode(keyid + key.sign(text)).decode()
-    return text + f"\n\u2014 {origin} {sig}\n".encode()
-
-
-def note_size_root(body):
-    """(size, root) of a checkpoint note."""
-    lines = body.split(b"\n")
-    return int(lines[1]), base64.b64decode(lines[2])
+from ledger_util import (REC_BLOCK, REC_CHECKPOINT, check, checkpoint, main_in_tmp,  # noqa: E402
+                         member_key, note_size_root, read_bundle, write_bundle)
 
 
 def pull(led, d, path):

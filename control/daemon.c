@@ -427,7 +427,17 @@ json_t *ctl_daemon_apply_config(struct ctl_daemon *d, const struct ctl_config *n
 	NEEDS_RESTART(socket_group, "socket_group");
 	NEEDS_RESTART(table_path, "table");
 	NEEDS_RESTART(metrics_listen, "metrics");
+	NEEDS_RESTART(sync_listen, "sync_listen");
 #undef NEEDS_RESTART
+	{
+		bool same = d->cfg.nb_peers == n->nb_peers;
+
+		for (unsigned i = 0; same && i < n->nb_peers; i++)
+			same = strcmp(d->cfg.peers[i].member, n->peers[i].member) == 0 &&
+			       strcmp(d->cfg.peers[i].url, n->peers[i].url) == 0;
+		if (!same)
+			json_array_append_new(restart, json_string("peers"));
+	}
 	if (d->cfg.metrics_public != n->metrics_public)
 		json_array_append_new(restart, json_string("metrics_public"));
 	if (strcmp(d->cfg.events_path, n->events_path) != 0 ||
@@ -470,6 +480,9 @@ json_t *ctl_daemon_apply_config(struct ctl_daemon *d, const struct ctl_config *n
 		memcpy(d->cfg.socket_group, keep.socket_group, sizeof(keep.socket_group));
 		memcpy(d->cfg.table_path, keep.table_path, sizeof(keep.table_path));
 		memcpy(d->cfg.metrics_listen, keep.metrics_listen, sizeof(keep.metrics_listen));
+		memcpy(d->cfg.sync_listen, keep.sync_listen, sizeof(keep.sync_listen));
+		memcpy(d->cfg.peers, keep.peers, sizeof(keep.peers));
+		d->cfg.nb_peers = keep.nb_peers;
 		d->cfg.metrics_public = keep.metrics_public;
 		if (receipts_kept) {
 			d->cfg.receipts = keep.receipts;

@@ -199,6 +199,19 @@ def run(work):
         check(la and la[0]["lag_entries"] == 0 and peers["bank-a"]["bytes_in"] > 0,
               f"no lag behind bank-a: {peers['bank-a']}")
 
+        # a reload that changes the peers or the address says they need a restart
+        text = open(b.cfg).read()
+        with open(b.cfg, "w") as f:
+            f.write(text.replace(f"127.0.0.1:{ports['bank-c']}", "127.0.0.1:1"))
+        r = b.ctl.ok("reload")
+        check("peers" in r.get("needs_restart", []) and
+              [p["url"] for p in b.ctl.ok("peers")["peers"]
+               if p["member"] == "bank-c"] == [f"https://127.0.0.1:{ports['bank-c']}"],
+              f"reload of other peers: needs a restart, the running ones stay: {r}")
+        with open(b.cfg, "w") as f:
+            f.write(text)
+        b.ctl.ok("reload")
+
         # 7. partition (bank-b hangs) and heal
         b.proc.send_signal(signal.SIGSTOP)
         try:

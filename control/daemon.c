@@ -400,8 +400,6 @@ static void on_ledger_checkpoint(void *arg, unsigned member, const struct ledger
 	ctl_syncsrv_checkpoint(d->syncsrv, member, c);
 	if ((int)member == ledger_self(d->l))
 		ctl_syncnet_witness(d->syncnet, c); /* after the push: never delays it */
-	else
-		ctl_witness_stored(d, member, c);
 }
 
 static int ep_add(int ep, int fd, uint32_t events, void *ptr)

@@ -80,9 +80,6 @@ json_t *ctl_syncnet_peers_json(const struct ctl_syncnet *n);
  * body in out (cap bytes; *out_len), its content type. */
 unsigned ctl_witness_add(struct ctl_daemon *d, const char *body, size_t len, char *out,
 			 size_t cap, size_t *out_len, const char **ctype);
-/* Another member's checkpoint was stored (consistent with the log held):
- * it becomes what this member has witnessed of that log. */
-void ctl_witness_stored(struct ctl_daemon *d, unsigned member, const struct ledger_checkpoint *c);
 /* The checkpoint served for member's log, with the cosignatures this
  * member has for it.  Length, or -ENOENT (none held). */
 int ctl_witness_view(struct ctl_daemon *d, unsigned member, char *out, size_t cap);

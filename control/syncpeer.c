@@ -60,7 +60,6 @@ enum fetch_kind {
 
 #define SYNC_FORKS_MAX (64u * (5 + 2 * LEDGER_NOTE_MAX))
 
-#define SYNC_FEED_EVENT_MAX CTL_SSE_EVENT_MAX
 #define SYNC_FEED_RETRY_MS 1000
 
 struct sync_peer {
@@ -993,7 +992,7 @@ static void feed_open(struct ctl_syncnet *n, struct sync_peer *p, unsigned o)
 	if (ledger_head_get(n->d->l, o, &h) != 0)
 		return;
 	snprintf(path, sizeof(path), "feed?from=%llu", (unsigned long long)h.size);
-	f = fetch_start(n, p, FETCH_FEED, o, path, SYNC_FEED_EVENT_MAX);
+	f = fetch_start(n, p, FETCH_FEED, o, path, CTL_SSE_EVENT_MAX);
 	if (f == NULL)
 		return;
 	/* a stream: no overall timeout; a peer silent past its beats is cut */

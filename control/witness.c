@@ -11,12 +11,13 @@
  *     409  old is not the size last cosigned (body: that size, text/x.tlog.size)
  *     422  not consistent: the proof fails, or the log held here differs
  *
- * What a witness cosigned last is kept in the ledger (ledger_witness_put,
- * synced) before the cosignature leaves, so it never cosigns two
- * inconsistent checkpoints, across restarts.  Besides what is submitted,
- * a member cosigns every checkpoint it stores of another log: the ledger
- * stores only checkpoints whose root is the log it holds at that size,
- * which it took in block by block.  A checkpoint that contradicts the log
+ * What a witness cosigned last for add-checkpoint is kept in the ledger
+ * (ledger_witness_put, synced) before the cosignature leaves, so it never
+ * cosigns two inconsistent checkpoints, across restarts.  Every checkpoint
+ * a member holds of another log counts as witnessed too, with no write of
+ * its own: the ledger stores only checkpoints whose root is the log it
+ * holds at that size, which it took in block by block; the witness state
+ * is the larger of the two (witnessed()).  A checkpoint that contradicts the log
  * held is a fork: the ledger keeps both signed objects as evidence and the
  * daemon freezes that log (ctl_daemon_fork).
  *
@@ -67,6 +68,22 @@ static uint64_t now_s(void)
 	return (uint64_t)time(NULL);
 }
 
+/* What this member has witnessed of member's log: the larger of what it
+ * cosigned for add-checkpoint and the latest checkpoint it holds (held only
+ * when consistent with the log held, which it took in block by block).
+ * Size 0 when neither exists.  0 or -EIO. */
+static int witnessed(struct ledger *l, unsigned member, struct ledger_checkpoint *w)
+{
+	struct ledger_checkpoint h;
+	int rc = ledger_witness_get(l, member, w);
+
+	if (rc != 0 && rc != -ENOENT)
+		return -EIO;
+	if (ledger_checkpoint_latest(l, member, &h) == 0 && h.size > w->size)
+		*w = h;
+	return 0;
+}
+
 unsigned ctl_witness_add(struct ctl_daemon *d, const char *body, size_t len, char *out,
 			 size_t cap, size_t *out_len, const char **ctype)
 {
@@ -74,12 +91,11 @@ unsigned ctl_witness_add(struct ctl_daemon *d, const char *body, size_t len, cha
 	const struct ledger_consortium *cs = ledger_consortium(l);
 	uint8_t proof[WITNESS_PROOF_MAX][LEDGER_HASH_BYTES], empty[LEDGER_HASH_BYTES];
 	struct ledger_checkpoint cp, held;
-	struct ledger_note note;
 	const char *p = body, *end = body + len, *eol, *why = "";
-	char err[LEDGER_ERR_MAX];
+	char err[LEDGER_ERR_MAX], text[LEDGER_CHECKPOINT_MAX];
 	uint64_t old = 0;
 	unsigned nb = 0;
-	int m, rc, n;
+	int m, rc, n, tl;
 
 	*ctype = "text/plain; charset=utf-8";
 	d->nb_witness_requests++;
@@ -111,8 +127,7 @@ unsigned ctl_witness_add(struct ctl_daemon *d, const char *body, size_t len, cha
 		nb++;
 	}
 	p = eol + 1;
-	if (ledger_note_parse(p, (size_t)(end - p), &note, &why) != 0 ||
-	    ledger_checkpoint_decode(p, (size_t)(end - p), &cp, &why) != 0)
+	if (ledger_checkpoint_decode(p, (size_t)(end - p), &cp, &why) != 0)
 		return reply_text(out, cap, out_len, 400, "checkpoint: %s", why);
 	m = ledger_checkpoint_member(cs, &cp);
 	if (m < 0 || m == ledger_self(l))
@@ -122,8 +137,7 @@ unsigned ctl_witness_add(struct ctl_daemon *d, const char *body, size_t len, cha
 	if (!ledger_checkpoint_sig_ok(&cp, cs->members[m].pk))
 		return reply_text(out, cap, out_len, 403,
 				  "checkpoint not signed by %s's ledger key", cs->members[m].name);
-	rc = ledger_witness_get(l, (unsigned)m, &held);
-	if (rc != 0 && rc != -ENOENT)
+	if (witnessed(l, (unsigned)m, &held) != 0)
 		return reply_text(out, cap, out_len, 500, "witness state unreadable");
 	if (old != held.size) {
 		*ctype = "text/x.tlog.size";
@@ -171,7 +185,9 @@ unsigned ctl_witness_add(struct ctl_daemon *d, const char *body, size_t len, cha
 		if (rc != 0)
 			return reply_text(out, cap, out_len, 500, "witness state not saved");
 	}
-	n = ledger_cosign_own(l, now_s(), note.text, note.text_len, out, cap);
+	/* the decoder takes only the canonical text: the note's is the body */
+	tl = ledger_checkpoint_body(&cp, text, sizeof(text));
+	n = tl > 0 ? ledger_cosign_own(l, now_s(), text, (size_t)tl, out, cap) : -1;
 	if (n < 0)
 		return reply_text(out, cap, out_len, 500, "cannot cosign");
 	*out_len = (size_t)n;
@@ -179,33 +195,17 @@ unsigned ctl_witness_add(struct ctl_daemon *d, const char *body, size_t len, cha
 	return 200;
 }
 
-void ctl_witness_stored(struct ctl_daemon *d, unsigned member, const struct ledger_checkpoint *c)
-{
-	struct ledger_checkpoint held;
-	char err[LEDGER_ERR_MAX];
-
-	if ((int)member == ledger_self(d->l) || d->frozen[member])
-		return;
-	if (ledger_witness_get(d->l, member, &held) == 0 && held.size >= c->size)
-		return;
-	if (ledger_witness_put(d->l, member, c, err, sizeof(err)) != 0)
-		ctl_log(CTL_LOG_WARN, "witness state of %s not saved: %s",
-			ledger_consortium(d->l)->members[member].name, err);
-}
-
 int ctl_witness_view(struct ctl_daemon *d, unsigned member, char *out, size_t cap)
 {
 	struct ledger *l = d->l;
-	struct ledger_checkpoint cp, w;
+	struct ledger_checkpoint cp;
+	char text[LEDGER_CHECKPOINT_MAX];
 	int len, n, tl;
 
 	if (ledger_checkpoint_latest(l, member, &cp) != 0)
 		return -ENOENT;
 	len = ledger_checkpoint_encode(&cp, out, cap);
 	if (len < 0)
-		return len;
-	tl = ledger_checkpoint_body(&cp, out + len, cap - (size_t)len); /* scratch: the text */
-	if (tl < 0)
 		return len;
 	if ((int)member == ledger_self(l)) {
 		for (unsigned p = 0; p < ledger_consortium(l)->nb_members; p++) {
@@ -219,17 +219,12 @@ int ctl_witness_view(struct ctl_daemon *d, unsigned member, char *out, size_t ca
 		out[len] = '\0';
 		return len;
 	}
-	if (ledger_witness_get(l, member, &w) == 0 && w.size == cp.size &&
-	    memcmp(w.root, cp.root, LEDGER_HASH_BYTES) == 0) {
-		char text[LEDGER_CHECKPOINT_MAX];
-
-		tl = ledger_checkpoint_body(&cp, text, sizeof(text));
-		n = tl > 0 ? ledger_cosign_own(l, now_s(), text, (size_t)tl, out + len,
-					       cap - (size_t)len)
-			   : -1;
-		if (n > 0)
-			len += n;
-	}
+	/* a checkpoint held of another log is witnessed (see the file header) */
+	tl = ledger_checkpoint_body(&cp, text, sizeof(text));
+	n = tl > 0 ? ledger_cosign_own(l, now_s(), text, (size_t)tl, out + len, cap - (size_t)len)
+		   : -1;
+	if (n > 0)
+		len += n;
 	out[len] = '\0';
 	return len;
 }
